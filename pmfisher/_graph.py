@@ -138,7 +138,8 @@ class ModelGraph:
         self.blocks = self._layout()
         self.size = self.blocks[-1].stop if self.blocks else 0
         self.labels = tuple(label for block in self.blocks for label in block.labels)
-        self.theta = pt.vector("theta", dtype="float64")
+        # A static length lets the rewrites see the identity in vectorized derivatives.
+        self.theta = pt.vector("theta", dtype="float64", shape=(self.size,))
         self.values = {
             model.rvs_to_values[rv]: self.theta[block.start : block.stop].reshape(block.shape)
             for rv, block in zip(self.free_rvs, self.blocks, strict=True)
