@@ -1,7 +1,8 @@
 """Compilation of PyTensor functions, in one place so that the backend is chosen once.
 
 The backend was chosen by measurement on this project's reference machine (2 cores), with a
-logistic regression of 2000 rows and 200 coefficients (``benchmarks/backend_choice.py``):
+logistic regression of 2000 rows and 200 coefficients (``benchmarks/hessian.py --latency``
+measures the first call in a fresh process):
 
 =====================  ===========================  =====================
 linker                 first call of the Hessian    steady-state Hessian
