@@ -9,6 +9,7 @@ graphs holding an operation that cannot be vectorized fall back to a ``scan`` lo
 import pytensor.tensor as pt
 from pytensor.gradient import grad, hessian_vector_product, jacobian, pushforward
 from pytensor.graph import vectorize_graph
+from pytensor.graph.traversal import ancestors
 
 __all__ = ["gradient", "hessian", "hessian_vector_product", "jacobian_forward"]
 
@@ -41,8 +42,11 @@ def jacobian_forward(vector, wrt, *, vectorize: bool = True):
 
     Forward mode, batched over the ``d`` unit tangents: its memory grows like ``n·d`` rather
     than the ``n²`` of batching the reverse pass over the ``n`` outputs, which is what makes
-    score matrices of long data sets cheap.
+    score matrices of long data sets cheap. A ``vector`` that does not depend on ``wrt`` (a
+    distribution parameter fixed in the model) has a zero Jacobian.
     """
+    if wrt not in ancestors([vector]):
+        return pt.zeros((pt.as_tensor(vector).shape[0], wrt.shape[0]), dtype=wrt.dtype)
     if vectorize:
         tangent = wrt.type("tangent")
         directional = pushforward(vector, wrt, tangent)
