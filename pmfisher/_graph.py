@@ -242,6 +242,23 @@ class ModelGraph:
         )
         return self.theta, unconstrained
 
+    @functools.cached_property
+    def deterministics(self) -> dict[str, pt.TensorVariable]:
+        """Every deterministic of the model as a graph of ``theta``, name → graph."""
+        model = self.model
+        graphs = replace_rvs_by_values(
+            model.deterministics,
+            rvs_to_values=model.rvs_to_values,
+            rvs_to_transforms=self._space_transforms,
+        )
+        return dict(
+            zip(
+                [var.name for var in model.deterministics],
+                self._replace_values(graphs) if graphs else [],
+                strict=True,
+            )
+        )
+
     # -- compiled functions (each built once, on first use) --------------------------------
 
     @functools.cached_property

@@ -281,3 +281,66 @@ CASES = [
         ("a", "b"),
     ),
 ]
+
+
+# -- Laplace approximation (tests/test_laplace.py, tests/test_delta.py) ----------------------
+
+EIGHT_Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
+EIGHT_SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+EIGHT_SCHOOLS = ["A", "B", "C", "D", "E", "F", "G", "H"]
+
+
+def eight_schools_noncentred():
+    with pm.Model(coords={"school": EIGHT_SCHOOLS}) as model:
+        mu = pm.Normal("mu", 0.0, 5.0)
+        tau = pm.HalfCauchy("tau", 5.0)
+        z = pm.Normal("z", 0.0, 1.0, dims="school")
+        theta = pm.Deterministic("theta", mu + tau * z, dims="school")
+        pm.Normal("y", theta, EIGHT_SIGMA, observed=EIGHT_Y, dims="school")
+    return model
+
+
+def eight_schools_centred():
+    with pm.Model(coords={"school": EIGHT_SCHOOLS}) as model:
+        mu = pm.Normal("mu", 0.0, 5.0)
+        tau = pm.HalfCauchy("tau", 5.0)
+        theta = pm.Normal("theta", mu, tau, dims="school")
+        pm.Normal("y", theta, EIGHT_SIGMA, observed=EIGHT_Y, dims="school")
+    return model
+
+
+# Normal mean with known sigma and a conjugate normal prior: the posterior is Gaussian.
+CONJUGATE_PRIOR = (1.0, 2.0)
+CONJUGATE_SIGMA = 2.0
+
+
+def conjugate_normal_mean():
+    with pm.Model() as model:
+        mu = pm.Normal("mu", *CONJUGATE_PRIOR)
+        pm.Deterministic("mu_squared", mu**2)
+        pm.Normal("y", mu, CONJUGATE_SIGMA, observed=NORMAL_Y)
+    return model
+
+
+def conjugate_posterior() -> tuple[float, float]:
+    """Exact posterior mean and variance of ``mu`` in :func:`conjugate_normal_mean`."""
+    prior_mean, prior_sd = CONJUGATE_PRIOR
+    precision = 1 / prior_sd**2 + NORMAL_Y.size / CONJUGATE_SIGMA**2
+    mean = (prior_mean / prior_sd**2 + NORMAL_Y.sum() / CONJUGATE_SIGMA**2) / precision
+    return mean, 1 / precision
+
+
+# Linear regression with flat coefficients and the Jeffreys prior p(sigma) ∝ 1/sigma: the
+# marginal posterior of sigma² is scaled-inverse-χ²(n - p, s²), while the joint mode has
+# sigma² = RSS / n, biased low.
+JEFFREYS_X = np.column_stack([np.ones(50), RNG.normal(size=(50, 4))])
+JEFFREYS_Y = JEFFREYS_X @ np.array([1.0, 0.5, -0.5, 0.25, 0.0]) + RNG.normal(scale=0.7, size=50)
+
+
+def jeffreys_regression():
+    with pm.Model() as model:
+        beta = pm.Flat("beta", shape=JEFFREYS_X.shape[1])
+        sigma = pm.HalfFlat("sigma")
+        pm.Potential("jeffreys", -pm.math.log(sigma))
+        pm.Normal("y", JEFFREYS_X @ beta, sigma, observed=JEFFREYS_Y)
+    return model

@@ -5,6 +5,7 @@ import pymc as pm
 import pytest
 
 import pmfisher
+from pmfisher.mode import DENSE_HESSIAN_LIMIT, require_converged
 from tests.closed_forms import (
     BERNOULLI_Y,
     NORMAL_Y,
@@ -58,3 +59,38 @@ def test_unbounded_density_is_flagged_not_silently_returned():
         pytest.raises(pmfisher.PMFisherError, match="no mode of the likelihood"),
     ):
         pmfisher.observed_information(model=model)
+
+
+def test_a_saddle_start_is_left_for_a_true_mode():
+    # log p = -(x² - 1)²: the default start x = 0 is stationary but a minimum of log p, so
+    # the Newton search stops there at once; the restarts find a mode at ±1.
+    with pm.Model() as model:
+        x = pm.Flat("x")
+        pm.Potential("double_well", -((x**2 - 1) ** 2))
+    mode = pmfisher.find_mode(model=model, random_seed=0)
+    assert mode.converged
+    np.testing.assert_allclose(np.abs(mode.x), [1.0], rtol=1e-8)
+
+
+def test_unbounded_hierarchical_density_names_the_runaway_scale():
+    from tests.closed_forms import eight_schools_centred
+
+    with pytest.warns(UserWarning, match="increases without bound"):
+        mode = pmfisher.find_mode(model=model_for(eight_schools_centred), random_seed=0)
+    assert not mode.converged
+    assert "tau_log__ →" in mode.message
+    assert "no mode exists" in mode.message
+    with pytest.raises(pmfisher.PMFisherError, match="tau_log__"):
+        require_converged(mode)
+
+
+def test_truncated_newton_above_the_dense_limit():
+    # Independent N(0, 1) priors and one N(mu_i, 1) observation each: the mode is y / 2.
+    size = DENSE_HESSIAN_LIMIT + 50
+    y = np.random.default_rng(3).normal(size=size)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 1.0, shape=size)
+        pm.Normal("y", mu, 1.0, observed=y)
+    mode = pmfisher.find_mode(model=model)
+    assert mode.converged
+    np.testing.assert_allclose(mode.x, y / 2, rtol=1e-8, atol=1e-10)
