@@ -1,15 +1,23 @@
-"""The ``pmfisher`` command: ``pmfisher report FILE.py[:NAME] [--out DIR]``."""
+"""The ``pmfisher`` command.
+
+``pmfisher report FILE.py[:NAME] [--out DIR] [--nuts] [--draws N] [--chains C] [--seed S]``
+and ``pmfisher case-studies [--out DIR] [--smoke] [--only NAME ...]``.
+"""
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
+from pmfisher._case_studies import CASE_STUDIES, run_case_studies
+from pmfisher._definiteness import positive_definite
 from pmfisher._model_file import load_model
 from pmfisher.errors import PMFisherError
 from pmfisher.mode import find_mode, require_converged
 from pmfisher.observed import observed_information
+from pmfisher.report import build_report
 
 __all__ = ["main"]
 
@@ -19,9 +27,30 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     report = commands.add_parser("report", help="curvature report on a model file")
     report.add_argument("model", help="FILE.py or FILE.py:NAME")
-    report.add_argument("--out", type=Path, help="folder for the report's files")
+    report.add_argument(
+        "--out", type=Path, help="folder for the report's files, report.html among them"
+    )
+    report.add_argument(
+        "--nuts", action="store_true", help="compare the Laplace approximation with NUTS"
+    )
+    report.add_argument(
+        "--draws",
+        type=_positive,
+        default=2000,
+        help="NUTS draws per chain; the Laplace approximation gets draws × chains (default 2000)",
+    )
+    report.add_argument("--chains", type=_positive, default=2, help="NUTS chains (default 2)")
+    report.add_argument("--seed", type=int, default=None, help="random seed")
+    studies = commands.add_parser("case-studies", help="run the case studies")
+    studies.add_argument(
+        "--out", type=Path, default=Path("results/case_studies"), help="folder for their files"
+    )
+    studies.add_argument("--smoke", action="store_true", help="fast, coarse runs")
+    studies.add_argument("--only", nargs="+", metavar="NAME", help="run only these")
     arguments = parser.parse_args(argv)
     try:
+        if arguments.command == "case-studies":
+            return _case_studies(arguments)
         return _report(arguments)
     except PMFisherError as error:
         print(f"pmfisher: {error}", file=sys.stderr)
@@ -34,23 +63,67 @@ def _report(arguments) -> int:
     print(f"  free variables:     {', '.join(rv.name for rv in model.free_RVs)}")
     print(f"  observed variables: {', '.join(rv.name for rv in model.observed_RVs)}")
     print(f"  deterministics:     {', '.join(v.name for v in model.deterministics) or '-'}")
+    try:
+        _print_mle(model, arguments.out)
+    except PMFisherError as error:
+        if arguments.out is None:
+            raise
+        print(f"\nmaximum likelihood: not available: {error}")
+    if arguments.out is not None:
+        arguments.out.mkdir(parents=True, exist_ok=True)
+        path = build_report(
+            model,
+            arguments.out,
+            name=name,
+            source=arguments.model,
+            nuts=arguments.nuts,
+            draws=arguments.draws,
+            chains=arguments.chains,
+            seed=arguments.seed,
+        )
+        print(f"\nwritten to {arguments.out}/ (open {path})")
+    return 0
+
+
+def _case_studies(arguments) -> int:
+    names = arguments.only or CASE_STUDIES
+    start = time.perf_counter()
+    for position, name in enumerate(names, start=1):
+        print(f"[{position}/{len(names)}] {name} ...", end="", flush=True)
+        begun = time.perf_counter()
+        run_case_studies(arguments.out, smoke=arguments.smoke, names=[name])
+        print(f" done ({time.perf_counter() - begun:.0f} s)", flush=True)
+    print(
+        f"\n{len(names)} case studies in {time.perf_counter() - start:.0f} s; "
+        f"figures and summaries in {arguments.out}/"
+    )
+    return 0
+
+
+def _print_mle(model, out) -> None:
     mode = require_converged(find_mode(model=model, terms="likelihood", space="constrained"))
     print(
         f"\nmaximum likelihood: log-likelihood {mode.logp:.6g}, |gradient| {mode.grad_norm:.2g}, "
         f"{mode.n_iter} Newton iterations"
     )
     information = observed_information(mode, model=model)
+    positive_definite(information.values, mode.labels, what="observed information at the MLE")
     table = standard_error_table(mode.x, information.values, mode.labels)
     print("\nobserved information at the MLE (constrained space):")
     print(information.to_pandas().to_string(float_format=lambda v: f"{v:.5g}"))
     print("\nestimates with standard errors from the inverse observed information:")
     print(table)
-    if arguments.out is not None:
-        arguments.out.mkdir(parents=True, exist_ok=True)
-        information.to_pandas().to_csv(arguments.out / "observed_information.csv")
-        (arguments.out / "standard_errors.txt").write_text(table + "\n")
-        print(f"\nwritten to {arguments.out}/")
-    return 0
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        information.to_pandas().to_csv(out / "observed_information.csv")
+        (out / "standard_errors.txt").write_text(table + "\n")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
 
 
 def standard_error_table(estimates, information, labels) -> str:
