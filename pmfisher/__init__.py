@@ -2,25 +2,57 @@
 
 Observed information, expected (Fisher) information, empirical Fisher and sandwich
 covariances, Laplace and Cramér–Rao approximations — from exact derivatives of the model's
-own PyTensor log-probability graph.
+own PyTensor log-probability graph. Plots live in :mod:`pmfisher.plots`.
 """
 
+from pmfisher.compare import compare
+from pmfisher.cramer_rao import EstimatorStudy, cramer_rao_bound, simulate_estimator
+from pmfisher.delta import delta_method
 from pmfisher.errors import (
     NotPositiveDefiniteError,
     PMFisherError,
     PointError,
     UnsupportedModelError,
 )
+from pmfisher.fisher import FisherInformation, fisher_information
+from pmfisher.gauss_newton import GaussNewtonSplit, gauss_newton
+from pmfisher.im_test import InformationMatrixTest, information_matrix_test
+from pmfisher.kl import kl_curvature, kl_divergence
+from pmfisher.laplace import laplace
 from pmfisher.mode import Mode, find_mode
+from pmfisher.natural_gradient import natural_gradient
 from pmfisher.observed import observed_information
+from pmfisher.sandwich import sandwich_covariance
+from pmfisher.scores import empirical_fisher, scores
+from pmfisher.tensor_law import TensorLawCheck, check_tensor_law
 
 __all__ = [
+    "EstimatorStudy",
+    "FisherInformation",
+    "GaussNewtonSplit",
+    "InformationMatrixTest",
     "Mode",
     "NotPositiveDefiniteError",
     "PMFisherError",
     "PointError",
+    "TensorLawCheck",
     "UnsupportedModelError",
+    "check_tensor_law",
+    "compare",
+    "cramer_rao_bound",
+    "delta_method",
+    "empirical_fisher",
     "find_mode",
+    "fisher_information",
+    "gauss_newton",
+    "information_matrix_test",
+    "kl_curvature",
+    "kl_divergence",
+    "laplace",
+    "natural_gradient",
     "observed_information",
+    "sandwich_covariance",
+    "scores",
+    "simulate_estimator",
 ]
 __version__ = "0.1.0"
