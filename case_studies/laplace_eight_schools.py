@@ -41,7 +41,7 @@ from pmfisher import plots
 from pmfisher.compare import compare
 from pmfisher.errors import PMFisherError
 from pmfisher.laplace import laplace
-from pmfisher.report import comparison_summary
+from pmfisher.report import comparison_summary, sample_nuts
 
 NAME = Path(__file__).stem
 SEED = 8
@@ -69,20 +69,6 @@ def non_centred() -> pm.Model:
     return model
 
 
-def sample_nuts(model, draws, chains):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pm.sample(
-            model=model,
-            draws=draws,
-            tune=draws,
-            chains=chains,
-            random_seed=SEED,
-            progressbar=False,
-            idata_kwargs={"include_transformed": True},
-        )
-
-
 def main(out_dir, *, smoke: bool = False) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,7 +85,9 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     except PMFisherError as error:
         centred_laplace = str(error)
     # NUTS on the centred funnel only in the full run (its divergences are the point).
-    centred_nuts = None if smoke else sample_nuts(centred_model, draws, chains)
+    centred_nuts = (
+        None if smoke else sample_nuts(centred_model, draws=draws, chains=chains, seed=SEED)
+    )
 
     # Non-centred: a mode, a Gaussian, and a k̂ that flags it.
     model = non_centred()
@@ -107,7 +95,7 @@ def main(out_dir, *, smoke: bool = False) -> dict:
         warnings.simplefilter("always", UserWarning)
         approx = laplace(model=model, draws=laplace_draws, random_seed=SEED)
     khat_warned = any("Pareto k" in str(warning.message) for warning in caught)
-    reference = sample_nuts(model, draws, chains)
+    reference = sample_nuts(model, draws=draws, chains=chains, seed=SEED)
     table = compare(approx, reference, var_names=["mu", "tau", "z", "theta"])
 
     names = ("Laplace", "NUTS")

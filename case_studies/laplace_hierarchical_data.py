@@ -43,7 +43,7 @@ from pmfisher import plots
 from pmfisher.compare import compare
 from pmfisher.errors import PMFisherError
 from pmfisher.laplace import laplace
-from pmfisher.report import comparison_summary
+from pmfisher.report import comparison_summary, sample_nuts
 
 NAME = Path(__file__).stem
 SEED = 31
@@ -80,17 +80,7 @@ def main(out_dir, *, smoke: bool = False) -> dict:
 
     model = build_model(40, 200)
     approx = laplace(model=model, draws=laplace_draws, random_seed=SEED)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        reference = pm.sample(
-            model=model,
-            draws=draws,
-            tune=draws,
-            chains=chains,
-            random_seed=SEED,
-            progressbar=False,
-            idata_kwargs={"include_transformed": True},
-        )
+    reference = sample_nuts(model, draws=draws, chains=chains, seed=SEED)
     table = compare(approx, reference)
 
     names = ("Laplace", "NUTS")

@@ -22,7 +22,6 @@ fast check).
 
 import argparse
 import json
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -36,7 +35,7 @@ from statsmodels.datasets import spector
 from pmfisher import plots
 from pmfisher.compare import compare
 from pmfisher.laplace import laplace
-from pmfisher.report import comparison_summary
+from pmfisher.report import comparison_summary, sample_nuts
 
 NAME = Path(__file__).stem
 SEED = 1980
@@ -62,17 +61,7 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     draws, chains = (300, 2) if smoke else (2000, 4)
     model = build_model()
     approx = laplace(model=model, draws=1000 if smoke else 8000, random_seed=SEED)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        reference = pm.sample(
-            model=model,
-            draws=draws,
-            tune=draws,
-            chains=chains,
-            random_seed=SEED,
-            progressbar=False,
-            idata_kwargs={"include_transformed": True},
-        )
+    reference = sample_nuts(model, draws=draws, chains=chains, seed=SEED)
     table = compare(approx, reference)
     names = ("Laplace", "NUTS")
     plots.plot_marginals(approx, reference, names=names, path=out / f"{NAME}_marginals.png")

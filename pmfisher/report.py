@@ -29,7 +29,14 @@ from scipy import linalg
 from pmfisher.compare import compare
 from pmfisher.errors import PMFisherError
 
-__all__ = ["Progress", "build_report", "comparison_summary", "comparison_verdict", "khat_verdict"]
+__all__ = [
+    "Progress",
+    "build_report",
+    "comparison_summary",
+    "comparison_verdict",
+    "khat_verdict",
+    "sample_nuts",
+]
 
 # Laplace and NUTS "agree" when every mean is within this many reference sds ...
 Z_GAP_AGREEMENT = 0.25
@@ -193,7 +200,7 @@ def build_report(
 
     if nuts:
         with progress(f"NUTS reference ({chains} chains × {draws} draws)"):
-            reference = _sample_nuts(model, draws, chains, seed)
+            reference = sample_nuts(model, draws=draws, chains=chains, seed=seed)
         sections.append(("Laplace vs NUTS", _nuts_html(approx, reference, figures, plots)))
 
     with progress("writing the HTML report"):
@@ -214,16 +221,20 @@ def _laplace(model, draws, seed):
         return laplace(model=model, draws=draws, random_seed=seed)
 
 
-def _sample_nuts(model, draws, chains, seed):
-    return pm.sample(
-        model=model,
-        draws=draws,
-        tune=max(draws, 500),
-        chains=chains,
-        random_seed=seed,
-        progressbar=sys.stderr.isatty(),
-        idata_kwargs={"include_transformed": True},
-    )
+def sample_nuts(model, *, draws: int, chains: int, seed) -> xr.DataTree:
+    """The NUTS reference posterior, quietly, with the unconstrained (transformed) values kept
+    so that pair plots can show the Laplace ellipses in the space they were fitted in."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pm.sample(
+            model=model,
+            draws=draws,
+            tune=max(draws, 500),
+            chains=chains,
+            random_seed=seed,
+            progressbar=sys.stderr.isatty(),
+            idata_kwargs={"include_transformed": True},
+        )
 
 
 class _Figures:
