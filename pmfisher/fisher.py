@@ -167,9 +167,13 @@ def _monte_carlo(graph, x: np.ndarray, draws: int, random_seed) -> FisherInforma
     difference = outer - negative_hessians
     se_difference = difference.std(axis=0, ddof=1) / np.sqrt(draws)
     mean_difference = np.abs(difference.mean(axis=0))
+    # Where sᵢsᵢᵀ = −∇²ℓᵢ holds per data set (Bernoulli in p), the paired difference is pure
+    # rounding error, and its tiny standard error must not turn rounding into "disagreement".
+    scale = np.maximum(np.abs(score_covariance), np.abs(negative_hessian)).max()
+    roundoff = 1e3 * np.finfo(float).eps * max(scale, np.finfo(float).tiny)
     with np.errstate(divide="ignore", invalid="ignore"):
         standardized = np.where(
-            mean_difference == 0,
+            mean_difference <= roundoff,
             0.0,
             mean_difference / np.where(se_difference > 0, se_difference, 0),
         )

@@ -1,5 +1,7 @@
 """fisher_information: exact closed forms, and Monte Carlo within its own standard errors."""
 
+import warnings
+
 import numpy as np
 import pymc as pm
 import pytest
@@ -229,3 +231,20 @@ def test_invalid_options():
         fisher_information({"lam": 3.0}, model=model_for(poisson_50), method="bogus")
     with pytest.raises(PMFisherError, match="at least 2"):
         fisher_information({"lam": 3.0}, model=model_for(poisson_50), method="monte_carlo", draws=1)
+
+
+def test_exact_per_data_set_equality_is_not_reported_as_disagreement():
+    # One Bernoulli observation: s² = −∂²ℓ for every data set (y ∈ {0, 1}), so the paired
+    # difference of the two estimators is rounding only.
+    with pm.Model() as model:
+        p = pm.Beta("p", 1.0, 1.0)
+        pm.Bernoulli("y", p=p, observed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        info = fisher_information(
+            {"p": 0.3}, model=model, method="monte_carlo", draws=4000, random_seed=1
+        )
+    assert info.max_standardized_difference < 4
+    np.testing.assert_allclose(
+        info.score_covariance.values, info.negative_hessian.values, rtol=1e-12
+    )
