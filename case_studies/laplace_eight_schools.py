@@ -98,32 +98,17 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     reference = sample_nuts(model, draws=draws, chains=chains, seed=SEED)
     table = compare(approx, reference, var_names=["mu", "tau", "z", "theta"])
 
-    names = ("Laplace", "NUTS")
-    plots.plot_marginals(
+    plots.save_laplace_figures(
         approx,
         reference,
-        var_names=["mu", "tau", "theta"],
-        names=names,
-        path=out / f"{NAME}_marginals.png",
+        out,
+        NAME,
+        label="non-centred Laplace",
+        marginal_vars=["mu", "tau", "theta"],
+        forest_vars=["mu", "tau", "z"],
+        pair_vars=["mu", "tau_log__", "z"],
+        pair_coords={"school": ["A", "B"]},
     )
-    plots.plot_forest(
-        approx,
-        reference,
-        var_names=["mu", "tau", "z"],
-        names=names,
-        path=out / f"{NAME}_forest.png",
-    )
-    plots.plot_pair_ellipses(
-        approx,
-        reference,
-        var_names=["mu", "tau_log__", "z"],
-        coords={"school": ["A", "B"]},
-        path=out / f"{NAME}_pair_ellipses.png",
-    )
-    precision = approx["fit"]["precision_matrix"]
-    plots.plot_information(precision, path=out / f"{NAME}_precision.png")
-    plots.plot_information(precision, view="correlation", path=out / f"{NAME}_correlation.png")
-    plots.plot_khat({"non-centred Laplace": approx}, path=out / f"{NAME}_khat.png")
 
     summary = {
         "case": "eight schools, centred and non-centred",

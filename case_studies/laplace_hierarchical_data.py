@@ -83,23 +83,16 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     reference = sample_nuts(model, draws=draws, chains=chains, seed=SEED)
     table = compare(approx, reference)
 
-    names = ("Laplace", "NUTS")
-    shown = {"group": SHOWN_GROUPS}
-    plots.plot_marginals(
-        approx, reference, coords=shown, names=names, path=out / f"{NAME}_marginals.png"
-    )
-    plots.plot_forest(approx, reference, names=names, path=out / f"{NAME}_forest.png")
-    plots.plot_pair_ellipses(
+    plots.save_laplace_figures(
         approx,
         reference,
-        var_names=["mu", "tau_log__", "sigma_log__", "theta"],
-        coords={"group": SHOWN_GROUPS[:2]},
-        path=out / f"{NAME}_pair_ellipses.png",
+        out,
+        NAME,
+        label="rich data (40 × 200)",
+        marginal_coords={"group": SHOWN_GROUPS},
+        pair_vars=["mu", "tau_log__", "sigma_log__", "theta"],
+        pair_coords={"group": SHOWN_GROUPS[:2]},
     )
-    precision = approx["fit"]["precision_matrix"]
-    plots.plot_information(precision, path=out / f"{NAME}_precision.png")
-    plots.plot_information(precision, view="correlation", path=out / f"{NAME}_correlation.png")
-    plots.plot_khat({"rich data (40 × 200)": approx}, path=out / f"{NAME}_khat.png")
 
     summary = {
         "case": "centred hierarchical normal model, sparse (8 × 4) and rich (40 × 200) data",

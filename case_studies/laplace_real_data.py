@@ -63,14 +63,7 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     approx = laplace(model=model, draws=1000 if smoke else 8000, random_seed=SEED)
     reference = sample_nuts(model, draws=draws, chains=chains, seed=SEED)
     table = compare(approx, reference)
-    names = ("Laplace", "NUTS")
-    plots.plot_marginals(approx, reference, names=names, path=out / f"{NAME}_marginals.png")
-    plots.plot_forest(approx, reference, names=names, path=out / f"{NAME}_forest.png")
-    plots.plot_pair_ellipses(approx, reference, path=out / f"{NAME}_pair_ellipses.png")
-    precision = approx["fit"]["precision_matrix"]
-    plots.plot_information(precision, path=out / f"{NAME}_precision.png")
-    plots.plot_information(precision, view="correlation", path=out / f"{NAME}_correlation.png")
-    plots.plot_khat({"Laplace": approx}, path=out / f"{NAME}_khat.png")
+    plots.save_laplace_figures(approx, reference, out, NAME)
     summary = {
         "case": "Spector & Mazzeo (1980) logistic regression, 32 students (statsmodels)",
         "smoke": smoke,

@@ -32,6 +32,7 @@ __all__ = [
     "plot_khat",
     "plot_marginals",
     "plot_pair_ellipses",
+    "save_laplace_figures",
 ]
 
 APPROX_COLOR, REFERENCE_COLOR = "C0", "C1"
@@ -282,6 +283,49 @@ def plot_khat(approximations, *, path=None) -> Figure:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def save_laplace_figures(
+    approx: xr.DataTree,
+    reference: xr.DataTree,
+    out_dir,
+    prefix: str,
+    *,
+    label: str = "Laplace",
+    marginal_vars=None,
+    marginal_coords=None,
+    forest_vars=None,
+    pair_vars=None,
+    pair_coords=None,
+) -> list[Path]:
+    """The standard figure set of a Laplace-vs-reference comparison, as PNGs in ``out_dir``:
+    ``<prefix>_marginals``, ``_forest``, ``_pair_ellipses``, ``_precision``, ``_correlation``
+    and ``_khat``. ``approx`` must carry a ``fit`` group (a :func:`pmfisher.laplace` result).
+
+    Returns the paths written.
+    """
+    out_dir = Path(out_dir)
+    paths = [out_dir / f"{prefix}_{figure}.png" for figure in _LAPLACE_FIGURES]
+    marginals, forest, pair, precision, correlation, khat = paths
+    names = (label, "NUTS")
+    plot_marginals(
+        approx,
+        reference,
+        var_names=marginal_vars,
+        coords=marginal_coords,
+        names=names,
+        path=marginals,
+    )
+    plot_forest(approx, reference, var_names=forest_vars, names=names, path=forest)
+    plot_pair_ellipses(approx, reference, var_names=pair_vars, coords=pair_coords, path=pair)
+    fit_precision = approx["fit"]["precision_matrix"]
+    plot_information(fit_precision, path=precision)
+    plot_information(fit_precision, view="correlation", path=correlation)
+    plot_khat({label: approx}, path=khat)
+    return paths
+
+
+_LAPLACE_FIGURES = ("marginals", "forest", "pair_ellipses", "precision", "correlation", "khat")
 
 
 @contextlib.contextmanager
