@@ -25,10 +25,12 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.logprob.basic import transformed_conditional_logp
 from pymc.logprob.utils import ParameterValueError, replace_rvs_by_values
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.basic import Constant
 from pytensor.graph.replace import graph_replace
 
 from pmfisher import _derivatives
-from pmfisher._compile import compile_function
+from pmfisher._compile import compile_derived, compile_function
 from pmfisher._options import Space, Terms, check_option
 from pmfisher.errors import PointError, UnsupportedModelError
 
@@ -146,10 +148,31 @@ class ModelGraph:
         }
         # Observed values are constants or data containers; they are the graph's data inputs.
         self.data_inputs = {rv.name: model.rvs_to_values[rv] for rv in self.observed_rvs}
+        # The graphs below are built on first use: some callers need only the layout.
 
-        self.logp = self._log_density()
-        self.pointwise, self.observation_labels = self._pointwise_loglik()
-        self.constrained, self.unconstrained = self._space_maps()
+    @functools.cached_property
+    def logp(self):
+        """The log-density of ``terms`` as a graph of ``theta``."""
+        return self._log_density()
+
+    @property
+    def pointwise(self):
+        """The per-observation log-likelihood as one flat graph of ``theta``."""
+        return self._pointwise_and_labels[0]
+
+    @property
+    def observation_labels(self) -> tuple[str, ...]:
+        return self._pointwise_and_labels[1]
+
+    @property
+    def constrained(self):
+        """The point in the constrained space as a flat graph of ``theta``."""
+        return self._space_maps[0]
+
+    @property
+    def unconstrained(self):
+        """The point in the unconstrained space as a flat graph of ``theta``."""
+        return self._space_maps[1]
 
     # -- building -------------------------------------------------------------------------
 
@@ -185,9 +208,15 @@ class ModelGraph:
             jacobian=self.jacobian,
         )
 
-    def _log_density(self):
+    @functools.cached_property
+    def _terms(self) -> dict:
+        """Random variable → its log-density term, for every variable ``terms`` includes
+        (one derivation serves both the log-density and the pointwise log-likelihood)."""
         rvs = self.observed_rvs if self.terms == "likelihood" else self.free_rvs + self.observed_rvs
-        graphs = [term.sum() for term in self._term_graphs(rvs)]
+        return dict(zip(rvs, self._term_graphs(rvs), strict=True))
+
+    def _log_density(self):
+        graphs = [term.sum() for term in self._terms.values()]
         if self.terms == "posterior" and self.model.potentials:
             potentials = replace_rvs_by_values(
                 self.model.potentials,
@@ -199,17 +228,16 @@ class ModelGraph:
         [logp] = self._replace_values([pt.cast(total, "float64")])
         return logp
 
-    def _pointwise_loglik(self):
+    @functools.cached_property
+    def _pointwise_and_labels(self):
         """Every element of every observed variable is one observation, except that a row of
         a multivariate variable (its support dimensions) is one observation."""
         if not self.observed_rvs:
             return None, ()
-        terms = self._term_graphs(self.observed_rvs)
+        terms = [self._terms[rv] for rv in self.observed_rvs]
         pointwise = pt.concatenate([pt.cast(term, "float64").ravel() for term in terms])
         [pointwise] = self._replace_values([pointwise])
-        data_shapes = compile_function(
-            [], [pt.as_tensor(data).shape for data in self.data_inputs.values()]
-        )()
+        data_shapes = [_value_shape(data) for data in self.data_inputs.values()]
         labels = []
         for rv, shape in zip(self.observed_rvs, data_shapes, strict=True):
             support_ndim = getattr(rv.owner.op, "ndim_supp", 0)
@@ -218,6 +246,7 @@ class ModelGraph:
             labels += element_labels(rv.name, batch_shape, dims, self.model.coords)
         return pointwise, tuple(labels)
 
+    @functools.cached_property
     def _space_maps(self):
         """Flat graphs of ``theta`` giving the point in the constrained and the unconstrained
         space (one of them is ``theta`` itself)."""
@@ -267,20 +296,32 @@ class ModelGraph:
 
     @functools.cached_property
     def logp_and_grad_fn(self):
-        return compile_function(
-            [self.theta], [self.logp, _derivatives.gradient(self.logp, self.theta)]
+        return compile_derived(
+            [self.theta],
+            [self.logp],
+            lambda: [self.logp, _derivatives.gradient(self.logp, self.theta)],
+            recipe="log-density and gradient",
         )
 
     @functools.cached_property
     def hessian_fn(self):
         """Dense Hessian of the log-density (not negated)."""
-        return compile_function([self.theta], _derivatives.hessian(self.logp, self.theta))
+        return compile_derived(
+            [self.theta],
+            [self.logp],
+            lambda: _derivatives.hessian(self.logp, self.theta),
+            recipe="Hessian",
+        )
 
     @functools.cached_property
     def hessian_vector_fn(self):
         vector = pt.vector("vector", dtype="float64")
-        product = _derivatives.hessian_vector_product(self.logp, self.theta, vector)
-        return compile_function([self.theta, vector], product)
+        return compile_derived(
+            [self.theta, vector],
+            [self.logp],
+            lambda: _derivatives.hessian_vector_product(self.logp, self.theta, vector),
+            recipe="Hessian-vector product",
+        )
 
     @functools.cached_property
     def pointwise_fn(self):
@@ -291,8 +332,11 @@ class ModelGraph:
     def scores_fn(self):
         """Observation × parameter matrix of per-observation scores."""
         self.require_observations()
-        return compile_function(
-            [self.theta], _derivatives.jacobian_forward(self.pointwise, self.theta)
+        return compile_derived(
+            [self.theta],
+            [self.pointwise],
+            lambda: _derivatives.jacobian_forward(self.pointwise, self.theta),
+            recipe="forward-mode Jacobian",
         )
 
     @functools.cached_property
@@ -435,3 +479,13 @@ def _check_supported(model: pm.Model, terms: str) -> None:
             + described
             + "; use terms='posterior' or observe data with pm.<Distribution>(..., observed=...)."
         )
+
+
+def _value_shape(data) -> tuple[int, ...]:
+    """Shape of an observed value: a constant's or a data container's without compiling
+    anything (a compiled function costs a rewrite pass), any other graph by evaluating it."""
+    if isinstance(data, Constant):
+        return np.shape(data.data)
+    if isinstance(data, SharedVariable):
+        return np.shape(data.get_value(borrow=True))
+    return tuple(compile_function([], pt.as_tensor(data).shape)())

@@ -49,10 +49,11 @@ from pymc.logprob.utils import local_check_parameter_to_ninf_switch
 from pytensor.graph import vectorize_graph
 from pytensor.graph.rewriting.basic import in2out
 from pytensor.graph.rewriting.utils import rewrite_graph
+from pytensor.tensor.rewriting.basic import local_view_op
 from scipy import linalg
 
 from pmfisher import _labels
-from pmfisher._compile import compile_function
+from pmfisher._compile import compile_derived
 from pmfisher._definiteness import NotPositiveDefinite, positive_definite
 from pmfisher._graph import ModelGraph, model_graph
 from pmfisher._options import Space, Terms, check_option
@@ -292,16 +293,26 @@ class _Pushforward:
         graph = self.graph
         deterministics = list(graph.deterministics.values())
         outputs = [graph.logp, graph.constrained, graph.unconstrained, *deterministics]
-        # A draw outside the support must give log p = -inf, not stop the whole batch.
-        outputs = rewrite_graph(
-            outputs,
-            include=(),
-            custom_rewrite=in2out(local_check_parameter_to_ninf_switch),
-            clone=True,
-        )
         thetas = pt.matrix("thetas", dtype="float64")
-        batched = vectorize_graph(outputs, replace={graph.theta: thetas})
-        return compile_function([thetas], batched)
+
+        def batched():
+            # A draw outside the support must give log p = -inf, not stop the whole batch;
+            # a deterministic's view (which has no batched form) is the value itself.
+            checked = rewrite_graph(
+                outputs,
+                include=(),
+                custom_rewrite=in2out(local_check_parameter_to_ninf_switch, local_view_op),
+                clone=True,
+            )
+            return vectorize_graph(checked, replace={graph.theta: thetas})
+
+        return compile_derived(
+            [thetas],
+            outputs,
+            batched,
+            recipe="Laplace draws pushed forward",
+            replaced=[graph.theta],
+        )
 
     def __call__(self, thetas: np.ndarray) -> dict[str, np.ndarray]:
         with np.errstate(all="ignore"):

@@ -1,0 +1,200 @@
+"""The on-disk cache of compiled functions: keys that are equal exactly for equal graphs,
+loaded functions that compute what compiled ones do, and data that stays live."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import pytest
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+from pmfisher import _compile
+from pmfisher._compile import compile_derived, compile_function
+from pmfisher._graph import ModelGraph
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty cache directory of the test's own."""
+    monkeypatch.setenv("PMFISHER_FUNCTION_CACHE", str(tmp_path))
+    return tmp_path
+
+
+def counts():
+    return dict(_compile.statistics)
+
+
+def delta(before, key):
+    return _compile.statistics[key] - before.get(key, 0)
+
+
+def fingerprint(build):
+    x = pt.vector("x", shape=(3,))
+    return _compile._fingerprint([x], [build(x)], ())
+
+
+def data_model(values):
+    with pm.Model() as model:
+        x = pm.Data("x", values)
+        mu = pm.Normal("mu", 0.0, 10.0)
+        pm.Normal("y", mu * x, 1.0, observed=np.array([1.0, 2.0, 4.0]))
+    return model
+
+
+# -- fingerprints: equal exactly for graphs that compute the same ---------------------------
+
+
+def test_fingerprint_is_equal_for_graphs_built_twice():
+    assert fingerprint(lambda x: pt.exp(x).sum() * 2.0) == fingerprint(
+        lambda x: pt.exp(x).sum() * 2.0
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param(lambda x: pt.log(x).sum() * 2.0, id="another operation"),
+        pytest.param(lambda x: pt.exp(x).sum() * 3.0, id="another constant"),
+        pytest.param(lambda x: pt.exp(x).prod() * 2.0, id="another reduction"),
+        pytest.param(lambda x: pt.exp(x[::-1]).sum() * 2.0, id="another index"),
+        pytest.param(lambda x: 2.0 * pt.exp(x).sum(), id="operands swapped"),
+    ],
+)
+def test_fingerprint_tells_different_graphs_apart(other):
+    assert fingerprint(lambda x: pt.exp(x).sum() * 2.0) != fingerprint(other)
+
+
+def test_fingerprint_tells_input_types_and_roles_apart():
+    x, y = pt.vector("x", shape=(3,)), pt.vector("y", shape=(4,))
+    z = pt.vector("z", shape=(3,))
+    base = _compile._fingerprint([x, z], [x + z], ())
+    assert base != _compile._fingerprint([z, x], [x + z], ())  # the inputs' order
+    assert base != _compile._fingerprint([x, y], [x + y[:3]], ())
+
+
+def test_keys_are_equal_across_processes_and_hash_seeds():
+    """Object ids and string hashing differ between processes; the key must not."""
+    script = textwrap.dedent(
+        """
+        import numpy as np, pymc as pm
+        from pmfisher import _compile
+        from pmfisher._graph import model_graph
+        with pm.Model(coords={"g": ["a", "b"]}) as model:
+            x = pm.Data("x", np.arange(3.0))
+            s = pm.HalfNormal("s", dims="g")
+            pm.Normal("y", s[0] * x, s[1], observed=np.ones(3))
+        graph = model_graph(model, space="unconstrained", terms="posterior")
+        shared = _compile._shared_ancestors([graph.logp])
+        print(_compile._cache_path([graph.theta], [graph.logp], shared, "Hessian").name)
+        """
+    )
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    [key] = keys
+    assert key.strip().endswith(".pkl")
+
+
+# -- the cache ------------------------------------------------------------------------------
+
+
+def test_second_compilation_of_an_equal_graph_is_loaded_and_computes_the_same(cache):
+    before = counts()
+    first = compile_function(*_cube_sum())
+    second = compile_function(*_cube_sum())
+    assert (delta(before, "compiled"), delta(before, "loaded")) == (1, 1)
+    assert len(list(cache.glob("*.pkl"))) == 1
+    point = np.array([1.0, -2.0, 0.5])
+    assert second(point) == first(point) == pytest.approx(np.sum(point**3))
+
+
+def test_derived_function_is_found_without_building_its_graph(cache):
+    x = pt.vector("x", shape=(2,))
+    source = (x**2).sum()
+    built = []
+
+    def gradient():
+        built.append(True)
+        return pt.grad(source, x)
+
+    compile_derived([x], [source], gradient, recipe="gradient")
+    again = compile_derived([x], [source], gradient, recipe="gradient")
+    assert len(built) == 1
+    np.testing.assert_array_equal(again(np.array([1.0, 3.0])), [2.0, 6.0])
+    other = compile_derived([x], [source], lambda: source * 2, recipe="twice")
+    assert other(np.array([1.0, 3.0])) == 20.0  # another recipe is another function
+
+
+def test_data_containers_stay_live_in_loaded_functions(cache):
+    """pm.Data values are read at every call, also by a function loaded from disk."""
+    before = counts()
+    point = np.array([0.7])
+    compiled = ModelGraph(data_model([1.0, 2.0, 3.0]), **_posterior()).logp_fn
+    model = data_model([1.0, 2.0, 3.0])
+    loaded = ModelGraph(model, **_posterior()).logp_fn
+    assert delta(before, "loaded") == 1
+    assert loaded(point) == compiled(point)
+    with model:
+        pm.set_data({"x": [0.0, 0.0, 0.0]})
+    expected = pm.logp(pm.Normal.dist(0.0, 10.0), 0.7).eval() + np.sum(
+        pm.logp(pm.Normal.dist(0.0, 1.0), np.array([1.0, 2.0, 4.0])).eval()
+    )
+    assert loaded(point) == pytest.approx(expected, rel=1e-12)
+
+
+def test_damaged_entry_is_recompiled_and_replaced(cache):
+    compile_function(*_cube_sum())
+    [entry] = cache.glob("*.pkl")
+    entry.write_bytes(b"not a pickle")
+    before = counts()
+    function = compile_function(*_cube_sum())
+    assert delta(before, "compiled") == 1
+    assert function(np.ones(3)) == 3.0
+    assert entry.read_bytes() != b"not a pickle"
+
+
+def test_cache_can_be_switched_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("PMFISHER_FUNCTION_CACHE", "off")
+    before = counts()
+    compile_function(*_cube_sum())
+    compile_function(*_cube_sum())
+    assert delta(before, "compiled") == 2
+
+
+def test_graph_with_an_operation_that_does_not_pickle_is_compiled_every_time(cache):
+    class LocalDouble(Op):  # defined in a function: pickle cannot find it by name
+        def make_node(self, x):
+            x = pt.as_tensor(x)
+            return Apply(self, [x], [x.type()])
+
+        def perform(self, node, inputs, outputs):
+            outputs[0][0] = 2 * inputs[0]
+
+    before = counts()
+    for _ in range(2):
+        x = pt.vector("x", shape=(3,))
+        function = compile_function([x], LocalDouble()(x))
+        np.testing.assert_array_equal(function(np.arange(3.0)), [0.0, 2.0, 4.0])
+    assert (delta(before, "uncacheable"), delta(before, "compiled")) == (2, 2)
+    assert not list(cache.glob("*.pkl"))
+
+
+def _cube_sum():
+    x = pt.vector("x", shape=(3,))
+    return [x], (x**3).sum()
+
+
+def _posterior():
+    return {"space": "unconstrained", "terms": "posterior", "jacobian": True}
