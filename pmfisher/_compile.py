@@ -17,7 +17,7 @@ default)
 pmfisher compiles a handful of functions per model, each usually called a few times, so the
 C backend's disk cache wins by two orders of magnitude; the environment variable
 ``PMFISHER_MODE`` (any PyTensor mode name, such as ``NUMBA``) overrides the choice for long
-steady-state work.
+steady-state work. Either way the mode gains :mod:`pmfisher._rewrites`.
 
 **Function cache.** PyTensor caches the compiled C code on disk, but every new process still
 rewrites each graph before it finds that code, and the rewrites of a Hessian graph take
@@ -56,6 +56,8 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
 
+from pmfisher._rewrites import SWITCH_SINK
+
 __all__ = ["CompiledFunction", "compile_derived", "compile_function", "statistics"]
 
 _log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS ins
 
 MODE = (
     get_mode(os.environ["PMFISHER_MODE"]) if "PMFISHER_MODE" in os.environ else Mode(linker="cvm")
-)
+).register(SWITCH_SINK)
 
 #: How many functions this process compiled, loaded from the cache, or could not cache.
 statistics: Counter = Counter()
@@ -223,7 +225,10 @@ def _mode_description(mode: Mode) -> str:
     # place it is kept) and the linker are what decide the compiled function.
     query = mode._optimizer
     if isinstance(query, RewriteDatabaseQuery):
-        rewrites = tuple(sorted(tags) for tags in (query.include, query.exclude, query.require))
+        rewrites = (
+            *(sorted(tags) for tags in (query.include, query.exclude, query.require)),
+            [(getattr(rewrite, "name", None), at) for rewrite, at in query.extra_rewrites],
+        )
     else:
         rewrites = type(query).__qualname__
     return repr((type(mode.linker).__qualname__, mode.provided_linker, rewrites))
