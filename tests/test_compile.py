@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections import OrderedDict
 
 import numpy as np
 import pymc as pm
@@ -20,9 +21,15 @@ from pmfisher._graph import ModelGraph
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    """An empty cache directory of the test's own."""
+    """An empty cache directory of the test's own, and no functions kept in memory."""
     monkeypatch.setenv("PMFISHER_FUNCTION_CACHE", str(tmp_path))
+    monkeypatch.setattr(_compile, "_IN_MEMORY", OrderedDict())
     return tmp_path
+
+
+def forget_functions_in_memory():
+    """As in a new process: only the disk cache remains."""
+    _compile._IN_MEMORY.clear()
 
 
 def counts():
@@ -110,14 +117,16 @@ def test_keys_are_equal_across_processes_and_hash_seeds():
 # -- the cache ------------------------------------------------------------------------------
 
 
-def test_second_compilation_of_an_equal_graph_is_loaded_and_computes_the_same(cache):
+def test_equal_graph_is_reused_in_this_process_and_loaded_in_the_next(cache):
     before = counts()
     first = compile_function(*_cube_sum())
     second = compile_function(*_cube_sum())
-    assert (delta(before, "compiled"), delta(before, "loaded")) == (1, 1)
+    forget_functions_in_memory()
+    third = compile_function(*_cube_sum())
+    assert [delta(before, key) for key in ("compiled", "reused", "loaded")] == [1, 1, 1]
     assert len(list(cache.glob("*.pkl"))) == 1
     point = np.array([1.0, -2.0, 0.5])
-    assert second(point) == first(point) == pytest.approx(np.sum(point**3))
+    assert third(point) == second(point) == first(point) == pytest.approx(np.sum(point**3))
 
 
 def test_derived_function_is_found_without_building_its_graph(cache):
@@ -130,6 +139,7 @@ def test_derived_function_is_found_without_building_its_graph(cache):
         return pt.grad(source, x)
 
     compile_derived([x], [source], gradient, recipe="gradient")
+    forget_functions_in_memory()
     again = compile_derived([x], [source], gradient, recipe="gradient")
     assert len(built) == 1
     np.testing.assert_array_equal(again(np.array([1.0, 3.0])), [2.0, 6.0])
@@ -137,27 +147,34 @@ def test_derived_function_is_found_without_building_its_graph(cache):
     assert other(np.array([1.0, 3.0])) == 20.0  # another recipe is another function
 
 
-def test_data_containers_stay_live_in_loaded_functions(cache):
-    """pm.Data values are read at every call, also by a function loaded from disk."""
-    before = counts()
+@pytest.mark.parametrize("from_disk", [False, True], ids=["reused", "loaded"])
+def test_data_containers_stay_live_and_each_models_own(cache, from_disk):
+    """pm.Data values are read at every call, from the model the function was asked for,
+    also when an equal model's function is reused or loaded from disk."""
     point = np.array([0.7])
     compiled = ModelGraph(data_model([1.0, 2.0, 3.0]), **_posterior()).logp_fn
+    before_change = compiled(point)
+    if from_disk:
+        forget_functions_in_memory()
     model = data_model([1.0, 2.0, 3.0])
-    loaded = ModelGraph(model, **_posterior()).logp_fn
-    assert delta(before, "loaded") == 1
-    assert loaded(point) == compiled(point)
+    before = counts()
+    shared = ModelGraph(model, **_posterior()).logp_fn
+    assert delta(before, "loaded" if from_disk else "reused") == 1
+    assert shared(point) == before_change
     with model:
         pm.set_data({"x": [0.0, 0.0, 0.0]})
     expected = pm.logp(pm.Normal.dist(0.0, 10.0), 0.7).eval() + np.sum(
         pm.logp(pm.Normal.dist(0.0, 1.0), np.array([1.0, 2.0, 4.0])).eval()
     )
-    assert loaded(point) == pytest.approx(expected, rel=1e-12)
+    assert shared(point) == pytest.approx(expected, rel=1e-12)
+    assert compiled(point) == before_change  # the first model's data did not change
 
 
 def test_damaged_entry_is_recompiled_and_replaced(cache):
     compile_function(*_cube_sum())
     [entry] = cache.glob("*.pkl")
     entry.write_bytes(b"not a pickle")
+    forget_functions_in_memory()
     before = counts()
     function = compile_function(*_cube_sum())
     assert delta(before, "compiled") == 1
