@@ -28,12 +28,12 @@ for the same function of the same model loads it instead of rewriting it: on a h
 model the Hessian takes 1.44 s to compile and 0.18 s to load. Within a process, a model built
 anew with the same graph (a notebook cell run again) reuses the loaded function itself.
 
-The key is a fingerprint of the graph the function is derived from, in PyTensor's own sense
-of equality — every operation (by its pickled state), every type and the value of every
-constant, in a traversal order fixed by the graph — together with a recipe name for how the
-outputs are derived, the versions of everything involved, this package's source and the
-rewriting options. Two graphs with the same fingerprint compile to the same function; a graph
-that cannot be fingerprinted (an operation that does not pickle) is simply compiled.
+The key is a fingerprint of the graph the function is derived from
+(:mod:`pmfisher._fingerprint`), together with a recipe name for how the outputs are derived,
+the versions of everything involved, this package's source and the rewriting options. Two
+graphs with the same fingerprint compile to the same function; a graph that cannot be
+fingerprinted (an operation that does not pickle) is simply compiled.
+
 Data containers (``pm.Data``) are shared variables: they become explicit inputs fed with
 their current value at every call, so ``pm.set_data`` reaches loaded functions as well.
 """
@@ -55,9 +55,10 @@ import numpy as np
 import pytensor
 from pytensor.compile.mode import Mode, get_mode
 from pytensor.compile.sharedvalue import SharedVariable
-from pytensor.graph.basic import Constant, Variable
+from pytensor.graph.basic import Variable
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
 
+from pmfisher._fingerprint import Unfingerprintable, fingerprint, shared_ancestors
 from pmfisher._rewrites import SWITCH_SINK
 
 __all__ = ["CompiledFunction", "compile_derived", "compile_function", "statistics"]
@@ -128,7 +129,7 @@ def compile_derived(
     instance a vector of parameters by a matrix of draws).
     """
     sources = list(sources) if isinstance(sources, list | tuple) else [sources]
-    shared = _shared_ancestors(sources)
+    shared = shared_ancestors(sources)
     path = _cache_path([*inputs, *replaced], sources, shared, recipe)
     if path in _IN_MEMORY:
         _IN_MEMORY.move_to_end(path)
@@ -138,7 +139,7 @@ def compile_derived(
     function = _load(path) if path is not None else None
     if function is None:
         outputs = build()
-        if _shared_ancestors(outputs if isinstance(outputs, list | tuple) else [outputs]) != shared:
+        if shared_ancestors(outputs if isinstance(outputs, list | tuple) else [outputs]) != shared:
             raise RuntimeError(f"recipe {recipe!r} reads data its sources do not name")
         placeholders = {data: data.type() for data in shared}
         function = pytensor.function(
@@ -176,13 +177,13 @@ def _cache_path(inputs, sources, shared, recipe) -> Path | None:
     if directory is None:
         return None
     try:
-        fingerprint = _fingerprint(inputs, sources, shared)
-    except _Unfingerprintable as reason:
+        graph_digest = fingerprint(inputs, sources, shared)
+    except Unfingerprintable as reason:
         statistics["uncacheable"] += 1
         _log.debug("not cached: %s", reason)
         return None
     key = hashlib.blake2b(digest_size=20)
-    for part in (_environment(), recipe, fingerprint):
+    for part in (_environment(), recipe, graph_digest):
         key.update(part.encode())
         key.update(b"\0")
     return directory / f"{key.hexdigest()}.pkl"
@@ -258,76 +259,3 @@ def _mode_description(mode: Mode) -> str:
     else:
         rewrites = type(query).__qualname__
     return repr((type(mode.linker).__qualname__, mode.provided_linker, rewrites))
-
-
-# -- graph fingerprints ---------------------------------------------------------------------
-
-
-class _Unfingerprintable(Exception):
-    pass
-
-
-def _shared_ancestors(outputs) -> tuple[SharedVariable, ...]:
-    """The shared variables the graphs read, in the order a depth-first walk meets them."""
-    return tuple(v for v in _postorder(outputs) if isinstance(v, SharedVariable))
-
-
-def _postorder(outputs) -> list[Variable]:
-    """Every variable of the graphs, each after its inputs, in an order fixed by the graph's
-    structure alone (not by object ids), so that equal graphs give equal sequences."""
-    order, seen = [], set()
-    stack = [(variable, False) for variable in reversed(outputs)]
-    while stack:
-        variable, expanded = stack.pop()
-        if variable in seen:
-            continue
-        if expanded or variable.owner is None:
-            seen.add(variable)
-            order.append(variable)
-            continue
-        stack.append((variable, True))
-        node = variable.owner
-        # Every output of a node is entered right after the node's inputs.
-        stack.extend((output, True) for output in reversed(node.outputs) if output is not variable)
-        stack.extend((parent, False) for parent in reversed(node.inputs))
-    return order
-
-
-def _fingerprint(inputs, outputs, shared) -> str:
-    """A digest that is equal for two graphs exactly when PyTensor would compute the same."""
-    digest = hashlib.blake2b(digest_size=20)
-    # id of an op, type or constant's value → its token (the graph keeps them all alive)
-    tokens: dict[int, str] = {}
-
-    def token(obj) -> str:
-        if id(obj) not in tokens:
-            try:
-                payload = pickle.dumps(obj, protocol=4)
-            except Exception as error:
-                raise _Unfingerprintable(f"{obj!r} does not pickle: {error}") from error
-            tokens[id(obj)] = hashlib.blake2b(payload, digest_size=16).hexdigest()
-        return tokens[id(obj)]
-
-    roles = {variable: f"input {i}" for i, variable in enumerate(inputs)}
-    roles.update({data: f"data {i}" for i, data in enumerate(shared)})
-    number: dict[Variable, int] = {}
-    variables = _postorder(outputs)
-    for variable in variables:
-        if variable.owner is not None:
-            node = variable.owner
-            parents = [number[parent] for parent in node.inputs]
-            entry = (
-                f"{token(node.op)} {parents} out {node.outputs.index(variable)}"
-                f" of {[token(output.type) for output in node.outputs]}"
-            )
-        elif variable in roles:
-            entry = f"{roles[variable]} {token(variable.type)}"
-        elif isinstance(variable, Constant):
-            entry = f"constant {token(variable.type)} {token(variable.data)}"
-        else:
-            raise _Unfingerprintable(f"{variable} is neither an input nor a constant")
-        number[variable] = len(number)
-        digest.update(entry.encode())
-        digest.update(b"\n")
-    digest.update(repr([number[output] for output in outputs]).encode())
-    return digest.hexdigest()

@@ -40,11 +40,6 @@ def delta(before, key):
     return _compile.statistics[key] - before.get(key, 0)
 
 
-def fingerprint(build):
-    x = pt.vector("x", shape=(3,))
-    return _compile._fingerprint([x], [build(x)], ())
-
-
 def data_model(values):
     with pm.Model() as model:
         x = pm.Data("x", values)
@@ -53,35 +48,7 @@ def data_model(values):
     return model
 
 
-# -- fingerprints: equal exactly for graphs that compute the same ---------------------------
-
-
-def test_fingerprint_is_equal_for_graphs_built_twice():
-    assert fingerprint(lambda x: pt.exp(x).sum() * 2.0) == fingerprint(
-        lambda x: pt.exp(x).sum() * 2.0
-    )
-
-
-@pytest.mark.parametrize(
-    "other",
-    [
-        pytest.param(lambda x: pt.log(x).sum() * 2.0, id="another operation"),
-        pytest.param(lambda x: pt.exp(x).sum() * 3.0, id="another constant"),
-        pytest.param(lambda x: pt.exp(x).prod() * 2.0, id="another reduction"),
-        pytest.param(lambda x: pt.exp(x[::-1]).sum() * 2.0, id="another index"),
-        pytest.param(lambda x: 2.0 * pt.exp(x).sum(), id="operands swapped"),
-    ],
-)
-def test_fingerprint_tells_different_graphs_apart(other):
-    assert fingerprint(lambda x: pt.exp(x).sum() * 2.0) != fingerprint(other)
-
-
-def test_fingerprint_tells_input_types_and_roles_apart():
-    x, y = pt.vector("x", shape=(3,)), pt.vector("y", shape=(4,))
-    z = pt.vector("z", shape=(3,))
-    base = _compile._fingerprint([x, z], [x + z], ())
-    assert base != _compile._fingerprint([z, x], [x + z], ())  # the inputs' order
-    assert base != _compile._fingerprint([x, y], [x + y[:3]], ())
+# -- keys -----------------------------------------------------------------------------------
 
 
 def test_keys_are_equal_across_processes_and_hash_seeds():
@@ -89,14 +56,14 @@ def test_keys_are_equal_across_processes_and_hash_seeds():
     script = textwrap.dedent(
         """
         import numpy as np, pymc as pm
-        from pmfisher import _compile
+        from pmfisher import _compile, _fingerprint
         from pmfisher._graph import model_graph
         with pm.Model(coords={"g": ["a", "b"]}) as model:
             x = pm.Data("x", np.arange(3.0))
             s = pm.HalfNormal("s", dims="g")
             pm.Normal("y", s[0] * x, s[1], observed=np.ones(3))
         graph = model_graph(model, space="unconstrained", terms="posterior")
-        shared = _compile._shared_ancestors([graph.logp])
+        shared = _fingerprint.shared_ancestors([graph.logp])
         print(_compile._cache_path([graph.theta], [graph.logp], shared, "Hessian").name)
         """
     )

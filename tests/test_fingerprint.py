@@ -1,0 +1,46 @@
+"""Graph fingerprints: equal exactly for graphs that compute the same."""
+
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from pmfisher._fingerprint import fingerprint, shared_ancestors
+
+
+def fingerprint_of(build):
+    x = pt.vector("x", shape=(3,))
+    return fingerprint([x], [build(x)], ())
+
+
+def test_fingerprint_is_equal_for_graphs_built_twice():
+    assert fingerprint_of(lambda x: pt.exp(x).sum() * 2.0) == fingerprint_of(
+        lambda x: pt.exp(x).sum() * 2.0
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param(lambda x: pt.log(x).sum() * 2.0, id="another operation"),
+        pytest.param(lambda x: pt.exp(x).sum() * 3.0, id="another constant"),
+        pytest.param(lambda x: pt.exp(x).prod() * 2.0, id="another reduction"),
+        pytest.param(lambda x: pt.exp(x[::-1]).sum() * 2.0, id="another index"),
+        pytest.param(lambda x: 2.0 * pt.exp(x).sum(), id="operands swapped"),
+    ],
+)
+def test_fingerprint_tells_different_graphs_apart(other):
+    assert fingerprint_of(lambda x: pt.exp(x).sum() * 2.0) != fingerprint_of(other)
+
+
+def test_fingerprint_tells_input_types_and_roles_apart():
+    x, y = pt.vector("x", shape=(3,)), pt.vector("y", shape=(4,))
+    z = pt.vector("z", shape=(3,))
+    base = fingerprint([x, z], [x + z], ())
+    assert base != fingerprint([z, x], [x + z], ())  # the inputs' order
+    assert base != fingerprint([x, y], [x + y[:3]], ())
+
+
+def test_shared_variables_are_found_in_a_fixed_order():
+    a, b = pytensor.shared(1.0, name="a"), pytensor.shared(2.0, name="b")
+    x = pt.scalar("x")
+    assert shared_ancestors([(b * x + a) * a]) == (b, a)
