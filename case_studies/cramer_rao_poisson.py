@@ -15,7 +15,6 @@ Run: ``python case_studies/cramer_rao_poisson.py --out DIR`` (writes
 ``cramer_rao_poisson.png`` and ``cramer_rao_poisson.json``).
 """
 
-import argparse
 import json
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 import pymc as pm
 from scipy import stats
 
+from pmfisher._case_studies import run_as_script
 from pmfisher.cramer_rao import cramer_rao_bound, simulate_estimator
 
 NAME = "cramer_rao_poisson"
@@ -118,8 +118,4 @@ def main(out_dir, *, smoke: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("results/case_studies"))
-    parser.add_argument("--smoke", action="store_true", help="a fast, coarse run")
-    arguments = parser.parse_args()
-    print(json.dumps(main(arguments.out, smoke=arguments.smoke), indent=2))
+    run_as_script(main, __doc__)

@@ -17,7 +17,6 @@ Run: ``python case_studies/cramer_rao_vs_nuts.py --out DIR`` (writes
 ``cramer_rao_vs_nuts.png`` and ``cramer_rao_vs_nuts.json``).
 """
 
-import argparse
 import json
 import warnings
 from pathlib import Path
@@ -32,6 +31,7 @@ import pymc as pm
 from scipy import stats
 
 import pmfisher
+from pmfisher._case_studies import run_as_script
 from pmfisher.cramer_rao import cramer_rao_bound
 
 NAME = "cramer_rao_vs_nuts"
@@ -123,8 +123,4 @@ def main(out_dir, *, smoke: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("results/case_studies"))
-    parser.add_argument("--smoke", action="store_true", help="a fast, coarse run")
-    arguments = parser.parse_args()
-    print(json.dumps(main(arguments.out, smoke=arguments.smoke), indent=2))
+    run_as_script(main, __doc__)

@@ -17,7 +17,6 @@ Run: ``python case_studies/curvature_at_the_peak.py --out DIR`` (writes
 ``curvature_at_the_peak.png`` and ``curvature_at_the_peak.json``).
 """
 
-import argparse
 import json
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import numpy as np
 import pymc as pm
 
 import pmfisher
+from pmfisher._case_studies import run_as_script
 
 NAME = "curvature_at_the_peak"
 SEED = 20260618
@@ -103,8 +103,4 @@ def main(out_dir, *, smoke: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("results/case_studies"))
-    parser.add_argument("--smoke", action="store_true", help="a fast, coarse run")
-    arguments = parser.parse_args()
-    print(json.dumps(main(arguments.out, smoke=arguments.smoke), indent=2))
+    run_as_script(main, __doc__)

@@ -25,7 +25,6 @@ Run: ``python case_studies/laplace_eight_schools.py --out results/case_studies``
 (``--smoke`` for a fast check).
 """
 
-import argparse
 import json
 import warnings
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 import pymc as pm
 
 from pmfisher import plots
+from pmfisher._case_studies import run_as_script
 from pmfisher.compare import compare
 from pmfisher.errors import PMFisherError
 from pmfisher.laplace import laplace
@@ -129,9 +129,4 @@ def main(out_dir, *, smoke: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("results/case_studies"))
-    parser.add_argument("--smoke", action="store_true", help="few draws, for a fast check")
-    arguments = parser.parse_args()
-    summary = main(arguments.out, smoke=arguments.smoke)
-    print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, dict)}, indent=2))
+    run_as_script(main, __doc__)

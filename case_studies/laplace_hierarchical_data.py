@@ -27,7 +27,6 @@ Run: ``python case_studies/laplace_hierarchical_data.py --out results/case_studi
 (``--smoke`` for a fast check).
 """
 
-import argparse
 import json
 import warnings
 from pathlib import Path
@@ -40,6 +39,7 @@ import numpy as np
 import pymc as pm
 
 from pmfisher import plots
+from pmfisher._case_studies import run_as_script
 from pmfisher.compare import compare
 from pmfisher.errors import PMFisherError
 from pmfisher.laplace import laplace
@@ -107,9 +107,4 @@ def main(out_dir, *, smoke: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("results/case_studies"))
-    parser.add_argument("--smoke", action="store_true", help="few draws, for a fast check")
-    arguments = parser.parse_args()
-    summary = main(arguments.out, smoke=arguments.smoke)
-    print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, dict)}, indent=2))
+    run_as_script(main, __doc__)

@@ -22,8 +22,6 @@ Run: ``python case_studies/laplace_logistic_regression.py --out results/case_stu
 ``--smoke`` for a fast check with few draws).
 """
 
-import argparse
-import json
 from pathlib import Path
 
 import matplotlib
@@ -33,10 +31,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pymc as pm
 
-from pmfisher import plots
-from pmfisher.compare import compare
-from pmfisher.laplace import laplace
-from pmfisher.report import comparison_summary, sample_nuts
+from pmfisher._case_studies import laplace_against_nuts, run_as_script
 
 NAME = Path(__file__).stem
 SEED = 20261122
@@ -56,29 +51,15 @@ def build_model(rows: int = 600) -> pm.Model:
 
 
 def main(out_dir, *, smoke: bool = False) -> dict:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    draws, chains = (300, 2) if smoke else (2000, 4)
-    model = build_model()
-    approx = laplace(model=model, draws=1000 if smoke else 8000, random_seed=SEED)
-    reference = sample_nuts(model, draws=draws, chains=chains, seed=SEED)
-    table = compare(approx, reference)
-    plots.save_laplace_figures(approx, reference, out, NAME)
-    summary = {
-        "case": "logistic regression, 600 rows, 4 coefficients",
-        "smoke": smoke,
-        "nuts_draws": draws * chains,
-        "nuts_divergences": int(reference["sample_stats"]["diverging"].sum()),
-        **comparison_summary(table),
-    }
-    (out / f"{NAME}.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return laplace_against_nuts(
+        build_model(),
+        out_dir,
+        NAME,
+        case="logistic regression, 600 rows, 4 coefficients",
+        smoke=smoke,
+        seed=SEED,
+    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("results/case_studies"))
-    parser.add_argument("--smoke", action="store_true", help="few draws, for a fast check")
-    arguments = parser.parse_args()
-    summary = main(arguments.out, smoke=arguments.smoke)
-    print(json.dumps({k: v for k, v in summary.items() if not isinstance(v, dict)}, indent=2))
+    run_as_script(main, __doc__)

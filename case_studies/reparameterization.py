@@ -20,7 +20,6 @@ Run: ``python case_studies/reparameterization.py --out DIR`` (writes
 ``reparameterization.png`` and ``reparameterization.json``).
 """
 
-import argparse
 import json
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pymc as pm
 
+from pmfisher._case_studies import run_as_script
 from pmfisher.fisher import fisher_information
 from pmfisher.natural_gradient import natural_gradient
 from pmfisher.tensor_law import check_tensor_law
@@ -179,8 +179,4 @@ def main(out_dir, *, smoke: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("results/case_studies"))
-    parser.add_argument("--smoke", action="store_true", help="a fast, coarse run")
-    arguments = parser.parse_args()
-    print(json.dumps(main(arguments.out, smoke=arguments.smoke), indent=2))
+    run_as_script(main, __doc__)

@@ -8,13 +8,21 @@ not part of the package — and runs them in the order of the seed text.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pmfisher.errors import PMFisherError
 
-__all__ = ["CASE_STUDIES", "CASE_STUDY_DIR", "run_case_studies"]
+__all__ = [
+    "CASE_STUDIES",
+    "CASE_STUDY_DIR",
+    "laplace_against_nuts",
+    "run_as_script",
+    "run_case_studies",
+]
 
 CASE_STUDY_DIR = Path(__file__).resolve().parent.parent / "case_studies"
 
@@ -79,3 +87,39 @@ def _load(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_as_script(main: Callable[..., dict], docstring: str) -> None:
+    """The command line every case-study script shares: ``--out DIR`` and ``--smoke``; runs
+    ``main`` and prints its summary."""
+    parser = argparse.ArgumentParser(description=docstring.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("results/case_studies"))
+    parser.add_argument("--smoke", action="store_true", help="a fast, coarse run")
+    arguments = parser.parse_args()
+    print(json.dumps(main(arguments.out, smoke=arguments.smoke), indent=2))
+
+
+def laplace_against_nuts(model, out_dir, name: str, *, case: str, smoke: bool, seed) -> dict:
+    """Laplace and NUTS on ``model``, compared, with the standard figures and a JSON summary
+    ``<name>.json`` in ``out_dir``; returns the summary."""
+    from pmfisher import plots
+    from pmfisher.compare import compare
+    from pmfisher.laplace import laplace
+    from pmfisher.report import comparison_summary, sample_nuts
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    draws, chains = (300, 2) if smoke else (2000, 4)
+    approx = laplace(model=model, draws=1000 if smoke else 8000, random_seed=seed)
+    reference = sample_nuts(model, draws=draws, chains=chains, seed=seed)
+    table = compare(approx, reference)
+    plots.save_laplace_figures(approx, reference, out, name)
+    summary = {
+        "case": case,
+        "smoke": smoke,
+        "nuts_draws": draws * chains,
+        "nuts_divergences": int(reference["sample_stats"]["diverging"].sum()),
+        **comparison_summary(table),
+    }
+    (out / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
