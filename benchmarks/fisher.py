@@ -26,10 +26,10 @@ import tracemalloc
 import numpy as np
 import pymc as pm
 
-from pmfisher._graph import model_graph
-from pmfisher._simulate import data_likelihood, simulator
-from pmfisher.fisher import fisher_information
-from pmfisher.scores import scores
+from pmfisher import fisher_information, scores
+from pmfisher._core.data_likelihood import data_likelihood
+from pmfisher._core.model_graph import model_graph
+from pmfisher._core.simulation import simulator
 
 DRAWS = 1000
 

@@ -81,7 +81,7 @@ def call(model, method):
     import pymc as pm
 
     if method == "pmfisher.laplace":
-        from pmfisher.laplace import laplace
+        from pmfisher.approximation.laplace import laplace
 
         start = time.perf_counter()
         result = laplace(model=model, draws=DRAWS, random_seed=1)

@@ -26,8 +26,8 @@ import numpy as np
 import pymc as pm
 from scipy import stats
 
-from pmfisher._case_studies import run_as_script
-from pmfisher.cramer_rao import cramer_rao_bound, simulate_estimator
+from pmfisher import cramer_rao_bound, simulate_estimator
+from pmfisher.reporting.case_studies import run_as_script
 
 NAME = "cramer_rao_poisson"
 SEED = 3

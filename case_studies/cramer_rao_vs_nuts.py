@@ -31,8 +31,8 @@ import pymc as pm
 from scipy import stats
 
 import pmfisher
-from pmfisher._case_studies import run_as_script
-from pmfisher.cramer_rao import cramer_rao_bound
+from pmfisher import cramer_rao_bound
+from pmfisher.reporting.case_studies import run_as_script
 
 NAME = "cramer_rao_vs_nuts"
 SEED = 9

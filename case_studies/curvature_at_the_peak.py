@@ -28,7 +28,7 @@ import numpy as np
 import pymc as pm
 
 import pmfisher
-from pmfisher._case_studies import run_as_script
+from pmfisher.reporting.case_studies import run_as_script
 
 NAME = "curvature_at_the_peak"
 SEED = 20260618

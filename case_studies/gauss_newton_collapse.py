@@ -30,9 +30,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pymc as pm
 
-from pmfisher._case_studies import run_as_script
-from pmfisher.gauss_newton import gauss_newton
-from pmfisher.natural_gradient import natural_gradient
+from pmfisher import gauss_newton, natural_gradient
+from pmfisher.reporting.case_studies import run_as_script
 
 NAME = "gauss_newton_collapse"
 SEED = 8

@@ -31,9 +31,8 @@ import numpy as np
 import pymc as pm
 from scipy import stats
 
-from pmfisher._case_studies import run_as_script
-from pmfisher.cramer_rao import cramer_rao_bound, simulate_estimator
-from pmfisher.fisher import fisher_information
+from pmfisher import cramer_rao_bound, fisher_information, simulate_estimator
+from pmfisher.reporting.case_studies import run_as_script
 
 NAME = "gaussian_information_matrix"
 SEED = 5

@@ -30,9 +30,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pymc as pm
 
-from pmfisher._case_studies import run_as_script
-from pmfisher.fisher import fisher_information
-from pmfisher.kl import kl_curvature, kl_divergence
+from pmfisher import fisher_information, kl_curvature, kl_divergence
+from pmfisher.reporting.case_studies import run_as_script
 
 NAME = "kl_curvature"
 P0 = 0.3

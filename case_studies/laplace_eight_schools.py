@@ -36,12 +36,10 @@ matplotlib.use("Agg")
 import numpy as np
 import pymc as pm
 
-from pmfisher import plots
-from pmfisher._case_studies import run_as_script
-from pmfisher.compare import compare
+from pmfisher import compare, laplace, plots
 from pmfisher.errors import PMFisherError
-from pmfisher.laplace import laplace
-from pmfisher.report import comparison_summary, sample_nuts
+from pmfisher.reporting.case_studies import run_as_script
+from pmfisher.reporting.report import comparison_summary, sample_nuts
 
 NAME = Path(__file__).stem
 SEED = 8

@@ -31,7 +31,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pymc as pm
 
-from pmfisher._case_studies import laplace_against_nuts, run_as_script
+from pmfisher.reporting.case_studies import laplace_against_nuts, run_as_script
 
 NAME = Path(__file__).stem
 SEED = 20261122

@@ -30,7 +30,7 @@ import numpy as np
 import pymc as pm
 from statsmodels.datasets import spector
 
-from pmfisher._case_studies import laplace_against_nuts, run_as_script
+from pmfisher.reporting.case_studies import laplace_against_nuts, run_as_script
 
 NAME = Path(__file__).stem
 SEED = 1980

@@ -26,8 +26,8 @@ import numpy as np
 import pymc as pm
 
 import pmfisher
-from pmfisher._case_studies import run_as_script
-from pmfisher.gauss_newton import gauss_newton
+from pmfisher import gauss_newton
+from pmfisher.reporting.case_studies import run_as_script
 
 NAME = "logistic_hessian"
 SEED = 7

@@ -30,10 +30,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pymc as pm
 
-from pmfisher._case_studies import run_as_script
-from pmfisher.fisher import fisher_information
-from pmfisher.natural_gradient import natural_gradient
-from pmfisher.tensor_law import check_tensor_law
+from pmfisher import check_tensor_law, fisher_information, natural_gradient
+from pmfisher.reporting.case_studies import run_as_script
 
 NAME = "reparameterization"
 SEED = 6

@@ -27,8 +27,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pymc as pm
 
-from pmfisher._case_studies import run_as_script
-from pmfisher.fisher import fisher_information
+from pmfisher import fisher_information
+from pmfisher.reporting.case_studies import run_as_script
 
 NAME = "score_two_forms"
 SEED = 1

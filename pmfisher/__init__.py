@@ -5,26 +5,26 @@ covariances, Laplace and Cramér–Rao approximations — from exact derivatives
 own PyTensor log-probability graph. Plots live in :mod:`pmfisher.plots`.
 """
 
-from pmfisher.compare import compare
-from pmfisher.cramer_rao import EstimatorStudy, cramer_rao_bound, simulate_estimator
-from pmfisher.delta import delta_method
+from pmfisher.approximation.compare import compare
+from pmfisher.approximation.delta import delta_method
+from pmfisher.approximation.laplace import laplace
 from pmfisher.errors import (
     NotPositiveDefiniteError,
     PMFisherError,
     PointError,
     UnsupportedModelError,
 )
-from pmfisher.fisher import FisherInformation, fisher_information
-from pmfisher.gauss_newton import GaussNewtonSplit, gauss_newton
-from pmfisher.im_test import InformationMatrixTest, information_matrix_test
-from pmfisher.kl import kl_curvature, kl_divergence
-from pmfisher.laplace import laplace
-from pmfisher.mode import Mode, find_mode
-from pmfisher.natural_gradient import natural_gradient
-from pmfisher.observed import observed_information
-from pmfisher.sandwich import sandwich_covariance
-from pmfisher.scores import empirical_fisher, scores
-from pmfisher.tensor_law import TensorLawCheck, check_tensor_law
+from pmfisher.fitting.mode import Mode, find_mode
+from pmfisher.frequentist.cramer_rao import EstimatorStudy, cramer_rao_bound, simulate_estimator
+from pmfisher.geometry.gauss_newton import GaussNewtonSplit, gauss_newton
+from pmfisher.geometry.kl import kl_curvature, kl_divergence
+from pmfisher.geometry.natural_gradient import natural_gradient
+from pmfisher.geometry.tensor_law import TensorLawCheck, check_tensor_law
+from pmfisher.information.fisher import FisherInformation, fisher_information
+from pmfisher.information.im_test import InformationMatrixTest, information_matrix_test
+from pmfisher.information.observed import observed_information
+from pmfisher.information.sandwich import sandwich_covariance
+from pmfisher.information.scores import empirical_fisher, scores
 
 __all__ = [
     "EstimatorStudy",

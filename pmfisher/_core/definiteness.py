@@ -1,0 +1,133 @@
+"""Positive definiteness of a precision matrix, and the identifiability report when it fails.
+
+A negative Hessian at a mode is a precision matrix only if it is positive definite. When it is
+not, the eigenvectors of its smallest eigenvalues say which combinations of parameters the
+density does not curve along: the directions the data (and prior) leave unidentified, or
+along which the point is a saddle. That report is raised as a
+:class:`~pmfisher.errors.NotPositiveDefiniteError`, or — on request — the matrix is
+regularized and what was done is returned so that it can be recorded on the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from pmfisher._core.options import check_option
+from pmfisher.errors import NotPositiveDefiniteError
+
+__all__ = ["NotPositiveDefinite", "PositiveDefinite", "positive_definite"]
+
+NotPositiveDefinite = Literal["raise", "regularize"]
+
+# Eigenvalues reported, and parameters named per eigenvector.
+REPORTED_EIGENVALUES = 3
+REPORTED_LOADINGS = 5
+# Regularization floors every eigenvalue at this fraction of the largest one.
+REGULARIZATION_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class PositiveDefinite:
+    """A positive definite precision matrix with its Cholesky factor.
+
+    ``regularization`` is ``""`` when the matrix was positive definite as given, otherwise a
+    sentence saying which eigenvalues were replaced by which.
+    """
+
+    matrix: np.ndarray
+    cholesky: np.ndarray
+    regularization: str = ""
+
+
+def positive_definite(
+    matrix: np.ndarray, labels, *, what: str, action: NotPositiveDefinite = "raise"
+) -> PositiveDefinite:
+    r"""Check that ``matrix`` is numerically positive definite, and act if it is not.
+
+    The matrix counts as positive definite when its smallest eigenvalue exceeds the numerical
+    rank tolerance :math:`d\,\epsilon\,\lambda_{\max}` (as in ``numpy.linalg.matrix_rank``)
+    and its Cholesky factorization succeeds. Otherwise ``action="raise"`` raises a
+    :class:`NotPositiveDefiniteError` naming the smallest eigenvalues and the parameters that
+    load on their eigenvectors; ``action="regularize"`` replaces every eigenvalue by
+    :math:`\max(|\lambda|, 10^{-6}\lambda_{\max})` — a saddle direction is reflected, a flat
+    direction gets a small but positive curvature, i.e. a large variance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> positive_definite(np.diag([2.0, 1.0]), ["a", "b"], what="precision").regularization
+    ''
+    >>> try:
+    ...     positive_definite(np.ones((2, 2)), ["a", "b"], what="precision")
+    ... except NotPositiveDefiniteError as error:
+    ...     print(sorted(error.loadings))
+    ['a', 'b']
+    """
+    check_option("not_positive_definite", action, NotPositiveDefinite)
+    matrix = np.asarray(matrix, dtype="float64")
+    labels = list(labels)
+    if not np.all(np.isfinite(matrix)):
+        bad = [label for label, row in zip(labels, ~np.isfinite(matrix), strict=True) if row.any()]
+        raise NotPositiveDefiniteError(
+            f"the {what} has non-finite entries in the rows of {', '.join(bad)}.",
+            eigenvalues=np.array([np.nan]),
+            loadings=dict.fromkeys(bad, np.nan),
+        )
+    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+    scale = max(float(np.abs(eigenvalues).max()), np.finfo(float).tiny)
+    tolerance = matrix.shape[0] * np.finfo(float).eps * scale
+    if eigenvalues[0] > tolerance:
+        try:
+            return PositiveDefinite(matrix, np.linalg.cholesky(matrix))
+        except np.linalg.LinAlgError:
+            pass
+    bad = np.flatnonzero(eigenvalues <= tolerance)[:REPORTED_EIGENVALUES]
+    if bad.size == 0:
+        bad = np.array([0])
+    report = identifiability_report(eigenvalues, eigenvectors, labels, bad)
+    if action == "raise":
+        raise NotPositiveDefiniteError(
+            f"the {what} is not positive definite: {report}. The density does not curve "
+            "downwards along these directions — the parameters are not identified there (add "
+            "information or a proper prior, or fix one of them), or the point is a saddle. "
+            "Pass not_positive_definite='regularize' to proceed with a regularized matrix.",
+            eigenvalues=eigenvalues[:REPORTED_EIGENVALUES],
+            loadings=_loadings(eigenvectors[:, bad[0]], labels),
+        )
+    floor = REGULARIZATION_FLOOR * scale
+    repaired = np.maximum(np.abs(eigenvalues), floor)
+    regularized = (eigenvectors * repaired) @ eigenvectors.T
+    regularized = 0.5 * (regularized + regularized.T)
+    changed = np.flatnonzero(repaired != eigenvalues)
+    regularization = (
+        f"the {what} was not positive definite ({report}); eigenvalues "
+        f"{_numbers(eigenvalues[changed])} were replaced by {_numbers(repaired[changed])} "
+        f"(|λ| floored at {REGULARIZATION_FLOOR:g} × λ_max = {floor:.3g})"
+    )
+    return PositiveDefinite(regularized, np.linalg.cholesky(regularized), regularization)
+
+
+def identifiability_report(eigenvalues, eigenvectors, labels, indices) -> str:
+    """One clause per eigenvalue: its value and the parameters with the largest weights."""
+    clauses = []
+    for index in indices:
+        loadings = _loadings(eigenvectors[:, index], labels)
+        named = ", ".join(f"{label} ({weight:+.2f})" for label, weight in loadings.items())
+        clauses.append(f"eigenvalue {eigenvalues[index]:.3g} along {named}")
+    return "; ".join(clauses)
+
+
+def _loadings(vector: np.ndarray, labels) -> dict[str, float]:
+    """The parameters carrying the eigenvector (largest absolute weights, at least 10% of the
+    largest), label → weight, sign fixed so that the largest weight is positive."""
+    vector = vector * np.sign(vector[np.argmax(np.abs(vector))])
+    order = np.argsort(-np.abs(vector))[:REPORTED_LOADINGS]
+    keep = order[np.abs(vector[order]) >= 0.1 * np.abs(vector[order[0]])]
+    return {labels[i]: float(vector[i]) for i in keep}
+
+
+def _numbers(values) -> str:
+    return "[" + ", ".join(f"{value:.3g}" for value in values) + "]"

@@ -1,0 +1,60 @@
+"""Derivative engines: symbolic graphs of exact derivatives of a log-density.
+
+All functions take a graph and the flat parameter vector it depends on and return new graphs;
+:mod:`pmfisher._core.model_graph` compiles them once per model. The dense engines vectorize a
+derivative over the rows of an identity matrix (one batched pass instead of ``d`` passes);
+graphs holding an operation that cannot be vectorized fall back to a ``scan`` loop.
+"""
+
+import pytensor.tensor as pt
+from pytensor.gradient import grad, hessian_vector_product, jacobian, pushforward
+from pytensor.graph import vectorize_graph
+from pytensor.graph.traversal import ancestors
+
+__all__ = ["gradient", "hessian", "hessian_vector_product", "jacobian_forward"]
+
+
+def gradient(cost, wrt):
+    """:math:`\\nabla_\\theta c` of a scalar graph ``cost``."""
+    return grad(cost, wrt)
+
+
+def hessian(cost, wrt, *, vectorize: bool = True):
+    """Dense :math:`\\nabla^2_\\theta c`, symmetrized, as the Jacobian of the gradient.
+
+    With ``vectorize=True`` the reverse pass is batched over the ``d`` unit cotangents; if an
+    operation in the graph has no batched form, a ``scan`` over the rows is used instead.
+    """
+    gradient_graph = grad(cost, wrt)
+    matrix = None
+    if vectorize:
+        try:
+            matrix = jacobian(gradient_graph, wrt, vectorize=True)
+        except NotImplementedError:
+            matrix = None
+    if matrix is None:
+        matrix = jacobian(gradient_graph, wrt, vectorize=False)
+    return 0.5 * (matrix + matrix.T)
+
+
+def jacobian_forward(vector, wrt, *, vectorize: bool = True):
+    """Jacobian :math:`\\partial f_i / \\partial \\theta_j` of a vector graph, shape ``(n, d)``.
+
+    Forward mode, batched over the ``d`` unit tangents: its memory grows like ``n·d`` rather
+    than the ``n²`` of batching the reverse pass over the ``n`` outputs, which is what makes
+    score matrices of long data sets cheap. A ``vector`` that does not depend on ``wrt`` (a
+    distribution parameter fixed in the model) has a zero Jacobian.
+    """
+    if wrt not in ancestors([vector]):
+        return pt.zeros((pt.as_tensor(vector).shape[0], wrt.shape[0]), dtype=wrt.dtype)
+    if vectorize:
+        tangent = wrt.type("tangent")
+        directional = pushforward(vector, wrt, tangent)
+        try:
+            [columns] = vectorize_graph(
+                [directional], replace={tangent: pt.eye(wrt.shape[0], dtype=wrt.dtype)}
+            )
+            return columns.T
+        except NotImplementedError:
+            pass
+    return jacobian(vector, wrt, vectorize=False)

@@ -1,0 +1,2 @@
+"""Approximate posteriors: Laplace, the delta method, and comparing an approximation with a
+reference posterior."""

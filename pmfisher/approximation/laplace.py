@@ -1,0 +1,361 @@
+r"""The Laplace approximation: a Gaussian at the mode with the exact curvature there.
+
+Structure of the result (an :class:`xarray.DataTree`; other modules rely on it):
+
+``posterior``
+    Every free variable in the constrained space and every deterministic, dims
+    ``chain`` (one chain) × ``draw`` × the model's dims and coords. With
+    ``importance_sampling="psis"`` these are the PSIS-resampled draws.
+``unconstrained_posterior``
+    The same draws as PyMC's value variables (``sigma_log__``), named as in the model.
+``fit``
+    ``mean_vector`` (dim ``param``), ``covariance_matrix`` and ``precision_matrix`` (dims
+    ``param_i`` × ``param_j``), labelled like ``"beta[x1]"`` in the approximation's
+    ``space``, and the scalar ``pareto_k`` (``-inf`` when the importance ratios are constant,
+    i.e. the Gaussian is exact).
+``sample_stats``
+    ``log_p`` (the log-density of ``terms`` in ``space``, up to its normalizing constant) and
+    ``log_q`` (the Gaussian's normalized log-density) per draw; with PSIS also
+    ``log_weight``, the smoothed normalized log importance weight of the Gaussian draw each
+    posterior draw was resampled from.
+``observed_data``, ``constant_data``
+    The model's observations and ``pm.Data`` containers (possibly empty groups).
+
+The root, ``posterior`` and ``fit`` carry the same ``attrs``: ``method="laplace"``, ``terms``,
+``space`` (which density was differentiated, in which coordinates), ``importance_sampling``
+(``"none"`` or ``"psis"``), ``pareto_k``, ``mode_logp``, ``mode_grad_norm`` and
+``regularization`` (``""``, or what was done to a precision that was not positive definite).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Literal
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+from arviz_base import dict_to_dataset
+from arviz_stats.base import array_stats
+from pymc.backends.arviz import (
+    coords_and_dims_for_inferencedata,
+    find_constants,
+    find_observations,
+)
+from pymc.logprob.utils import local_check_parameter_to_ninf_switch
+from pytensor.graph import vectorize_graph
+from pytensor.graph.rewriting.basic import in2out
+from pytensor.graph.rewriting.utils import rewrite_graph
+from pytensor.tensor.rewriting.basic import local_view_op
+from scipy import linalg
+
+from pmfisher._core import labelled
+from pmfisher._core.compilation import compile_derived
+from pmfisher._core.definiteness import NotPositiveDefinite, positive_definite
+from pmfisher._core.model_graph import ModelGraph, model_graph
+from pmfisher._core.options import Space, Terms, check_option
+from pmfisher.errors import PMFisherError
+from pmfisher.fitting.mode import find_mode, require_converged
+
+__all__ = ["laplace"]
+
+ImportanceSampling = Literal["psis"]
+# Above this Pareto k̂ importance-sampling estimates are unreliable (Vehtari et al., 2024).
+PARETO_K_THRESHOLD = 0.7
+
+
+def laplace(
+    *,
+    model: pm.Model | None = None,
+    draws: int = 4000,
+    terms: Terms = "posterior",
+    space: Space = "unconstrained",
+    importance_sampling: ImportanceSampling | None = None,
+    not_positive_definite: NotPositiveDefinite = "raise",
+    random_seed=None,
+) -> xr.DataTree:
+    r"""Laplace approximation :math:`\mathcal N(\hat\theta, H^{-1})` of the log-density of
+    ``terms`` in ``space``, with draws, deterministics and its Pareto :math:`\hat k`.
+
+    :math:`\hat\theta` is the mode of :math:`\log p(\theta)` (:func:`~pmfisher.find_mode`)
+    and :math:`H = -\nabla^2_\theta \log p(\hat\theta)` the exact negative Hessian there, so
+    that
+
+    .. math::
+
+        \log p(\theta) \approx \log p(\hat\theta)
+        - \tfrac12 (\theta-\hat\theta)^\top H\, (\theta-\hat\theta).
+
+    With :math:`H = LL^\top`, the draws are :math:`\theta_s = \hat\theta + L^{-\top} z_s`,
+    :math:`z_s \sim \mathcal N(0, I)`, pushed through the transforms and every
+    deterministic in one vectorized compiled function. The importance ratios
+    :math:`r_s = \log p(\theta_s) - \log q(\theta_s)` are Pareto-smoothed (PSIS); their
+    :math:`\hat k` says how far the Gaussian is from the density it approximates
+    (:math:`\hat k < 0.5` good, :math:`> 0.7` unreliable, warned about).
+
+    Parameters
+    ----------
+    model : pm.Model, optional
+        The model; by default the one on PyMC's context stack.
+    draws : int
+        Number of draws from the approximation.
+    terms : {"posterior", "likelihood"}
+        The density approximated: the posterior, or the likelihood (the asymptotic
+        :math:`\mathcal N(\hat\theta_{\rm MLE}, J_n^{-1})`).
+    space : {"unconstrained", "constrained"}
+        Where the Gaussian lives. In the unconstrained space (the default) every draw is in
+        the support; in the constrained space draws outside it get zero importance weight
+        (and a warning).
+    importance_sampling : {None, "psis"}
+        ``"psis"`` resamples the draws with their PSIS weights, which corrects the moments
+        wherever :math:`\hat k` allows it.
+    not_positive_definite : {"raise", "regularize"}
+        What to do when :math:`H` is not positive definite at the mode: raise a
+        :class:`~pmfisher.errors.NotPositiveDefiniteError` naming its smallest eigenvalues
+        and the parameters that load on them, or regularize the eigenvalues and record that
+        in ``attrs["regularization"]``.
+    random_seed : int or numpy.random.Generator, optional
+
+    Returns
+    -------
+    xarray.DataTree
+        Groups ``posterior``, ``unconstrained_posterior``, ``fit``, ``sample_stats``,
+        ``observed_data``, ``constant_data``, described in the module docstring.
+
+    Examples
+    --------
+    >>> import pymc as pm
+    >>> from pmfisher import laplace
+    >>> with pm.Model() as model:
+    ...     mu = pm.Normal("mu", 0.0, 1.0)
+    ...     y = pm.Normal("y", mu, 1.0, observed=[0.5, 1.5, 1.0])
+    >>> result = laplace(model=model, random_seed=1)
+    >>> float(result.fit["mean_vector"].sel(param="mu"))          # Σy / (n + 1)
+    0.75
+    >>> float(result.fit["covariance_matrix"].sel(param_i="mu", param_j="mu"))  # 1 / (n + 1)
+    0.25
+    >>> result.posterior["mu"].sizes["draw"]
+    4000
+    """
+    check_option("terms", terms, Terms)
+    check_option("space", space, Space)
+    if importance_sampling is not None:
+        check_option("importance_sampling", importance_sampling, ImportanceSampling)
+    check_option("not_positive_definite", not_positive_definite, NotPositiveDefinite)
+    if int(draws) != draws or draws < 10:
+        raise PMFisherError(f"draws={draws!r} must be an integer of at least 10.")
+    draws = int(draws)
+    graph = model_graph(model, space=space, terms=terms)
+    model = graph.model
+    rng = np.random.default_rng(random_seed)
+
+    mode = require_converged(find_mode(model=model, terms=terms, space=space, random_seed=rng))
+    precision = positive_definite(
+        -np.asarray(graph.hessian_fn(mode.x)),
+        graph.labels,
+        what=f"negative Hessian of the log-{terms} at its mode ({space} space)",
+        action=not_positive_definite,
+    )
+    if precision.regularization:
+        warnings.warn(precision.regularization, stacklevel=2)
+    cholesky = precision.cholesky
+    standard = rng.standard_normal((draws, graph.size))
+    thetas = mode.x + linalg.solve_triangular(cholesky, standard.T, lower=True, trans="T").T
+    log_q = (
+        -0.5 * np.einsum("sd,sd->s", standard, standard)
+        - 0.5 * graph.size * np.log(2 * np.pi)
+        + np.log(np.diag(cholesky)).sum()
+    )
+    pushed = _pushforward(graph)(thetas)
+    log_p = _require_usable_log_p(pushed.pop("log_p"), space)
+
+    log_weights, pareto_k = _psis(log_p - log_q)
+    if pareto_k > PARETO_K_THRESHOLD:
+        warnings.warn(
+            f"Pareto k̂ = {pareto_k:.2f} > {PARETO_K_THRESHOLD}: the Laplace approximation of "
+            f"the {terms} in the {space} space is far from it in the tails, and importance "
+            "sampling cannot correct it reliably. Compare with NUTS before using it.",
+            stacklevel=2,
+        )
+    stats = {"log_p": log_p, "log_q": log_q}
+    if importance_sampling == "psis":
+        chosen = _systematic_resample(log_weights, draws, rng)
+        pushed = {name: values[chosen] for name, values in pushed.items()}
+        stats = {"log_p": log_p[chosen], "log_q": log_q[chosen], "log_weight": log_weights[chosen]}
+
+    attrs = {
+        "method": "laplace",
+        "terms": terms,
+        "space": space,
+        "importance_sampling": importance_sampling or "none",
+        "pareto_k": float(pareto_k),
+        "mode_logp": float(mode.logp),
+        "mode_grad_norm": float(mode.grad_norm),
+        "regularization": precision.regularization,
+    }
+    covariance = linalg.cho_solve((cholesky, True), np.eye(graph.size))
+    fit = xr.Dataset(
+        {
+            "mean_vector": labelled.vector(mode.x, graph.labels, name="mean_vector"),
+            "covariance_matrix": labelled.square(
+                0.5 * (covariance + covariance.T), graph.labels, name="covariance_matrix"
+            ),
+            "precision_matrix": labelled.square(
+                precision.matrix, graph.labels, name="precision_matrix"
+            ),
+            "pareto_k": xr.DataArray(float(pareto_k), name="pareto_k"),
+        },
+        attrs=attrs,
+    )
+    return _datatree(model, graph, pushed, stats, fit, attrs)
+
+
+def _require_usable_log_p(log_p: np.ndarray, space: str) -> np.ndarray:
+    """Draws where the density is not finite get zero weight, but never silently."""
+    log_p = np.where(np.isnan(log_p), -np.inf, log_p)
+    if np.any(log_p == np.inf):
+        raise PMFisherError(
+            "the log-density is +inf at some draws of the Laplace approximation: the density is "
+            "unbounded near the mode, so no Gaussian approximates it."
+        )
+    outside = int(np.sum(~np.isfinite(log_p)))
+    if outside == log_p.size:
+        raise PMFisherError(
+            "the log-density is not finite at any draw of the Laplace approximation; "
+            "use space='unconstrained'."
+        )
+    if outside:
+        warnings.warn(
+            f"{outside} of {log_p.size} draws of the Laplace approximation in the {space} "
+            "space fall outside the support (their log-density is -inf, their values in the "
+            "unconstrained posterior NaN); they get zero importance weight. "
+            "space='unconstrained' avoids this.",
+            stacklevel=3,
+        )
+    return log_p
+
+
+def _psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
+    """PSIS-smoothed normalized log weights and Pareto k̂ of the log importance ratios.
+
+    arviz-stats' ``psislw`` smooths the weights ``exp(-ary)`` (it is written for
+    leave-one-out, where the ratios are inverse likelihoods), hence the sign. When the
+    ratios are constant (the Gaussian is exact) the weights are uniform and bounded:
+    k̂ = -inf.
+    """
+    finite = log_ratios[np.isfinite(log_ratios)]
+    if np.ptp(finite) <= 1e-9 * max(1.0, float(np.abs(finite).max())):
+        log_weights = np.where(np.isfinite(log_ratios), 0.0, -np.inf)
+        return log_weights - np.log(finite.size), -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        log_weights, pareto_k = array_stats.psislw(-log_ratios, r_eff=1.0)
+    return np.asarray(log_weights), float(pareto_k)
+
+
+def _systematic_resample(log_weights: np.ndarray, size: int, rng) -> np.ndarray:
+    """Indices of ``size`` draws resampled with probabilities ``exp(log_weights)``
+    (systematic resampling: one uniform offset, the lowest-variance unbiased scheme)."""
+    cumulative = np.cumsum(np.exp(log_weights - np.logaddexp.reduce(log_weights)))
+    positions = (rng.random() + np.arange(size)) / size
+    return np.minimum(np.searchsorted(cumulative, positions), log_weights.size - 1)
+
+
+# -- the vectorized push-forward ------------------------------------------------------------
+
+
+def _pushforward(graph: ModelGraph) -> _Pushforward:
+    return graph.companion(_Pushforward)
+
+
+class _Pushforward:
+    """Flat draws in the graph's space → ``log_p``, every free variable in both spaces and
+    every deterministic, for all draws at once (one compiled function, built once)."""
+
+    def __init__(self, graph: ModelGraph):
+        model = graph.model
+        self.graph = graph
+        self.constrained_blocks = model_graph(model, space="constrained", terms=graph.terms).blocks
+        self.unconstrained_blocks = model_graph(
+            model, space="unconstrained", terms=graph.terms
+        ).blocks
+        self.deterministics = list(graph.deterministics)
+
+    @functools.cached_property
+    def function(self):
+        graph = self.graph
+        deterministics = list(graph.deterministics.values())
+        outputs = [graph.logp, graph.constrained, graph.unconstrained, *deterministics]
+        thetas = pt.matrix("thetas", dtype="float64")
+
+        def batched():
+            # A draw outside the support must give log p = -inf, not stop the whole batch;
+            # a deterministic's view (which has no batched form) is the value itself.
+            checked = rewrite_graph(
+                outputs,
+                include=(),
+                custom_rewrite=in2out(local_check_parameter_to_ninf_switch, local_view_op),
+                clone=True,
+            )
+            return vectorize_graph(checked, replace={graph.theta: thetas})
+
+        return compile_derived(
+            [thetas],
+            outputs,
+            batched,
+            recipe="Laplace draws pushed forward",
+            replaced=[graph.theta],
+        )
+
+    def __call__(self, thetas: np.ndarray) -> dict[str, np.ndarray]:
+        with np.errstate(all="ignore"):
+            log_p, constrained, unconstrained, *deterministics = self.function(thetas)
+        draws = thetas.shape[0]
+        pushed = {"log_p": np.asarray(log_p, dtype="float64")}
+        for prefix, flat, blocks in (
+            ("", constrained, self.constrained_blocks),
+            ("unconstrained/", unconstrained, self.unconstrained_blocks),
+        ):
+            for block in blocks:
+                values = flat[:, block.start : block.stop].reshape(draws, *block.shape)
+                pushed[prefix + block.name] = values
+        for name, values in zip(self.deterministics, deterministics, strict=True):
+            pushed[name] = np.asarray(values)
+        return pushed
+
+
+# -- the DataTree ---------------------------------------------------------------------------
+
+
+def _datatree(model, graph, pushed, stats, fit, attrs) -> xr.DataTree:
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    constrained, unconstrained = {}, {}
+    for name, values in pushed.items():
+        if name.startswith("unconstrained/"):
+            unconstrained[name.removeprefix("unconstrained/")] = values[None]
+        else:
+            constrained[name] = values[None]
+    # A value variable keeps its random variable's dims when the transform keeps the shape.
+    unconstrained_dims = {}
+    for rv in graph.free_rvs:
+        value_name = model.rvs_to_values[rv].name
+        rv_dims = dims.get(rv.name)
+        if rv_dims and unconstrained[value_name].shape == constrained[rv.name].shape:
+            unconstrained_dims[value_name] = rv_dims
+
+    def dataset(data, dims, **kwargs):
+        return dict_to_dataset(data, inference_library=pm, coords=coords, dims=dims, **kwargs)
+
+    groups = {
+        "posterior": dataset(constrained, dims, attrs=attrs),
+        "unconstrained_posterior": dataset(unconstrained, unconstrained_dims),
+        "fit": fit,
+        "sample_stats": dataset({name: value[None] for name, value in stats.items()}, {}),
+        "observed_data": dataset(find_observations(model), dims, sample_dims=[]),
+        "constant_data": dataset(find_constants(model), dims, sample_dims=[]),
+    }
+    tree = xr.DataTree.from_dict(groups)
+    tree.attrs = dict(attrs)
+    return tree

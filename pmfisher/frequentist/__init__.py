@@ -1,0 +1,1 @@
+"""Sampling distributions of estimators: the Cramér–Rao bound and simulation studies."""

@@ -1,0 +1,267 @@
+r"""Exact Fisher information from closed forms in each distribution's own parameters.
+
+When the observed variables are conditionally independent given :math:`\theta` and
+observation :math:`i` has distribution parameters :math:`\eta_i(\theta)` (a Normal's
+:math:`(\mu_i, \sigma_i)`) whose per-observation information :math:`F(\eta_i)` is known in
+closed form, the chain rule gives
+
+.. math::
+
+    I(\theta) = \sum_i J_i^\top F(\eta_i)\, J_i, \qquad
+    J_i = \partial \eta_i / \partial \theta ,
+
+exactly. This is also the generalized Gauss–Newton matrix of the negative log-likelihood.
+The Jacobians come from the model graph by forward-mode autodiff, vectorized over the
+parameter directions; the table below gives :math:`F` as NumPy functions of the
+distribution parameters, in the parameterization of the PyTensor random variable that PyMC
+builds (an ``Exponential(lam)`` is an ``ExponentialRV`` with ``scale = 1/lam``, a
+``NegativeBinomial(mu, alpha)`` is a ``NegBinomialRV`` with ``n = alpha``,
+``p = alpha / (mu + alpha)``).
+
+The entry point for other modules is :func:`exact_fisher_matrix` (flat matrix for a
+:class:`~pmfisher._core.model_graph.ModelGraph` and a flat ``theta``);
+:func:`unsupported_reason` says why a model has no exact form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytensor.tensor as pt
+from pymc.logprob.utils import replace_rvs_by_values
+from pytensor.graph.replace import graph_replace
+from pytensor.graph.traversal import ancestors
+from pytensor.tensor.random import basic as random_ops
+from pytensor.tensor.random.op import RandomVariable
+from scipy import special, stats
+
+from pmfisher._core import derivatives
+from pmfisher._core.compilation import compile_function
+from pmfisher._core.model_graph import ModelGraph
+from pmfisher.errors import UnsupportedModelError
+
+__all__ = ["CLOSED_FORMS", "ClosedForm", "exact_fisher_matrix", "unsupported_reason"]
+
+# Elements of the negative-binomial tail sum evaluated at once.
+_SERIES_BUDGET = 2**22
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """Per-observation Fisher information of one distribution in its own parameters.
+
+    ``information(*params)`` takes the random variable's distribution parameters (broadcast
+    arrays, in the op's order) and returns ``(..., k, k)`` over the parameters that are not
+    ``fixed``; ``fixed`` lists the positions of parameters that must not depend on θ
+    (a Binomial's number of trials).
+    """
+
+    name: str
+    information: Callable[..., np.ndarray]
+    fixed: tuple[int, ...] = ()
+
+
+def _matrix(*rows) -> np.ndarray:
+    """Stack rows of broadcastable arrays into ``(..., k, k)``."""
+    rows = [np.broadcast_arrays(*row) for row in rows]
+    shape = np.broadcast_shapes(*(row[0].shape for row in rows))
+    return np.stack(
+        [np.stack([np.broadcast_to(entry, shape) for entry in row], axis=-1) for row in rows],
+        axis=-2,
+    )
+
+
+def _normal(mu, sigma):
+    zero = np.zeros_like(mu * sigma)
+    return _matrix((1 / sigma**2, zero), (zero, 2 / sigma**2))
+
+
+def _student_t(nu, mu, sigma):
+    # Lange, Little & Taylor (1989), in (nu, mu, sigma); mu is orthogonal to (nu, sigma).
+    zero = np.zeros_like(nu * mu * sigma)
+    nu_nu = 0.25 * (special.polygamma(1, nu / 2) - special.polygamma(1, (nu + 1) / 2)) - (
+        nu + 5
+    ) / (2 * nu * (nu + 1) * (nu + 3))
+    nu_sigma = -2 / (sigma * (nu + 1) * (nu + 3))
+    return _matrix(
+        (nu_nu, zero, nu_sigma),
+        (zero, (nu + 1) / ((nu + 3) * sigma**2), zero),
+        (nu_sigma, zero, 2 * nu / ((nu + 3) * sigma**2)),
+    )
+
+
+def _bernoulli(p):
+    return (1 / (p * (1 - p)))[..., None, None]
+
+
+def _binomial(n, p):
+    return (n / (p * (1 - p)))[..., None, None]
+
+
+def _poisson(mu):
+    return (1 / mu)[..., None, None]
+
+
+def _negative_binomial(n, p):
+    r"""``Y ~ NB(n, p)``, :math:`P(y) = \binom{y+n-1}{y} p^n (1-p)^y`.
+
+    :math:`I_{nn} = E[\psi'(n) - \psi'(n + Y)] = \sum_{k\ge 0} P(Y > k) / (n+k)^2`, summed
+    until the tail probability is below double precision.
+    """
+    n, p = np.broadcast_arrays(np.asarray(n, dtype="float64"), np.asarray(p, dtype="float64"))
+    flat_n, flat_p = n.ravel(), p.ravel()
+    nn = np.empty(flat_n.size)
+    upper = stats.nbinom.isf(1e-17, flat_n, flat_p)
+    upper = np.where(np.isfinite(upper), upper, stats.nbinom.ppf(1 - 1e-16, flat_n, flat_p))
+    terms = int(np.max(upper, initial=0)) + 2
+    step = max(1, _SERIES_BUDGET // terms)
+    k = np.arange(terms)
+    for start in range(0, flat_n.size, step):
+        rows = slice(start, start + step)
+        tail = stats.nbinom.sf(k, flat_n[rows, None], flat_p[rows, None])
+        nn[rows] = (tail / (flat_n[rows, None] + k) ** 2).sum(axis=1)
+    nn = nn.reshape(n.shape)
+    return _matrix((nn, -1 / p), (-1 / p, n / (p**2 * (1 - p))))
+
+
+def _exponential(scale):
+    return (1 / scale**2)[..., None, None]
+
+
+def _gamma(shape, scale):
+    return _matrix((special.polygamma(1, shape), 1 / scale), (1 / scale, shape / scale**2))
+
+
+def _beta(alpha, beta):
+    total = special.polygamma(1, alpha + beta)
+    return _matrix(
+        (special.polygamma(1, alpha) - total, -total), (-total, special.polygamma(1, beta) - total)
+    )
+
+
+CLOSED_FORMS: dict[type, ClosedForm] = {
+    random_ops.NormalRV: ClosedForm("Normal", _normal),
+    random_ops.StudentTRV: ClosedForm("StudentT", _student_t),
+    random_ops.BernoulliRV: ClosedForm("Bernoulli", _bernoulli),
+    random_ops.BinomialRV: ClosedForm("Binomial", _binomial, fixed=(0,)),
+    random_ops.PoissonRV: ClosedForm("Poisson", _poisson),
+    random_ops.NegBinomialRV: ClosedForm("NegativeBinomial", _negative_binomial),
+    random_ops.ExponentialRV: ClosedForm("Exponential", _exponential),
+    random_ops.GammaRV: ClosedForm("Gamma", _gamma),
+    random_ops.BetaRV: ClosedForm("Beta", _beta),
+    random_ops.LogNormalRV: ClosedForm("LogNormal", _normal),
+}
+
+
+def _distribution_name(op) -> str:
+    print_name = getattr(op, "_print_name", None)
+    return print_name[0] if print_name else type(op).__name__
+
+
+def unsupported_reason(graph: ModelGraph) -> str | None:
+    """Why the exact Fisher information is not available for ``graph``'s model, or ``None``."""
+    observed = set(graph.observed_rvs)
+    for rv in graph.observed_rvs:
+        op = rv.owner.op
+        form = CLOSED_FORMS.get(type(op))
+        if form is None:
+            supported = ", ".join(sorted({form.name for form in CLOSED_FORMS.values()}))
+            return (
+                f"the observed variable {rv.name} has a {_distribution_name(op)} distribution, "
+                f"which has no closed-form Fisher information here (the table covers "
+                f"{supported})"
+            )
+        params = op.dist_params(rv.owner)
+        upstream = ancestors(params, blockers=graph.free_rvs)
+        dependent = [var.name for var in upstream if var in observed]
+        if dependent:
+            return (
+                f"the distribution of {rv.name} depends on the observed {', '.join(dependent)}, "
+                "so the observations are not conditionally independent given the parameters"
+            )
+        random_parents = [
+            var.name or "an unnamed variable"
+            for var in upstream
+            if var.owner is not None
+            and isinstance(var.owner.op, RandomVariable)
+            and var not in graph.free_rvs
+            and var.owner.outputs[1] is var
+        ]
+        if random_parents:
+            return f"the parameters of {rv.name} depend on the random {', '.join(random_parents)}"
+        for position in form.fixed:
+            if set(graph.free_rvs) & set(ancestors([params[position]])):
+                return (
+                    f"parameter {position} of {rv.name} ({form.name}) depends on the free "
+                    "variables, and only its other parameters can"
+                )
+    return None
+
+
+def exact_fisher_matrix(graph: ModelGraph, theta: np.ndarray) -> np.ndarray:
+    r"""The exact Fisher information (generalized Gauss–Newton matrix) of ``graph``'s
+    likelihood at the flat ``theta`` of ``graph.space``, as a ``(d, d)`` NumPy array.
+
+    Raises ``UnsupportedModelError`` (naming the variable and the distribution, and
+    suggesting ``method="monte_carlo"``) if the model has no exact form.
+    """
+    parts = _parts(graph)
+    values = parts.function(np.asarray(theta, dtype="float64"))
+    information = np.zeros((graph.size, graph.size))
+    position = 0
+    for form, n_params in parts.forms:
+        params, position = values[position : position + n_params], position + n_params
+        jacobians, position = values[position : position + n_params], position + n_params
+        free = [i for i in range(n_params) if i not in form.fixed]
+        weights = form.information(*params)  # (n, k, k) over the free parameters
+        jacobian = np.stack([jacobians[i] for i in free], axis=1)  # (n, k, d)
+        information += np.einsum("nai,nab,nbj->ij", jacobian, weights, jacobian)
+    return 0.5 * (information + information.T)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    forms: tuple[tuple[ClosedForm, int], ...]
+    function: Callable
+
+
+def _parts(graph: ModelGraph) -> _Parts:
+    """The compiled map θ → (each observed variable's parameters per observation, and their
+    Jacobians), built once per graph."""
+    return graph.companion(_build_parts)
+
+
+def _build_parts(graph: ModelGraph) -> _Parts:
+    graph.require_observations()
+    reason = unsupported_reason(graph)
+    if reason is not None:
+        raise UnsupportedModelError(
+            f"method='exact' is not available: {reason}. Use method='monte_carlo', which "
+            "estimates the Fisher information by simulating data from the model."
+        )
+    transforms = graph.transforms if graph.space == "unconstrained" else None
+    free_values = {rv: graph.model.rvs_to_values[rv] for rv in graph.free_rvs}
+    forms, outputs = [], []
+    for rv in graph.observed_rvs:
+        op = rv.owner.op
+        form = CLOSED_FORMS[type(op)]
+        data_shape = pt.as_tensor(graph.data_inputs[rv.name]).shape
+        params = [
+            pt.cast(pt.broadcast_to(param, data_shape), "float64").ravel()
+            for param in op.dist_params(rv.owner)
+        ]
+        params = replace_rvs_by_values(
+            params, rvs_to_values=free_values, rvs_to_transforms=transforms
+        )
+        params = graph_replace(params, graph.values, strict=False)
+        jacobians = [
+            derivatives.jacobian_forward(param, graph.theta)
+            if position not in form.fixed
+            else pt.zeros((param.shape[0], graph.size))
+            for position, param in enumerate(params)
+        ]
+        forms.append((form, len(params)))
+        outputs += params + jacobians
+    return _Parts(tuple(forms), compile_function([graph.theta], outputs))

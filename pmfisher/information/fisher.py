@@ -1,0 +1,255 @@
+"""Expected (Fisher) information: exactly from closed forms, or by simulation."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from pmfisher._core import labelled
+from pmfisher._core.data_likelihood import data_likelihood
+from pmfisher._core.model_graph import model_graph, resolve_model
+from pmfisher._core.options import Space, check_option
+from pmfisher._core.simulation import require_forward_samplers, simulator
+from pmfisher.errors import PMFisherError
+from pmfisher.information.exact_fisher import exact_fisher_matrix, unsupported_reason
+
+__all__ = ["FisherInformation", "fisher_information"]
+
+Method = Literal["auto", "exact", "monte_carlo"]
+
+# Above this many paired standard errors, the two Monte Carlo estimators are said to disagree.
+AGREEMENT_LIMIT = 4.0
+
+
+@dataclass(frozen=True)
+class FisherInformation:
+    r"""The Fisher information of the whole data set at a point.
+
+    Attributes
+    ----------
+    matrix : xarray.DataArray
+        The estimate to use: the exact matrix, or (Monte Carlo) whichever of the two
+        estimators has the smaller summed squared MCSE when they agree within
+        ``AGREEMENT_LIMIT`` paired standard errors, and the score covariance (with a
+        warning) when they do not; ``matrix.attrs["estimator"]`` says which.
+    score_covariance : xarray.DataArray
+        :math:`E[s s^\top]`, the covariance of the total score.
+    negative_hessian : xarray.DataArray
+        :math:`-E[\nabla^2 \ell]`, the negative expected Hessian.
+    mcse : xarray.Dataset
+        Monte Carlo standard error per entry of ``score_covariance``, ``negative_hessian``
+        and ``matrix`` (zeros for ``method="exact"``).
+    method : str
+        ``"exact"`` or ``"monte_carlo"`` — what was used.
+    max_standardized_difference : float or None
+        Monte Carlo only: the largest, over entries, of
+        :math:`|\overline{D}| / \mathrm{se}(\overline{D})` with
+        :math:`D_r = s_r s_r^\top + \nabla^2 \ell_r` per replicate — how far the two
+        estimators disagree in units of their (paired) Monte Carlo error; values beyond 3–4
+        cast doubt on the information equality for the model (or on ``draws``).
+    draws : int or None
+        Number of simulated data sets (``None`` for the exact method).
+    """
+
+    matrix: xr.DataArray
+    score_covariance: xr.DataArray
+    negative_hessian: xr.DataArray
+    mcse: xr.Dataset
+    method: str
+    max_standardized_difference: float | None = None
+    draws: int | None = None
+
+
+def fisher_information(
+    point,
+    *,
+    model: pm.Model | None = None,
+    space: Space = "constrained",
+    method: Method = "auto",
+    draws: int = 1000,
+    random_seed=None,
+) -> FisherInformation:
+    r"""Expected (Fisher) information of the whole data set at ``point``.
+
+    .. math::
+
+        I(\theta) = E_\theta\!\left[s\,s^\top\right]
+                  = -E_\theta\!\left[\nabla^2_\theta \ell(\theta; Y)\right],
+        \qquad s = \nabla_\theta \ell(\theta; Y),
+
+    the expectation over data sets :math:`Y` drawn from the model at :math:`\theta`, with
+    covariates and ``pm.Data`` containers held fixed (the conditional information).
+
+    Parameters
+    ----------
+    point : dict or Mode
+        Free-variable name → value in the constrained space.
+    model : pm.Model, optional
+        By default the model on PyMC's context stack.
+    space : {"constrained", "unconstrained"}
+        Coordinates of :math:`\theta`.
+    method : {"auto", "exact", "monte_carlo"}
+        ``"exact"``: :math:`I(\theta) = \sum_i J_i^\top F(\eta_i) J_i`, with
+        :math:`F` the closed-form information of observation :math:`i`'s distribution in its
+        own parameters :math:`\eta_i` and :math:`J_i = \partial\eta_i/\partial\theta` by
+        autodiff (Normal, StudentT, Bernoulli, Binomial, Poisson, NegativeBinomial,
+        Exponential, Gamma, Beta, LogNormal; conditionally independent observations).
+        ``"monte_carlo"``: simulate ``draws`` data sets from the model's forward graph and
+        average :math:`s_r s_r^\top` and :math:`-\nabla^2\ell_r`, vectorized over replicates.
+        ``"auto"``: exact where available, else Monte Carlo.
+    draws : int
+        Simulated data sets for ``"monte_carlo"``; the MCSE shrinks like
+        :math:`1/\sqrt{\text{draws}}`.
+    random_seed : int, optional
+        The same seed gives the same numbers.
+
+    Returns
+    -------
+    FisherInformation
+
+    Examples
+    --------
+    >>> import pymc as pm
+    >>> from pmfisher import fisher_information
+    >>> with pm.Model() as model:
+    ...     lam = pm.Exponential("lam", 1.0)
+    ...     y = pm.Poisson("y", lam, observed=[2, 4, 3, 1])
+    >>> info = fisher_information({"lam": 2.0}, model=model)
+    >>> info.method, float(info.matrix.sel(param_i="lam", param_j="lam"))  # n / λ
+    ('exact', 2.0)
+    """
+    check_option("space", space, Space)
+    check_option("method", method, Method)
+    model = resolve_model(model)
+    if method == "monte_carlo":
+        require_forward_samplers(model)
+    graph = model_graph(model, space=space, terms="likelihood")
+    x = graph.flatten(point)
+    graph.check_in_support(x)
+    if method == "auto":
+        method = "exact" if unsupported_reason(graph) is None else "monte_carlo"
+    if method == "exact":
+        matrix = exact_fisher_matrix(graph, x)
+        _require_finite(matrix, graph.labels, "the exact Fisher information")
+        zeros = np.zeros_like(matrix)
+        return _result(graph, matrix, matrix, zeros, zeros, "exact", estimator="exact")
+    return _monte_carlo(graph, x, int(draws), random_seed)
+
+
+def _monte_carlo(graph, x: np.ndarray, draws: int, random_seed) -> FisherInformation:
+    if draws < 2:
+        raise PMFisherError(f"draws={draws}: Monte Carlo needs at least 2 simulated data sets.")
+    sim = simulator(graph.model)
+    like = data_likelihood(graph.model, space=graph.space)
+    x_constrained = sim.graph.flatten(graph.constrained_point(x))
+    # Simulate in chunks (each with its own child seed) so that draws × data never has to
+    # be held at once; the chunking depends only on the model and ``draws``.
+    chunk = max(1, min(draws, 16 * 2**20 // max(1, like.n_elements)))
+    seeds = np.random.SeedSequence(random_seed).spawn(-(-draws // chunk))
+    outer, negative_hessians = [], []
+    for index, seed in enumerate(seeds):
+        size = min(chunk, draws - index * chunk)
+        data = sim.draw(np.broadcast_to(x_constrained, (size, x_constrained.size)), seed)
+        _, grad, hessian = like.logp_grad_hessian(np.broadcast_to(x, (size, x.size)), data)
+        _require_finite(grad, graph.labels, "the score of a simulated data set")
+        _require_finite(hessian, graph.labels, "the Hessian of a simulated data set")
+        outer.append(grad[:, :, None] * grad[:, None, :])
+        negative_hessians.append(-hessian)
+    outer, negative_hessians = np.concatenate(outer), np.concatenate(negative_hessians)
+    score_covariance, negative_hessian = outer.mean(axis=0), negative_hessians.mean(axis=0)
+    se_outer = outer.std(axis=0, ddof=1) / np.sqrt(draws)
+    se_hessian = negative_hessians.std(axis=0, ddof=1) / np.sqrt(draws)
+    # The two estimators share their data sets: compare them through the paired difference.
+    difference = outer - negative_hessians
+    se_difference = difference.std(axis=0, ddof=1) / np.sqrt(draws)
+    mean_difference = np.abs(difference.mean(axis=0))
+    # Where sᵢsᵢᵀ = −∇²ℓᵢ holds per data set (Bernoulli in p), the paired difference is pure
+    # rounding error, and its tiny standard error must not turn rounding into "disagreement".
+    scale = np.maximum(np.abs(score_covariance), np.abs(negative_hessian)).max()
+    roundoff = 1e3 * np.finfo(float).eps * max(scale, np.finfo(float).tiny)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        standardized = np.where(
+            mean_difference <= roundoff,
+            0.0,
+            mean_difference / np.where(se_difference > 0, se_difference, 0),
+        )
+    max_difference = float(np.max(standardized))
+    if max_difference > AGREEMENT_LIMIT:
+        # The information equality fails beyond Monte Carlo error: the likelihood is not
+        # twice differentiable in the usual sense (a Laplace), or draws is too small. The
+        # score covariance needs first derivatives only.
+        warnings.warn(
+            f"the two Monte Carlo estimators of the Fisher information disagree by up to "
+            f"{max_difference:.1f} standard errors; reporting the score covariance as the "
+            "matrix. The log-likelihood may not be twice differentiable, or draws is too "
+            "small.",
+            stacklevel=3,
+        )
+        use_outer = True
+    else:
+        use_outer = np.sum(se_outer**2) < np.sum(se_hessian**2)
+    return _result(
+        graph,
+        score_covariance,
+        negative_hessian,
+        se_outer,
+        se_hessian,
+        "monte_carlo",
+        estimator="score_covariance" if use_outer else "negative_hessian",
+        max_standardized_difference=max_difference,
+        draws=draws,
+    )
+
+
+def _result(
+    graph,
+    score_covariance,
+    negative_hessian,
+    se_outer,
+    se_hessian,
+    method,
+    *,
+    estimator,
+    max_standardized_difference=None,
+    draws=None,
+) -> FisherInformation:
+    labels = graph.labels
+    attrs = {"space": graph.space, "method": method}
+    chosen = score_covariance if estimator == "score_covariance" else negative_hessian
+    chosen_se = se_outer if estimator == "score_covariance" else se_hessian
+
+    def square(matrix, name, **extra):
+        return labelled.square(matrix, labels, name=name, **attrs, **extra)
+
+    return FisherInformation(
+        matrix=square(chosen, "fisher_information", estimator=estimator),
+        score_covariance=square(score_covariance, "score_covariance"),
+        negative_hessian=square(negative_hessian, "negative_hessian"),
+        mcse=xr.Dataset(
+            {
+                "score_covariance": square(se_outer, "score_covariance"),
+                "negative_hessian": square(se_hessian, "negative_hessian"),
+                "matrix": square(chosen_se, "fisher_information", estimator=estimator),
+            },
+            attrs=attrs,
+        ),
+        method=method,
+        max_standardized_difference=max_standardized_difference,
+        draws=draws,
+    )
+
+
+def _require_finite(values: np.ndarray, labels, what: str) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        rows = bad.reshape(-1, bad.shape[-1]).any(axis=0)
+        names = [label for label, row in zip(labels, rows, strict=True) if row]
+        raise PMFisherError(
+            f"{what} is not finite in the entries of {', '.join(names)}; the likelihood is not "
+            "twice differentiable there, or the point is at the edge of the parameter space."
+        )

@@ -1,0 +1,138 @@
+"""Running the case studies of ``case_studies/`` (one script per experiment of the seed text).
+
+Each script is a plain, runnable file with a narrative docstring and a
+``main(out_dir, *, smoke=False) -> dict`` that writes its PNG figure and JSON summary into
+``out_dir`` and returns the summary. This module loads them by path — they are examples,
+not part of the package — and runs them in the order of the seed text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pmfisher.errors import PMFisherError
+
+__all__ = [
+    "CASE_STUDIES",
+    "DEFAULT_DIRECTORY",
+    "laplace_against_nuts",
+    "run_as_script",
+    "run_case_studies",
+]
+
+#: Where the scripts are looked for unless told: ``case_studies/`` of the current folder (they
+#: ship with the source repository, not with the wheel).
+DEFAULT_DIRECTORY = Path("case_studies")
+
+#: The case studies: the seed text's experiments in the order of its sections, then Laplace
+#: against NUTS.
+CASE_STUDIES = (
+    "score_two_forms",
+    "curvature_at_the_peak",
+    "cramer_rao_poisson",
+    "kl_curvature",
+    "gaussian_information_matrix",
+    "reparameterization",
+    "logistic_hessian",
+    "gauss_newton_collapse",
+    "cramer_rao_vs_nuts",
+    "laplace_logistic_regression",
+    "laplace_eight_schools",
+    "laplace_hierarchical_data",
+    "laplace_real_data",
+)
+
+
+def run_case_studies(
+    out_dir,
+    *,
+    smoke: bool = False,
+    names: Sequence[str] | None = None,
+    directory=DEFAULT_DIRECTORY,
+) -> dict[str, dict]:
+    """Run the case studies, writing their figures and summaries into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder for the figures (``<name>.png`` or ``<name>_<figure>.png``) and the
+        ``<name>.json`` summaries (created if needed).
+    smoke : bool
+        Fast, coarse runs (fewer replicates, draws and grid points), as in the tests.
+    names : sequence of str, optional
+        A subset of :data:`CASE_STUDIES`; all of them by default.
+    directory : str or Path
+        The folder holding the scripts (``case_studies/`` of a checkout).
+
+    Returns
+    -------
+    dict[str, dict]
+        Case-study name → its numeric summary.
+    """
+    names = CASE_STUDIES if names is None else tuple(names)
+    unknown = [name for name in names if name not in CASE_STUDIES]
+    if unknown:
+        raise PMFisherError(
+            f"unknown case stud{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+            f"choose among {', '.join(CASE_STUDIES)}."
+        )
+    directory = Path(directory)
+    missing = [name for name in names if not (directory / f"{name}.py").is_file()]
+    if missing:
+        raise PMFisherError(
+            f"looked for the case-study scripts in {directory.resolve()} and did not find "
+            f"{', '.join(f'{name}.py' for name in missing)}. They ship with pmfisher's source "
+            "repository, not with the installed package: run from a checkout, or name the "
+            "folder that holds them with --dir."
+        )
+    out_dir = Path(out_dir)
+    return {
+        name: _load(directory / f"{name}.py", name).main(out_dir, smoke=smoke) for name in names
+    }
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(f"pmfisher_case_study_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_as_script(main: Callable[..., dict], docstring: str) -> None:
+    """The command line every case-study script shares: ``--out DIR`` and ``--smoke``; runs
+    ``main`` and prints its summary."""
+    parser = argparse.ArgumentParser(description=docstring.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("results/case_studies"))
+    parser.add_argument("--smoke", action="store_true", help="a fast, coarse run")
+    arguments = parser.parse_args()
+    print(json.dumps(main(arguments.out, smoke=arguments.smoke), indent=2))
+
+
+def laplace_against_nuts(model, out_dir, name: str, *, case: str, smoke: bool, seed) -> dict:
+    """Laplace and NUTS on ``model``, compared, with the standard figures and a JSON summary
+    ``<name>.json`` in ``out_dir``; returns the summary."""
+    from pmfisher.approximation.compare import compare
+    from pmfisher.approximation.laplace import laplace
+    from pmfisher.reporting import plots
+    from pmfisher.reporting.report import comparison_summary, sample_nuts
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    draws, chains = (300, 2) if smoke else (2000, 4)
+    approx = laplace(model=model, draws=1000 if smoke else 8000, random_seed=seed)
+    reference = sample_nuts(model, draws=draws, chains=chains, seed=seed)
+    table = compare(approx, reference)
+    plots.save_laplace_figures(approx, reference, out, name)
+    summary = {
+        "case": case,
+        "smoke": smoke,
+        "nuts_draws": draws * chains,
+        "nuts_divergences": int(reference["sample_stats"]["diverging"].sum()),
+        **comparison_summary(table),
+    }
+    (out / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

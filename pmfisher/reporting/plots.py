@@ -1,0 +1,454 @@
+"""Pictures of an approximate posterior beside a reference one, on ArviZ 1.x (arviz-plots).
+
+Every function draws with the matplotlib backend, returns the ArviZ plot collection (or, where
+ArviZ has no collection for the picture, the matplotlib figure) and, given ``path``, saves it
+as a PNG. The approximation is drawn in colour ``C0`` and the reference in ``C1`` throughout,
+so the pictures of one comparison read together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import arviz_plots as azp
+import matplotlib as mpl
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+from scipy import stats
+
+from pmfisher._core.model_graph import element_labels
+from pmfisher._core.options import check_option
+from pmfisher.approximation.compare import DEFAULT_SAMPLE_DIMS
+from pmfisher.errors import PMFisherError
+
+__all__ = [
+    "khat_threshold",
+    "plot_forest",
+    "plot_information",
+    "plot_khat",
+    "plot_marginals",
+    "plot_pair_ellipses",
+    "save_laplace_figures",
+]
+
+APPROX_COLOR, REFERENCE_COLOR = "C0", "C1"
+DPI = 110
+# Pair plots scatter at most this many reference draws.
+SCATTER_LIMIT = 2000
+# Above this many parameters the heat map's cells are too small for printed values.
+ANNOTATE_LIMIT = 14
+
+InformationView = Literal["information", "correlation"]
+
+
+def plot_marginals(
+    approx: xr.DataTree,
+    reference: xr.DataTree,
+    *,
+    var_names=None,
+    coords=None,
+    names=("approximation", "reference"),
+    path=None,
+):
+    """Marginal densities (KDE) of the approximation and the reference, overlaid per parameter,
+    with each one's mean and 94% interval underneath.
+
+    Returns the ``PlotCollection`` of :func:`arviz_plots.plot_dist`.
+    """
+    trees = {name: _indexed(tree) for name, tree in zip(names, (approx, reference), strict=True)}
+    var_names = _common_names(approx, reference, var_names)
+    panels = _draws_dataset(reference, var_names, coords, "reference")
+    count = sum(_labels_of(panels)[name].size for name in panels.data_vars)
+    columns = min(count, 4)
+    rows = -(-count // columns)
+    with _quiet_model_concat():
+        collection = azp.plot_dist(
+            trees,
+            var_names=var_names,
+            coords=coords,
+            backend="matplotlib",
+            kind="kde",
+            visuals={"point_estimate_text": False},
+            col_wrap=columns,
+            figure_kwargs={"figsize": (3.2 * columns, 2.4 * rows), "layout": "constrained"},
+        )
+    collection.add_legend("model")
+    return _save(collection, path)
+
+
+def plot_forest(
+    approx: xr.DataTree,
+    reference: xr.DataTree,
+    *,
+    var_names=None,
+    coords=None,
+    names=("approximation", "reference"),
+    path=None,
+):
+    """Forest plot of the approximation and the reference: per parameter, each one's mean with
+    its 50% and 94% intervals, one above the other.
+
+    Returns the ``PlotCollection`` of :func:`arviz_plots.plot_forest`.
+    """
+    trees = {name: _indexed(tree) for name, tree in zip(names, (approx, reference), strict=True)}
+    with _quiet_model_concat():
+        collection = azp.plot_forest(
+            trees,
+            var_names=_common_names(approx, reference, var_names),
+            coords=coords,
+            combined=True,
+            backend="matplotlib",
+        )
+    collection.add_legend("model")
+    return _save(collection, path)
+
+
+def plot_pair_ellipses(
+    approx: xr.DataTree,
+    reference: xr.DataTree,
+    *,
+    var_names=None,
+    coords=None,
+    probs=(0.5, 0.95),
+    path=None,
+):
+    r"""Pair plot of the reference's draws with the approximation's Gaussian ellipses.
+
+    For a pair of parameters with approximate mean :math:`m` and covariance :math:`S` (2 × 2),
+    the ellipse of probability :math:`p` is
+    :math:`\{x : (x - m)^\top S^{-1} (x - m) = \chi^2_{2}(p)\}`, the boundary of the region
+    holding probability :math:`p` under :math:`N(m, S)`. :math:`m` and :math:`S` come from
+    the approximation's ``fit`` group when it holds both parameters (the Laplace fit itself),
+    otherwise from the moments of its draws.
+
+    Variables are looked up in each tree's ``posterior`` and then its
+    ``unconstrained_posterior`` group, so unconstrained variables such as ``tau_log__`` — where
+    a Laplace approximation is Gaussian — can be plotted when both trees carry them (sample
+    NUTS with ``idata_kwargs={"include_transformed": True}``).
+
+    At most ``SCATTER_LIMIT`` reference draws are scattered (evenly thinned).
+
+    Returns the ``PlotMatrix`` of :func:`arviz_plots.plot_pair`.
+    """
+    reference_draws = _draws_dataset(reference, var_names, coords, "reference")
+    approx_draws = _draws_dataset(approx, list(reference_draws.data_vars), coords, "approximation")
+    matrix = azp.plot_pair(
+        xr.DataTree.from_dict({"posterior": _thinned(reference_draws)}),
+        backend="matplotlib",
+        visuals={
+            "scatter": {"color": REFERENCE_COLOR, "alpha": 0.25, "size": 6},
+            "dist": {"color": REFERENCE_COLOR},
+        },
+    )
+    labels, mean, covariance = _gaussian_fit(approx, approx_draws)
+    radii = np.sqrt(stats.chi2.ppf(np.asarray(probs), df=2))
+    label_dataset = _label_dataset(approx_draws)
+
+    def ellipses(label_x, label_y, target, **selection):
+        index = [labels.index(str(label.values)) for label in (label_x, label_y)]
+        centre = mean[index]
+        cholesky = np.linalg.cholesky(covariance[np.ix_(index, index)])
+        angle = np.linspace(0, 2 * np.pi, 200)
+        circle = np.stack([np.cos(angle), np.sin(angle)])
+        for radius, style in zip(radii, ("-", "--", ":"), strict=False):
+            x, y = centre[:, None] + radius * cholesky @ circle
+            target.plot(x, y, color=APPROX_COLOR, linestyle=style, linewidth=1.6, zorder=5)
+        return None
+
+    matrix.map_lower(
+        ellipses,
+        "approximation_ellipse",
+        data=label_dataset,
+        ignore_aes=matrix.aes_set,
+        store_artist=False,
+    )
+    figure = matrix.viz["figure"].item()
+    handles = [
+        mpl.lines.Line2D([], [], color=APPROX_COLOR, linestyle=style, label=f"{p:.0%} ellipse")
+        for p, style in zip(probs, ("-", "--", ":"), strict=False)
+    ] + [mpl.lines.Line2D([], [], color=REFERENCE_COLOR, marker="o", ls="", label="draws")]
+    figure.legend(handles=handles, loc="upper right", frameon=False)
+    return _save(matrix, path)
+
+
+def plot_information(
+    matrix: xr.DataArray, *, view: InformationView = "information", path=None
+) -> Figure:
+    r"""A square information matrix (or any precision matrix) as a labelled heat map.
+
+    ``view="information"`` colours each cell by the scale-free
+    :math:`I_{ij} / \sqrt{I_{ii} I_{jj}}` and prints the raw :math:`I_{ij}`;
+    ``view="correlation"`` shows the correlations of :math:`I^{-1}`, the covariance of the
+    Gaussian (Laplace or Cramér–Rao) approximation. ArviZ has no heat-map collection, so this
+    returns a matplotlib ``Figure``.
+    """
+    check_option("view", view, InformationView)
+    values = np.asarray(matrix.values, dtype="float64")
+    if values.ndim != 2 or values.shape[0] != values.shape[1]:
+        raise PMFisherError(f"plot_information needs a square matrix, got shape {values.shape}.")
+    labels = [str(label) for label in matrix[matrix.dims[0]].values]
+    if view == "information":
+        scale = np.sqrt(np.abs(np.diag(values)))
+        colours, printed = values / np.outer(scale, scale), values
+        title = "information (colour: $I_{ij}/\\sqrt{I_{ii}I_{jj}}$, printed: $I_{ij}$)"
+    else:
+        covariance = np.linalg.inv(values)
+        scale = np.sqrt(np.diag(covariance))
+        colours = printed = covariance / np.outer(scale, scale)
+        title = "correlation of $I^{-1}$ (the Gaussian approximation)"
+    size = len(labels)
+    side = min(2.0 + 0.55 * size, 14.0)
+    figure = Figure(figsize=(side + 1.5, side), layout="constrained")
+    axes = figure.add_subplot()
+    image = axes.imshow(colours, cmap="RdBu_r", vmin=-1, vmax=1)
+    axes.set_xticks(range(size), labels, rotation=90)
+    axes.set_yticks(range(size), labels)
+    axes.set_title(title, fontsize=10)
+    if size <= ANNOTATE_LIMIT:
+        for i in range(size):
+            for j in range(size):
+                axes.text(
+                    j,
+                    i,
+                    f"{printed[i, j]:.3g}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if abs(colours[i, j]) > 0.6 else "black",
+                )
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    return _save(figure, path)
+
+
+def khat_threshold(draws: int) -> float:
+    r"""The sample-size-dependent Pareto :math:`\hat k` threshold :math:`\min(1 - 1/\log_{10}S,
+    0.7)` above which importance sampling from the approximation is unreliable (Vehtari et
+    al., *Pareto smoothed importance sampling*, 2024).
+
+    Examples
+    --------
+    >>> khat_threshold(4000)
+    0.7
+    >>> round(khat_threshold(100), 2)
+    0.5
+    """
+    return float(min(1 - 1 / np.log10(draws), 0.7))
+
+
+def plot_khat(approximations, *, path=None) -> Figure:
+    r"""Pareto :math:`\hat k` of one or several approximations against the reliability bands.
+
+    ``approximations`` is a DataTree with ``fit/pareto_k`` or a mapping name → DataTree. Below
+    the threshold (:func:`khat_threshold`, 0.7 for 4000 draws) the approximation is close
+    enough to the posterior for importance sampling to correct it; above it the tails
+    disagree and the approximation should not be trusted; above 1 the importance ratios
+    have no finite mean. ArviZ's ``plot_khat`` draws per-observation LOO values, so this
+    returns a matplotlib ``Figure``.
+    """
+    if isinstance(approximations, xr.DataTree):
+        approximations = {"approximation": approximations}
+    names, values, thresholds = [], [], []
+    for name, tree in approximations.items():
+        if "fit" not in tree.children or "pareto_k" not in tree["fit"].data_vars:
+            raise PMFisherError(f"{name!r} carries no fit/pareto_k to plot.")
+        names.append(str(name))
+        values.append(float(tree["fit"]["pareto_k"]))
+        thresholds.append(khat_threshold(_draw_count(tree)))
+    figure = Figure(figsize=(7.0, 1.2 + 0.45 * len(names)), layout="constrained")
+    axes = figure.add_subplot()
+    threshold = min(thresholds)
+    finite = [value for value in values if np.isfinite(value)] or [0.0]
+    right = max(1.3, max(finite) + 0.15)
+    left = min(-0.3, min(finite) - 0.1)
+    # k̂ = −∞ (an exactly Gaussian density) is drawn at the left edge.
+    shown = [max(value, left) for value in values]
+    axes.axvspan(left, threshold, color="tab:green", alpha=0.15, label="reliable")
+    axes.axvspan(threshold, 1.0, color="tab:orange", alpha=0.2, label="unreliable")
+    axes.axvspan(1.0, right, color="tab:red", alpha=0.2, label="no finite mean")
+    rows = np.arange(len(names))
+    axes.scatter(shown, rows, color="black", zorder=3)
+    for row, value, position in zip(rows, values, shown, strict=True):
+        text = f"{value:.2f}" if np.isfinite(value) else "−∞"
+        axes.annotate(text, (position, row), xytext=(6, 4), textcoords="offset points")
+    axes.set_yticks(rows, names)
+    axes.set_ylim(-0.7, len(names) - 0.3)
+    axes.set_xlim(left, right)
+    axes.set_xlabel(r"Pareto $\hat k$ of the importance ratios posterior / approximation")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3, frameon=False)
+    return _save(figure, path)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def save_laplace_figures(
+    approx: xr.DataTree,
+    reference: xr.DataTree,
+    out_dir,
+    prefix: str,
+    *,
+    label: str = "Laplace",
+    marginal_vars=None,
+    marginal_coords=None,
+    forest_vars=None,
+    pair_vars=None,
+    pair_coords=None,
+) -> list[Path]:
+    """The standard figure set of a Laplace-vs-reference comparison, as PNGs in ``out_dir``:
+    ``<prefix>_marginals``, ``_forest``, ``_pair_ellipses``, ``_precision``, ``_correlation``
+    and ``_khat``. ``approx`` must carry a ``fit`` group (a :func:`pmfisher.laplace` result).
+
+    Returns the paths written.
+    """
+    out_dir = Path(out_dir)
+    paths = [out_dir / f"{prefix}_{figure}.png" for figure in _LAPLACE_FIGURES]
+    marginals, forest, pair, precision, correlation, khat = paths
+    names = (label, "NUTS")
+    plot_marginals(
+        approx,
+        reference,
+        var_names=marginal_vars,
+        coords=marginal_coords,
+        names=names,
+        path=marginals,
+    )
+    plot_forest(approx, reference, var_names=forest_vars, names=names, path=forest)
+    plot_pair_ellipses(approx, reference, var_names=pair_vars, coords=pair_coords, path=pair)
+    fit_precision = approx["fit"]["precision_matrix"]
+    plot_information(fit_precision, path=precision)
+    plot_information(fit_precision, view="correlation", path=correlation)
+    plot_khat({label: approx}, path=khat)
+    return paths
+
+
+_LAPLACE_FIGURES = ("marginals", "forest", "pair_ellipses", "precision", "correlation", "khat")
+
+
+@contextlib.contextmanager
+def _quiet_model_concat():
+    """arviz-plots concatenates the two trees along a new ``model`` dimension; their draw
+    counts differ by design, which makes xarray warn about a future change of its join."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "In a future version of xarray", FutureWarning)
+        yield
+
+
+def _thinned(draws: xr.Dataset) -> xr.Dataset:
+    """At most ``SCATTER_LIMIT`` draws, evenly spaced in each chain, so scatters stay legible."""
+    total = int(np.prod([draws.sizes[dim] for dim in DEFAULT_SAMPLE_DIMS if dim in draws.sizes]))
+    step = -(-total // SCATTER_LIMIT)
+    return draws.isel(draw=slice(None, None, step)) if step > 1 else draws
+
+
+def _indexed(tree: xr.DataTree) -> xr.DataTree:
+    """The posterior with coordinates on its sample dimensions, which arviz-plots needs to
+    line up two trees whose draw counts differ."""
+    posterior = tree["posterior"].to_dataset()
+    missing = {
+        dim: np.arange(posterior.sizes[dim])
+        for dim in DEFAULT_SAMPLE_DIMS
+        if dim in posterior.dims and dim not in posterior.coords
+    }
+    return xr.DataTree.from_dict({"posterior": posterior.assign_coords(missing)})
+
+
+def _save(plot, path):
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plot.savefig(path, dpi=DPI)
+    return plot
+
+
+def _common_names(approx, reference, var_names):
+    if var_names is not None:
+        return [var_names] if isinstance(var_names, str) else list(var_names)
+    reference_vars = set(reference["posterior"].data_vars)
+    names = [name for name in approx["posterior"].data_vars if name in reference_vars]
+    if not names:
+        raise PMFisherError("the approximation and the reference share no posterior variable.")
+    return names
+
+
+def _draws_dataset(tree, var_names, coords, role) -> xr.Dataset:
+    """The named variables from ``posterior`` or, failing that, ``unconstrained_posterior``."""
+    groups = [
+        tree[group].to_dataset()
+        for group in ("posterior", "unconstrained_posterior")
+        if group in tree.children
+    ]
+    if var_names is None:
+        var_names = list(groups[0].data_vars)
+    names = [var_names] if isinstance(var_names, str) else list(var_names)
+    variables = {}
+    for name in names:
+        found = [group[name] for group in groups if name in group.data_vars]
+        if not found:
+            raise PMFisherError(f"the {role} has no variable {name!r} in its posterior groups.")
+        variables[name] = found[0]
+    dataset = xr.Dataset(variables)
+    if coords:
+        dataset = dataset.sel({dim: value for dim, value in coords.items() if dim in dataset.dims})
+    return dataset
+
+
+def _labels_of(dataset: xr.Dataset) -> dict[str, xr.DataArray]:
+    sample_dims = [dim for dim in DEFAULT_SAMPLE_DIMS if dim in dataset.dims]
+    labels = {}
+    for name, variable in dataset.data_vars.items():
+        dims = [dim for dim in variable.dims if dim not in sample_dims]
+        shape = tuple(variable.sizes[dim] for dim in dims)
+        coords = {dim: variable[dim].values for dim in dims if dim in variable.coords}
+        flat = element_labels(name, shape, dims, coords)
+        labels[name] = xr.DataArray(
+            np.array(flat, dtype=object).reshape(shape),
+            dims=dims,
+            coords={dim: variable[dim] for dim in dims if dim in variable.coords},
+        )
+    return labels
+
+
+def _label_dataset(draws: xr.Dataset) -> xr.Dataset:
+    """Each parameter's label in place of its draws, so that a map over pairs knows the labels."""
+    return xr.Dataset(_labels_of(draws))
+
+
+def _gaussian_fit(tree, draws: xr.Dataset):
+    """Labels, mean and covariance of the flat parameters of ``draws``."""
+    labels = [str(label) for array in _labels_of(draws).values() for label in np.ravel(array)]
+    fitted = _fit_group_gaussian(tree, labels)
+    if fitted is not None:
+        return fitted
+    sample_dims = [dim for dim in DEFAULT_SAMPLE_DIMS if dim in draws.dims]
+    stacked = [
+        variable.stack(sample=sample_dims).transpose("sample", ...)
+        for variable in draws.data_vars.values()
+    ]
+    flat = np.concatenate([v.values.reshape(v.sizes["sample"], -1) for v in stacked], axis=1)
+    return labels, flat.mean(axis=0), np.atleast_2d(np.cov(flat, rowvar=False))
+
+
+def _fit_group_gaussian(tree, labels):
+    if "fit" not in tree.children:
+        return None
+    fit = tree["fit"].to_dataset()
+    if "mean_vector" not in fit or "covariance_matrix" not in fit:
+        return None
+    mean = fit["mean_vector"]
+    fit_labels = [str(label) for label in mean[mean.dims[0]].values]
+    if not set(labels) <= set(fit_labels):
+        return None
+    index = [fit_labels.index(label) for label in labels]
+    covariance = np.asarray(fit["covariance_matrix"].values)[np.ix_(index, index)]
+    return labels, np.asarray(mean.values)[index], covariance
+
+
+def _draw_count(tree) -> int:
+    posterior = tree["posterior"]
+    return int(
+        np.prod([posterior.sizes[dim] for dim in DEFAULT_SAMPLE_DIMS if dim in posterior.sizes])
+    )

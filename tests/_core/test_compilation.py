@@ -1,0 +1,185 @@
+"""The on-disk cache of compiled functions: keys that are equal exactly for equal graphs,
+loaded functions that compute what compiled ones do, and data that stays live."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections import OrderedDict
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import pytest
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+from pmfisher._core import compilation
+from pmfisher._core.compilation import compile_derived, compile_function
+from pmfisher._core.model_graph import ModelGraph
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty cache directory of the test's own, and no functions kept in memory."""
+    monkeypatch.setenv("PMFISHER_FUNCTION_CACHE", str(tmp_path))
+    monkeypatch.setattr(compilation, "_IN_MEMORY", OrderedDict())
+    return tmp_path
+
+
+def forget_functions_in_memory():
+    """As in a new process: only the disk cache remains."""
+    compilation._IN_MEMORY.clear()
+
+
+def counts():
+    return dict(compilation.statistics)
+
+
+def delta(before, key):
+    return compilation.statistics[key] - before.get(key, 0)
+
+
+def data_model(values):
+    with pm.Model() as model:
+        x = pm.Data("x", values)
+        mu = pm.Normal("mu", 0.0, 10.0)
+        pm.Normal("y", mu * x, 1.0, observed=np.array([1.0, 2.0, 4.0]))
+    return model
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+def test_keys_are_equal_across_processes_and_hash_seeds():
+    """Object ids and string hashing differ between processes; the key must not."""
+    script = textwrap.dedent(
+        """
+        import numpy as np, pymc as pm
+        from pmfisher._core import compilation
+        from pmfisher._core import graph_digest
+        from pmfisher._core.model_graph import model_graph
+        with pm.Model(coords={"g": ["a", "b"]}) as model:
+            x = pm.Data("x", np.arange(3.0))
+            s = pm.HalfNormal("s", dims="g")
+            pm.Normal("y", s[0] * x, s[1], observed=np.ones(3))
+        graph = model_graph(model, space="unconstrained", terms="posterior")
+        shared = graph_digest.shared_ancestors([graph.logp])
+        print(compilation._cache_path([graph.theta], [graph.logp], shared, "Hessian").name)
+        """
+    )
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    [key] = keys
+    assert key.strip().endswith(".pkl")
+
+
+# -- the cache ------------------------------------------------------------------------------
+
+
+def test_equal_graph_is_reused_in_this_process_and_loaded_in_the_next(cache):
+    before = counts()
+    first = compile_function(*_cube_sum())
+    second = compile_function(*_cube_sum())
+    forget_functions_in_memory()
+    third = compile_function(*_cube_sum())
+    assert [delta(before, key) for key in ("compiled", "reused", "loaded")] == [1, 1, 1]
+    assert len(list(cache.glob("*.pkl"))) == 1
+    point = np.array([1.0, -2.0, 0.5])
+    assert third(point) == second(point) == first(point) == pytest.approx(np.sum(point**3))
+
+
+def test_derived_function_is_found_without_building_its_graph(cache):
+    x = pt.vector("x", shape=(2,))
+    source = (x**2).sum()
+    built = []
+
+    def gradient():
+        built.append(True)
+        return pt.grad(source, x)
+
+    compile_derived([x], [source], gradient, recipe="gradient")
+    forget_functions_in_memory()
+    again = compile_derived([x], [source], gradient, recipe="gradient")
+    assert len(built) == 1
+    np.testing.assert_array_equal(again(np.array([1.0, 3.0])), [2.0, 6.0])
+    other = compile_derived([x], [source], lambda: source * 2, recipe="twice")
+    assert other(np.array([1.0, 3.0])) == 20.0  # another recipe is another function
+
+
+@pytest.mark.parametrize("from_disk", [False, True], ids=["reused", "loaded"])
+def test_data_containers_stay_live_and_each_models_own(cache, from_disk):
+    """pm.Data values are read at every call, from the model the function was asked for,
+    also when an equal model's function is reused or loaded from disk."""
+    point = np.array([0.7])
+    compiled = ModelGraph(data_model([1.0, 2.0, 3.0]), **_posterior()).logp_fn
+    before_change = compiled(point)
+    if from_disk:
+        forget_functions_in_memory()
+    model = data_model([1.0, 2.0, 3.0])
+    before = counts()
+    shared = ModelGraph(model, **_posterior()).logp_fn
+    assert delta(before, "loaded" if from_disk else "reused") == 1
+    assert shared(point) == before_change
+    with model:
+        pm.set_data({"x": [0.0, 0.0, 0.0]})
+    expected = pm.logp(pm.Normal.dist(0.0, 10.0), 0.7).eval() + np.sum(
+        pm.logp(pm.Normal.dist(0.0, 1.0), np.array([1.0, 2.0, 4.0])).eval()
+    )
+    assert shared(point) == pytest.approx(expected, rel=1e-12)
+    assert compiled(point) == before_change  # the first model's data did not change
+
+
+def test_damaged_entry_is_recompiled_and_replaced(cache):
+    compile_function(*_cube_sum())
+    [entry] = cache.glob("*.pkl")
+    entry.write_bytes(b"not a pickle")
+    forget_functions_in_memory()
+    before = counts()
+    function = compile_function(*_cube_sum())
+    assert delta(before, "compiled") == 1
+    assert function(np.ones(3)) == 3.0
+    assert entry.read_bytes() != b"not a pickle"
+
+
+def test_cache_can_be_switched_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("PMFISHER_FUNCTION_CACHE", "off")
+    before = counts()
+    compile_function(*_cube_sum())
+    compile_function(*_cube_sum())
+    assert delta(before, "compiled") == 2
+
+
+def test_graph_with_an_operation_that_does_not_pickle_is_compiled_every_time(cache):
+    class LocalDouble(Op):  # defined in a function: pickle cannot find it by name
+        def make_node(self, x):
+            x = pt.as_tensor(x)
+            return Apply(self, [x], [x.type()])
+
+        def perform(self, node, inputs, outputs):
+            outputs[0][0] = 2 * inputs[0]
+
+    before = counts()
+    for _ in range(2):
+        x = pt.vector("x", shape=(3,))
+        function = compile_function([x], LocalDouble()(x))
+        np.testing.assert_array_equal(function(np.arange(3.0)), [0.0, 2.0, 4.0])
+    assert (delta(before, "uncacheable"), delta(before, "compiled")) == (2, 2)
+    assert not list(cache.glob("*.pkl"))
+
+
+def _cube_sum():
+    x = pt.vector("x", shape=(3,))
+    return [x], (x**3).sum()
+
+
+def _posterior():
+    return {"space": "unconstrained", "terms": "posterior", "jacobian": True}

@@ -1,0 +1,176 @@
+"""Every case study runs (smoke mode) and its summary matches the closed form it illustrates."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pmfisher.errors import PMFisherError
+from pmfisher.reporting.case_studies import CASE_STUDIES, run_case_studies
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("case_studies")
+
+
+def run(name, out_dir):
+    summary = run_case_studies(out_dir, smoke=True, names=[name])[name]
+    assert (out_dir / f"{name}.png").stat().st_size > 10_000
+    assert json.loads((out_dir / f"{name}.json").read_text()) == summary
+    return summary
+
+
+def test_score_two_forms(out_dir):
+    summary = run("score_two_forms", out_dir)
+    for entry in summary["four_models"].values():
+        closed = np.array(entry["closed_form"])
+        np.testing.assert_allclose(entry["exact"], closed, rtol=1e-10, atol=1e-12)
+        for estimator in ("score_covariance", "negative_hessian"):
+            estimate = np.array(entry[estimator])
+            mcse = np.array(entry[f"{estimator}_mcse"])
+            assert np.all(np.abs(estimate - closed) <= 4 * mcse + 1e-12)
+    last = summary["poisson_path"][-1]
+    for estimator in ("score_covariance", "negative_hessian"):
+        assert abs(last[estimator] - 1 / summary["rate"]) < 4 * last[f"{estimator}_mcse"]
+
+
+def test_curvature_at_the_peak(out_dir):
+    summary = run("curvature_at_the_peak", out_dir)
+    for n in (6, 60):
+        entry = summary[f"n={n}"]
+        assert entry["mle"] == pytest.approx(entry["mle_closed_form"], rel=1e-6)
+        assert entry["observed_information"] == pytest.approx(
+            entry["observed_information_closed_form"], rel=1e-10
+        )
+        assert entry["osculating_radius"] == pytest.approx(1 / entry["observed_information"])
+    # Ten times the data, about ten times the curvature (J = n / λ̂²).
+    ratio = summary["n=60"]["observed_information"] / summary["n=6"]["observed_information"]
+    expected = 10 * (summary["n=60"]["mle"] / summary["n=6"]["mle"]) ** -2
+    assert ratio == pytest.approx(expected, rel=1e-6)
+
+
+def test_cramer_rao_poisson(out_dir):
+    summary = run("cramer_rao_poisson", out_dir)
+    replicates = summary["replicates"]
+    for row in summary["by_sample_size"]:
+        assert row["bound"] == pytest.approx(row["bound_closed_form"], rel=1e-12)
+        assert abs(row["variance"] - row["bound"]) < 4 * row["variance_mcse"]
+        assert abs(row["bias"]) < 4 * row["bias_mcse"]
+    largest = summary["by_sample_size"][-1]
+    assert abs(largest["coverage"] - 0.95) < 4 * np.sqrt(0.95 * 0.05 / replicates)
+    rescaled = summary["rescaled_error"]
+    # The sample variance of √n(λ̂ − λ) estimates λ; its relative MCSE is about √(2/R).
+    assert rescaled["variance"] == pytest.approx(summary["rate"], rel=4 * np.sqrt(2 / replicates))
+    assert rescaled["ks_pvalue"] > 1e-3
+
+
+def test_kl_curvature(out_dir):
+    summary = run("kl_curvature", out_dir)
+    bernoulli = summary["bernoulli"]
+    assert bernoulli["fisher_information"] == pytest.approx(bernoulli["closed_form"], rel=1e-10)
+    assert bernoulli["kl_curvature"] == pytest.approx(bernoulli["closed_form"], rel=1e-10)
+    # KL / (½Iδ²) − 1 = slope · δ + O(δ²): the third-order term of the expansion.
+    for delta in (0.01, -0.01, 0.001):
+        measured = bernoulli["ratio_minus_one"][str(delta)]
+        assert measured == pytest.approx(bernoulli["cubic_ratio_slope"] * delta, rel=0.1)
+    normal = summary["normal"]
+    np.testing.assert_allclose(normal["fisher_information"], normal["closed_form"], rtol=1e-10)
+    np.testing.assert_allclose(normal["kl_curvature"], normal["closed_form"], rtol=1e-10)
+    # On the Fisher ellipse ½δᵀIδ = c, KL/c = 1 + O(√c): the spread shrinks like √c.
+    levels = normal["kl_over_c_on_fisher_ellipse"]
+    spreads = {}
+    for level, entry in levels.items():
+        assert entry["min_kl_over_c"] < 1 < entry["max_kl_over_c"]
+        spreads[float(level)] = entry["max_kl_over_c"] - entry["min_kl_over_c"]
+    assert spreads[0.01] / spreads[0.001] == pytest.approx(np.sqrt(10), rel=0.25)
+
+
+def test_gaussian_information_matrix(out_dir):
+    summary = run("gaussian_information_matrix", out_dir)
+    closed = np.array(summary["closed_form"])
+    np.testing.assert_allclose(summary["exact"], closed, rtol=1e-10)
+    np.testing.assert_allclose(summary["bound"], summary["bound_closed_form"], rtol=1e-10)
+    for estimator in ("score_covariance", "negative_hessian"):
+        difference = np.abs(np.array(summary[estimator]) - closed)
+        assert np.all(difference <= 4 * np.array(summary[f"{estimator}_mcse"]) + 1e-12)
+    variances = np.diag(summary["estimate_covariance"])
+    mcse = np.array(summary["estimate_variance_mcse"])
+    assert np.all(np.abs(variances - summary["finite_sample_variance"]) < 4 * mcse)
+    replicates = summary["replicates"]
+    assert abs(summary["estimate_correlation"]) < 4 / np.sqrt(replicates)
+    assert abs(summary["inside_95_ellipse"] - 0.95) < 4 * np.sqrt(0.95 * 0.05 / replicates)
+
+
+def test_reparameterization(out_dir):
+    summary = run("reparameterization", out_dir)
+    assert summary["information_in_p_max_relative_error"] < 1e-8
+    assert summary["information_in_eta_max_relative_error"] < 1e-8
+    for p, law in summary["bernoulli_tensor_law"].items():
+        assert law["expected_max_error"] < 1e-8
+        assert law["observed_max_error"] < 1e-8
+        assert law["between_models_max_error"] < 1e-8
+        assert law["jacobian"] == pytest.approx(float(p) * (1 - float(p)), rel=1e-12)
+    normal = summary["normal_log_sigma_tensor_law"]
+    assert normal["expected_max_error"] < 1e-8
+    assert normal["observed_max_error"] < 1e-8
+    np.testing.assert_allclose(normal["direct"], normal["closed_form"], rtol=1e-10)
+    p_hat = summary["successes"] / summary["observations"]
+    for step in summary["steps"]:
+        natural = step["natural_step_in_p"]
+        assert natural == pytest.approx(p_hat - step["p"], rel=1e-10)  # Fisher scoring
+        assert step["natural_step_in_eta_mapped_to_p"] == pytest.approx(natural, rel=1e-8)
+        assert step["natural_step_in_logit_model_mapped_to_p"] == pytest.approx(natural, rel=1e-8)
+        jacobian = step["p"] * (1 - step["p"])
+        assert step["gradient_step_in_eta_mapped_to_p"] == pytest.approx(
+            jacobian**2 * step["gradient_step_in_p"], rel=1e-12
+        )
+
+
+def test_logistic_hessian(out_dir):
+    summary = run("logistic_hessian", out_dir)
+    for entry in summary.values():
+        assert entry["hessian_vs_closed_form"] < 1e-8
+        assert entry["gauss_newton_vs_closed_form"] < 1e-8
+        assert entry["relative_gap"] < 1e-8
+        assert entry["smallest_eigenvalue"] > 0
+
+
+def test_gauss_newton_collapse(out_dir):
+    summary = run("gauss_newton_collapse", out_dir)
+    for name in ("start", "final"):
+        check = summary[name]
+        assert check["hessian_equals_parts"] < 1e-8
+        assert check["gauss_newton_vs_closed_form"] < 1e-8
+        assert check["residual_vs_closed_form"] < 1e-8
+    assert summary["final"]["relative_gap"] < summary["start"]["relative_gap"] / 10
+    # At the fit the loss is ½χ²-distributed around the floor: sd √(n/2).
+    final_loss = summary["history"][-1]["loss"]
+    assert abs(final_loss - summary["noise_floor"]) < 4 * np.sqrt(summary["n"] / 2)
+
+
+def test_cramer_rao_vs_nuts(out_dir):
+    summary = run("cramer_rao_vs_nuts", out_dir)
+    np.testing.assert_allclose(summary["bound"], summary["bound_closed_form"], rtol=1e-8)
+    n = summary["n"]
+    for entry in summary["parameters"].values():
+        # Bernstein–von Mises: the posterior is N(θ̂, I(θ̂)⁻¹) up to O(n^-1/2) in sd units,
+        # plus the Monte Carlo error of the NUTS summaries.
+        sd = entry["posterior_sd"]
+        assert abs(entry["z_gap"]) < 4 * entry["posterior_mean_mcse"] / sd + 3 / np.sqrt(n)
+        assert abs(entry["sd_ratio"] - 1) < 4 * entry["posterior_sd_mcse"] / sd + 3 / np.sqrt(n)
+
+
+def test_every_case_study_is_tested():
+    tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
+    laplace_tests = (Path(__file__).parent / "test_laplace_case_studies.py").read_text()
+    untested = [
+        name for name in CASE_STUDIES if name not in tested and f'"{name}"' not in laplace_tests
+    ]
+    assert untested == []
+
+
+def test_unknown_case_study_is_named(tmp_path):
+    with pytest.raises(PMFisherError, match="unknown case study nope"):
+        run_case_studies(tmp_path, names=["nope"])
