@@ -1,9 +1,10 @@
 """The table of closed forms shared by the tests.
 
 Each :class:`Case` is a model, a point, and the analytic observed information of one density
-(``terms``) in one ``space`` at that point, written out by hand from the formulas of the seed
-text. Models are built once per session (``model_for`` caches them), so that their compiled
-functions are shared by every test that uses them.
+(``terms``) in one ``space`` at that point, written out by hand from the textbook formulas
+(the score's two moments, XᵀWX, the Gaussian information matrix). Models are built once per
+session (``model_for`` caches them), so that their compiled functions are shared by every
+test that uses them.
 """
 
 import functools

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy import linalg
 
 from pmfisher._core.options import check_option
-from pmfisher.errors import NotPositiveDefiniteError
+from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
 
-__all__ = ["NotPositiveDefinite", "PositiveDefinite", "positive_definite"]
+__all__ = ["NotPositiveDefinite", "PositiveDefinite", "positive_definite", "require_finite"]
 
 NotPositiveDefinite = Literal["raise", "regularize"]
 
@@ -40,6 +41,26 @@ class PositiveDefinite:
     matrix: np.ndarray
     cholesky: np.ndarray
     regularization: str = ""
+
+    def inverse(self) -> np.ndarray:
+        """The inverse matrix (a covariance, for a precision), from the Cholesky factor."""
+        identity = np.eye(len(self.matrix))
+        inverse = linalg.cho_solve((self.cholesky, True), identity)
+        return 0.5 * (inverse + inverse.T)
+
+
+def require_finite(values: np.ndarray, labels, what: str) -> None:
+    """A :class:`~pmfisher.errors.PMFisherError` naming the parameters whose entries of
+    ``values`` (a vector, a matrix or a stack of them over parameters in the last axis) are
+    not finite."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        rows = bad.reshape(-1, bad.shape[-1]).any(axis=0)
+        names = [label for label, row in zip(labels, rows, strict=True) if row]
+        raise PMFisherError(
+            f"{what} is not finite in the entries of {', '.join(names)}: the density is not "
+            "twice differentiable there, or the point is at the edge of the parameter space."
+        )
 
 
 def positive_definite(

@@ -1,9 +1,10 @@
-"""Labelling flat NumPy results into xarray objects, once, at the public edge."""
+"""Labels of parameters, observations and distributions, and labelling flat NumPy results
+into xarray objects, once, at the public edge."""
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["square", "vector"]
+__all__ = ["distribution_name", "element_labels", "square", "vector"]
 
 ROW, COLUMN = "param_i", "param_j"
 
@@ -29,3 +30,29 @@ def vector(values: np.ndarray, labels, *, name: str, dim: str = "param", **attrs
         name=name,
         attrs=attrs,
     )
+
+
+def distribution_name(variable) -> str:
+    """The name a person knows a random variable's distribution by (``Normal``,
+    ``NegativeBinomial``), from its PyTensor operation."""
+    op = variable.owner.op
+    print_name = getattr(op, "_print_name", None)
+    if print_name:
+        return print_name[0]
+    return getattr(op, "name", None) or type(op).__name__
+
+
+def element_labels(name: str, shape: tuple[int, ...], dims, coords) -> tuple[str, ...]:
+    """Labels ``name[i, j]`` for every element in C order, using coordinate values where the
+    dimension is named and its coordinates have the right length."""
+    if not shape:
+        return (name,)
+    axes = []
+    for axis, length in enumerate(shape):
+        dim = dims[axis] if dims is not None and axis < len(dims) else None
+        values = coords.get(dim) if dim is not None else None
+        if values is None or len(values) != length:
+            values = range(length)
+        axes.append([str(value) for value in values])
+    grid = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(shape), -1).T
+    return tuple(f"{name}[{', '.join(index)}]" for index in grid)

@@ -19,7 +19,7 @@ import functools
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
 import pymc as pm
@@ -32,6 +32,7 @@ from pytensor.graph.replace import graph_replace
 
 from pmfisher._core import derivatives
 from pmfisher._core.compilation import compile_derived, compile_function
+from pmfisher._core.labelled import element_labels
 from pmfisher._core.options import Space, Terms, check_option
 from pmfisher.errors import PointError, UnsupportedModelError
 
@@ -67,22 +68,6 @@ class Block:
 def resolve_model(model: pm.Model | None) -> pm.Model:
     """The given model, or the one on PyMC's context stack, as in PyMC."""
     return pm.modelcontext(model)
-
-
-def element_labels(name: str, shape: tuple[int, ...], dims, coords) -> tuple[str, ...]:
-    """Labels ``name[i, j]`` for every element in C order, using coordinate values where the
-    dimension is named and its coordinates have the right length."""
-    if not shape:
-        return (name,)
-    axes = []
-    for axis, length in enumerate(shape):
-        dim = dims[axis] if dims is not None and axis < len(dims) else None
-        values = coords.get(dim) if dim is not None else None
-        if values is None or len(values) != length:
-            values = range(length)
-        axes.append([str(value) for value in values])
-    grid = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(shape), -1).T
-    return tuple(f"{name}[{', '.join(index)}]" for index in grid)
 
 
 def _variables_signature(model: pm.Model) -> tuple:
@@ -168,15 +153,6 @@ class ModelGraph:
         return self._log_density()
 
     @property
-    def pointwise(self):
-        """The per-observation log-likelihood as one flat graph of ``theta``."""
-        return self._pointwise_and_labels[0]
-
-    @property
-    def observation_labels(self) -> tuple[str, ...]:
-        return self._pointwise_and_labels[1]
-
-    @property
     def constrained(self):
         """The point in the constrained space as a flat graph of ``theta``."""
         return self._space_maps[0]
@@ -210,6 +186,26 @@ class ModelGraph:
     def _replace_values(self, graphs):
         return graph_replace(list(graphs), self.values, strict=False)
 
+    def of_theta(self, graphs, *, observed: Literal["data", "random"] = "data") -> list:
+        """Graphs written in the model's random variables — a distribution's parameters, a
+        deterministic, a potential, the observed variables themselves — as graphs of
+        ``theta``: the one place where they are built.
+
+        Each free variable becomes its value in this graph's space (through its transform
+        in the unconstrained space). Observed variables become their data
+        (``observed="data"``) or stay random (``"random"``: draws, for simulation).
+        """
+        model = self.model
+        rvs_to_values = (
+            model.rvs_to_values
+            if observed == "data"
+            else {rv: model.rvs_to_values[rv] for rv in self.free_rvs}
+        )
+        replaced = replace_rvs_by_values(
+            list(graphs), rvs_to_values=rvs_to_values, rvs_to_transforms=self._space_transforms
+        )
+        return self._replace_values(replaced)
+
     def _term_graphs(self, rvs):
         if not rvs:
             return []
@@ -222,33 +218,25 @@ class ModelGraph:
 
     @functools.cached_property
     def _terms(self) -> dict:
-        """Random variable → its log-density term, for every variable ``terms`` includes
-        (one derivation serves both the log-density and the pointwise log-likelihood)."""
+        """Random variable → its log-density term, for every variable ``terms`` includes."""
         rvs = self.observed_rvs if self.terms == "likelihood" else self.free_rvs + self.observed_rvs
         return dict(zip(rvs, self._term_graphs(rvs), strict=True))
 
     def _log_density(self):
         graphs = [term.sum() for term in self._terms.values()]
-        if self.terms == "posterior" and self.model.potentials:
-            potentials = replace_rvs_by_values(
-                self.model.potentials,
-                rvs_to_values=self.model.rvs_to_values,
-                rvs_to_transforms=self._space_transforms,
-            )
-            graphs += [potential.sum() for potential in potentials]
         total = pt.add(*graphs) if len(graphs) > 1 else graphs[0]
         [logp] = self._replace_values([pt.cast(total, "float64")])
+        if self.terms == "posterior" and self.model.potentials:
+            potentials = self.of_theta(self.model.potentials)
+            logp = pt.add(logp, *[pt.cast(potential.sum(), "float64") for potential in potentials])
         return logp
 
     @functools.cached_property
-    def _pointwise_and_labels(self):
-        """Every element of every observed variable is one observation, except that a row of
-        a multivariate variable (its support dimensions) is one observation."""
-        if not self.observed_rvs:
-            return None, ()
-        terms = [self._terms[rv] for rv in self.observed_rvs]
-        pointwise = pt.concatenate([pt.cast(term, "float64").ravel() for term in terms])
-        [pointwise] = self._replace_values([pointwise])
+    def observation_labels(self) -> tuple[str, ...]:
+        """One label per observation: every element of every observed variable is one
+        observation, except that a row of a multivariate variable (its support dimensions)
+        is one observation. (The per-observation log-likelihood itself is
+        :class:`~pmfisher._core.data_likelihood.DataLikelihood`'s.)"""
         data_shapes = [_value_shape(data) for data in self.data_inputs.values()]
         labels = []
         for rv, shape in zip(self.observed_rvs, data_shapes, strict=True):
@@ -256,7 +244,7 @@ class ModelGraph:
             batch_shape = tuple(int(n) for n in shape)[: len(shape) - support_ndim]
             dims = self.model.named_vars_to_dims.get(rv.name)
             labels += element_labels(rv.name, batch_shape, dims, self.model.coords)
-        return pointwise, tuple(labels)
+        return tuple(labels)
 
     @functools.cached_property
     def _space_maps(self):
@@ -286,19 +274,9 @@ class ModelGraph:
     @functools.cached_property
     def deterministics(self) -> dict[str, pt.TensorVariable]:
         """Every deterministic of the model as a graph of ``theta``, name → graph."""
-        model = self.model
-        graphs = replace_rvs_by_values(
-            model.deterministics,
-            rvs_to_values=model.rvs_to_values,
-            rvs_to_transforms=self._space_transforms,
-        )
-        return dict(
-            zip(
-                [var.name for var in model.deterministics],
-                self._replace_values(graphs) if graphs else [],
-                strict=True,
-            )
-        )
+        deterministics = self.model.deterministics
+        graphs = self.of_theta(deterministics) if deterministics else []
+        return dict(zip([var.name for var in deterministics], graphs, strict=True))
 
     # -- compiled functions (each built once, on first use) --------------------------------
 
@@ -333,22 +311,6 @@ class ModelGraph:
             [self.logp],
             lambda: derivatives.hessian_vector_product(self.logp, self.theta, vector),
             recipe="Hessian-vector product",
-        )
-
-    @functools.cached_property
-    def pointwise_fn(self):
-        self.require_observations()
-        return compile_function([self.theta], self.pointwise)
-
-    @functools.cached_property
-    def scores_fn(self):
-        """Observation × parameter matrix of per-observation scores."""
-        self.require_observations()
-        return compile_derived(
-            [self.theta],
-            [self.pointwise],
-            lambda: derivatives.jacobian_forward(self.pointwise, self.theta),
-            recipe="forward-mode Jacobian",
         )
 
     @functools.cached_property

@@ -85,12 +85,7 @@ class Simulator:
     @functools.cached_property
     def _function(self):
         graph = self.graph
-        # Free variables become slices of the flat (constrained) parameter vector.
-        point_of_theta = {
-            rv: graph.theta[block.start : block.stop].reshape(block.shape).astype(rv.dtype)
-            for rv, block in zip(graph.free_rvs, graph.blocks, strict=True)
-        }
-        draws = graph_replace(list(graph.observed_rvs), point_of_theta, strict=False)
+        draws = graph.of_theta(graph.observed_rvs, observed="random")
         theta_batch = pt.matrix("theta_batch", dtype="float64")
         batched = _vectorize_draws(draws, graph.theta, theta_batch)
         # Random generators become inputs, so that a seed fixes the numbers and compiled

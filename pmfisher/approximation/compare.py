@@ -6,7 +6,7 @@ import numpy as np
 import xarray as xr
 from scipy import linalg, stats
 
-from pmfisher._core.model_graph import element_labels
+from pmfisher._core.labelled import element_labels
 from pmfisher.errors import PMFisherError
 
 __all__ = ["compare"]

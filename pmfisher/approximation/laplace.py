@@ -38,7 +38,6 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 from arviz_base import dict_to_dataset
-from arviz_stats.base import array_stats
 from pymc.backends.arviz import (
     coords_and_dims_for_inferencedata,
     find_constants,
@@ -56,6 +55,11 @@ from pmfisher._core.compilation import compile_derived
 from pmfisher._core.definiteness import NotPositiveDefinite, positive_definite
 from pmfisher._core.model_graph import ModelGraph, model_graph
 from pmfisher._core.options import Space, Terms, check_option
+from pmfisher.approximation.importance_sampling import (
+    khat_threshold,
+    psis,
+    systematic_resample,
+)
 from pmfisher.errors import PMFisherError
 from pmfisher.fitting.mode import find_mode, require_converged
 
@@ -63,7 +67,6 @@ __all__ = ["laplace"]
 
 ImportanceSampling = Literal["psis"]
 # Above this Pareto k̂ importance-sampling estimates are unreliable (Vehtari et al., 2024).
-PARETO_K_THRESHOLD = 0.7
 
 
 def laplace(
@@ -171,17 +174,18 @@ def laplace(
     pushed = _pushforward(graph)(thetas)
     log_p = _require_usable_log_p(pushed.pop("log_p"), space)
 
-    log_weights, pareto_k = _psis(log_p - log_q)
-    if pareto_k > PARETO_K_THRESHOLD:
+    log_weights, pareto_k = psis(log_p - log_q)
+    threshold = khat_threshold(draws)
+    if pareto_k > threshold:
         warnings.warn(
-            f"Pareto k̂ = {pareto_k:.2f} > {PARETO_K_THRESHOLD}: the Laplace approximation of "
+            f"Pareto k̂ = {pareto_k:.2f} > {threshold:.2f}: the Laplace approximation of "
             f"the {terms} in the {space} space is far from it in the tails, and importance "
             "sampling cannot correct it reliably. Compare with NUTS before using it.",
             stacklevel=2,
         )
     stats = {"log_p": log_p, "log_q": log_q}
     if importance_sampling == "psis":
-        chosen = _systematic_resample(log_weights, draws, rng)
+        chosen = systematic_resample(log_weights, draws, rng)
         pushed = {name: values[chosen] for name, values in pushed.items()}
         stats = {"log_p": log_p[chosen], "log_q": log_q[chosen], "log_weight": log_weights[chosen]}
 
@@ -235,32 +239,6 @@ def _require_usable_log_p(log_p: np.ndarray, space: str) -> np.ndarray:
             stacklevel=3,
         )
     return log_p
-
-
-def _psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
-    """PSIS-smoothed normalized log weights and Pareto k̂ of the log importance ratios.
-
-    arviz-stats' ``psislw`` smooths the weights ``exp(-ary)`` (it is written for
-    leave-one-out, where the ratios are inverse likelihoods), hence the sign. When the
-    ratios are constant (the Gaussian is exact) the weights are uniform and bounded:
-    k̂ = -inf.
-    """
-    finite = log_ratios[np.isfinite(log_ratios)]
-    if np.ptp(finite) <= 1e-9 * max(1.0, float(np.abs(finite).max())):
-        log_weights = np.where(np.isfinite(log_ratios), 0.0, -np.inf)
-        return log_weights - np.log(finite.size), -np.inf
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        log_weights, pareto_k = array_stats.psislw(-log_ratios, r_eff=1.0)
-    return np.asarray(log_weights), float(pareto_k)
-
-
-def _systematic_resample(log_weights: np.ndarray, size: int, rng) -> np.ndarray:
-    """Indices of ``size`` draws resampled with probabilities ``exp(log_weights)``
-    (systematic resampling: one uniform offset, the lowest-variance unbiased scheme)."""
-    cumulative = np.cumsum(np.exp(log_weights - np.logaddexp.reduce(log_weights)))
-    positions = (rng.random() + np.arange(size)) / size
-    return np.minimum(np.searchsorted(cumulative, positions), log_weights.size - 1)
 
 
 # -- the vectorized push-forward ------------------------------------------------------------

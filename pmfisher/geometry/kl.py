@@ -13,9 +13,9 @@ and each term has a closed form for the common families. pmfisher builds this su
 PyTensor graph of :math:`(\theta, \theta')` from the model's own graph — the distribution
 parameters of every observed variable, as functions of the flat parameter vector — so that
 the divergence is exact (no Monte Carlo, no quadrature) and its Hessian in :math:`\theta'` at
-:math:`\theta' = \theta` is exact autodiff. That Hessian is the Fisher information (the seed's
-section 4); computing it this way is an independent route to the same matrix, which is what
-makes it a check on the score- and Hessian-based ones.
+:math:`\theta' = \theta` is exact autodiff. That Hessian is the Fisher information (the
+second-order expansion of the divergence); computing it this way is an independent route to
+the same matrix, which is what makes it a check on the score- and Hessian-based ones.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
-from pymc.logprob.utils import replace_rvs_by_values
 from pytensor.graph.replace import graph_replace
 from pytensor.tensor.random import basic as random_ops
 from pytensor.tensor.special import xlogy
@@ -99,10 +98,12 @@ def kl_curvature(
 
     It is computed by exact autodiff of the closed-form divergence of every observed
     variable (``attrs["method"] == "closed-form KL"``). When some observed variable's
-    family has no closed-form divergence here (a multivariate or a negative binomial
-    likelihood), the theorem above is used the other way round: the curvature is the exact
-    Fisher information :math:`\sum_i J_i^\top F_i J_i` of :func:`pmfisher.fisher_information`
-    (``attrs["method"] == "exact Fisher"``).
+    family has no closed-form divergence here (Student-t, negative binomial), the theorem
+    above is used the other way round: the curvature is the exact Fisher information
+    :math:`\sum_i J_i^\top F_i J_i` of :func:`pmfisher.fisher_information`
+    (``attrs["method"] == "exact Fisher"``). A family with neither (a multivariate
+    likelihood, a mixture) raises an :class:`~pmfisher.errors.UnsupportedModelError` that
+    names the variable.
 
     Parameters
     ----------
@@ -228,14 +229,9 @@ class _DivergenceGraph:
     def divergence(self):
         graph = self.graph
         model = graph.model
-        transforms = graph.transforms if graph.space == "unconstrained" else {}
         terms = []
         for rv in graph.observed_rvs:
-            params = rv.owner.op.dist_params(rv.owner)
-            params = replace_rvs_by_values(
-                params, rvs_to_values=model.rvs_to_values, rvs_to_transforms=transforms
-            )
-            at_theta = graph_replace(params, graph.values, strict=False)
+            at_theta = graph.of_theta(rv.owner.op.dist_params(rv.owner))
             at_other = graph_replace(at_theta, {graph.theta: self.other}, strict=False)
             elementwise = SUPPORTED[type(rv.owner.op)](*at_theta, *at_other)
             data = pt.as_tensor(model.rvs_to_values[rv])

@@ -30,14 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytensor.tensor as pt
-from pymc.logprob.utils import replace_rvs_by_values
-from pytensor.graph.replace import graph_replace
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random import basic as random_ops
 from pytensor.tensor.random.op import RandomVariable
 from scipy import special, stats
 
-from pmfisher._core import derivatives
+from pmfisher._core import derivatives, labelled
 from pmfisher._core.compilation import compile_function
 from pmfisher._core.model_graph import ModelGraph
 from pmfisher.errors import UnsupportedModelError
@@ -155,11 +153,6 @@ CLOSED_FORMS: dict[type, ClosedForm] = {
 }
 
 
-def _distribution_name(op) -> str:
-    print_name = getattr(op, "_print_name", None)
-    return print_name[0] if print_name else type(op).__name__
-
-
 def unsupported_reason(graph: ModelGraph) -> str | None:
     """Why the exact Fisher information is not available for ``graph``'s model, or ``None``."""
     observed = set(graph.observed_rvs)
@@ -169,8 +162,8 @@ def unsupported_reason(graph: ModelGraph) -> str | None:
         if form is None:
             supported = ", ".join(sorted({form.name for form in CLOSED_FORMS.values()}))
             return (
-                f"the observed variable {rv.name} has a {_distribution_name(op)} distribution, "
-                f"which has no closed-form Fisher information here (the table covers "
+                f"the observed variable {rv.name} has a {labelled.distribution_name(rv)} "
+                "distribution, which has no closed-form Fisher information here (the table covers "
                 f"{supported})"
             )
         params = op.dist_params(rv.owner)
@@ -241,8 +234,6 @@ def _build_parts(graph: ModelGraph) -> _Parts:
             f"method='exact' is not available: {reason}. Use method='monte_carlo', which "
             "estimates the Fisher information by simulating data from the model."
         )
-    transforms = graph.transforms if graph.space == "unconstrained" else None
-    free_values = {rv: graph.model.rvs_to_values[rv] for rv in graph.free_rvs}
     forms, outputs = [], []
     for rv in graph.observed_rvs:
         op = rv.owner.op
@@ -252,10 +243,7 @@ def _build_parts(graph: ModelGraph) -> _Parts:
             pt.cast(pt.broadcast_to(param, data_shape), "float64").ravel()
             for param in op.dist_params(rv.owner)
         ]
-        params = replace_rvs_by_values(
-            params, rvs_to_values=free_values, rvs_to_transforms=transforms
-        )
-        params = graph_replace(params, graph.values, strict=False)
+        params = graph.of_theta(params)
         jacobians = [
             derivatives.jacobian_forward(param, graph.theta)
             if position not in form.fixed

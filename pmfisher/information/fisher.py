@@ -12,6 +12,7 @@ import xarray as xr
 
 from pmfisher._core import labelled
 from pmfisher._core.data_likelihood import data_likelihood
+from pmfisher._core.definiteness import require_finite
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, check_option
 from pmfisher._core.simulation import require_forward_samplers, simulator
@@ -135,7 +136,7 @@ def fisher_information(
         method = "exact" if unsupported_reason(graph) is None else "monte_carlo"
     if method == "exact":
         matrix = exact_fisher_matrix(graph, x)
-        _require_finite(matrix, graph.labels, "the exact Fisher information")
+        require_finite(matrix, graph.labels, "the exact Fisher information")
         zeros = np.zeros_like(matrix)
         return _result(graph, matrix, matrix, zeros, zeros, "exact", estimator="exact")
     return _monte_carlo(graph, x, int(draws), random_seed)
@@ -156,8 +157,8 @@ def _monte_carlo(graph, x: np.ndarray, draws: int, random_seed) -> FisherInforma
         size = min(chunk, draws - index * chunk)
         data = sim.draw(np.broadcast_to(x_constrained, (size, x_constrained.size)), seed)
         _, grad, hessian = like.logp_grad_hessian(np.broadcast_to(x, (size, x.size)), data)
-        _require_finite(grad, graph.labels, "the score of a simulated data set")
-        _require_finite(hessian, graph.labels, "the Hessian of a simulated data set")
+        require_finite(grad, graph.labels, "the score of a simulated data set")
+        require_finite(hessian, graph.labels, "the Hessian of a simulated data set")
         outer.append(grad[:, :, None] * grad[:, None, :])
         negative_hessians.append(-hessian)
     outer, negative_hessians = np.concatenate(outer), np.concatenate(negative_hessians)
@@ -242,14 +243,3 @@ def _result(
         max_standardized_difference=max_standardized_difference,
         draws=draws,
     )
-
-
-def _require_finite(values: np.ndarray, labels, what: str) -> None:
-    bad = ~np.isfinite(values)
-    if bad.any():
-        rows = bad.reshape(-1, bad.shape[-1]).any(axis=0)
-        names = [label for label, row in zip(labels, rows, strict=True) if row]
-        raise PMFisherError(
-            f"{what} is not finite in the entries of {', '.join(names)}; the likelihood is not "
-            "twice differentiable there, or the point is at the edge of the parameter space."
-        )

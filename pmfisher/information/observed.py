@@ -7,9 +7,9 @@ import pymc as pm
 import xarray as xr
 
 from pmfisher._core import labelled
+from pmfisher._core.definiteness import require_finite
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Space, Terms
-from pmfisher.errors import PMFisherError
 from pmfisher.fitting.mode import find_mode, require_converged
 
 __all__ = ["observed_information"]
@@ -75,17 +75,7 @@ def observed_information(
     x = graph.flatten(point)
     graph.check_in_support(x)
     information = -np.asarray(graph.hessian_fn(x))
-    _require_finite(information, graph.labels)
+    require_finite(information, graph.labels, "the Hessian at this point")
     return labelled.square(
         information, graph.labels, name="observed_information", terms=terms, space=space
     )
-
-
-def _require_finite(matrix: np.ndarray, labels) -> None:
-    bad = ~np.isfinite(matrix)
-    if bad.any():
-        names = [label for label, row in zip(labels, bad, strict=True) if row.any()]
-        raise PMFisherError(
-            f"the Hessian has non-finite entries in the rows of {', '.join(names)} at this "
-            "point; the density is not twice differentiable there."
-        )

@@ -8,9 +8,9 @@ import xarray as xr
 
 from pmfisher._core import labelled
 from pmfisher._core.data_likelihood import data_likelihood
+from pmfisher._core.definiteness import positive_definite
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Space
-from pmfisher.errors import NotPositiveDefiniteError
 from pmfisher.fitting.mode import find_mode, require_converged
 
 __all__ = ["sandwich_covariance"]
@@ -66,27 +66,8 @@ def sandwich_covariance(
     graph.check_in_support(x)
     information = -np.asarray(graph.hessian_fn(x))
     scores = data_likelihood(graph.model, space=space).observed_scores(x)
-    bread = _inverse_positive_definite(information, graph.labels, "the observed information")
+    bread = positive_definite(information, graph.labels, what="observed information").inverse()
     covariance = bread @ (scores.T @ scores) @ bread
     return labelled.square(
         0.5 * (covariance + covariance.T), graph.labels, name="sandwich_covariance", space=space
     )
-
-
-def _inverse_positive_definite(matrix: np.ndarray, labels, what: str) -> np.ndarray:
-    """The inverse of a symmetric positive definite matrix, or a ``NotPositiveDefiniteError``
-    with its smallest eigenvalues and the parameters loading on the smallest one."""
-    eigenvalues, vectors = np.linalg.eigh(matrix)
-    if not np.all(np.isfinite(eigenvalues)) or eigenvalues[0] <= 1e-12 * max(
-        1.0, abs(eigenvalues[-1])
-    ):
-        order = np.argsort(-np.abs(vectors[:, 0]))[:3]
-        loadings = {labels[i]: float(vectors[i, 0]) for i in order}
-        raise NotPositiveDefiniteError(
-            f"{what} is not positive definite: its smallest eigenvalues are "
-            f"{', '.join(f'{value:.3g}' for value in eigenvalues[:3])}, loading on "
-            f"{', '.join(loadings)}. The parameters may not be identified at this point.",
-            eigenvalues=eigenvalues[:3],
-            loadings=loadings,
-        )
-    return (vectors / eigenvalues) @ vectors.T

@@ -1,9 +1,9 @@
-"""Running the case studies of ``case_studies/`` (one script per experiment of the seed text).
+"""Running the case studies of ``case_studies/`` (one script per experiment).
 
 Each script is a plain, runnable file with a narrative docstring and a
 ``main(out_dir, *, smoke=False) -> dict`` that writes its PNG figure and JSON summary into
 ``out_dir`` and returns the summary. This module loads them by path — they are examples,
-not part of the package — and runs them in the order of the seed text.
+not part of the package — and runs them in the order of :data:`CASE_STUDIES`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ __all__ = [
 #: ship with the source repository, not with the wheel).
 DEFAULT_DIRECTORY = Path("case_studies")
 
-#: The case studies: the seed text's experiments in the order of its sections, then Laplace
-#: against NUTS.
+#: The case studies: the score's two moments, curvature at the peak, Cramér–Rao, KL
+#: curvature, the Gaussian information matrix, reparameterization, the logistic Hessian and
+#: the Gauss–Newton collapse; then Laplace against NUTS.
 CASE_STUDIES = (
     "score_two_forms",
     "curvature_at_the_peak",

@@ -20,9 +20,10 @@ import xarray as xr
 from matplotlib.figure import Figure
 from scipy import stats
 
-from pmfisher._core.model_graph import element_labels
+from pmfisher._core.labelled import element_labels
 from pmfisher._core.options import check_option
 from pmfisher.approximation.compare import DEFAULT_SAMPLE_DIMS
+from pmfisher.approximation.importance_sampling import khat_threshold
 from pmfisher.errors import PMFisherError
 
 __all__ = [
@@ -222,21 +223,6 @@ def plot_information(
                 )
     figure.colorbar(image, ax=axes, shrink=0.8)
     return _save(figure, path)
-
-
-def khat_threshold(draws: int) -> float:
-    r"""The sample-size-dependent Pareto :math:`\hat k` threshold :math:`\min(1 - 1/\log_{10}S,
-    0.7)` above which importance sampling from the approximation is unreliable (Vehtari et
-    al., *Pareto smoothed importance sampling*, 2024).
-
-    Examples
-    --------
-    >>> khat_threshold(4000)
-    0.7
-    >>> round(khat_threshold(100), 2)
-    0.5
-    """
-    return float(min(1 - 1 / np.log10(draws), 0.7))
 
 
 def plot_khat(approximations, *, path=None) -> Figure:

@@ -27,6 +27,7 @@ import xarray as xr
 from scipy import linalg
 
 from pmfisher.approximation.compare import compare
+from pmfisher.approximation.importance_sampling import khat_threshold
 from pmfisher.errors import PMFisherError
 
 __all__ = [
@@ -75,14 +76,16 @@ class _Step:
         return False
 
 
-def khat_verdict(pareto_k: float, threshold: float = 0.7) -> str:
-    r"""A plain-words reading of the Laplace approximation's Pareto :math:`\hat k`.
+def khat_verdict(pareto_k: float, threshold: float) -> str:
+    r"""A plain-words reading of the Laplace approximation's Pareto :math:`\hat k`, against
+    ``threshold`` (:func:`~pmfisher.approximation.importance_sampling.khat_threshold` of the
+    number of draws).
 
     Examples
     --------
-    >>> khat_verdict(0.2).split(":")[0]
+    >>> khat_verdict(0.2, 0.7).split(":")[0]
     'Good'
-    >>> khat_verdict(0.9).split(":")[0]
+    >>> khat_verdict(0.9, 0.7).split(":")[0]
     'Unreliable'
     """
     if not pareto_k >= 0.5:
@@ -176,7 +179,7 @@ def build_report(
     Laplace approximation, of ``chains × draws`` draws, is compared with it.
     """
     matplotlib.use("Agg")
-    from pmfisher import plots  # after choosing a non-interactive backend
+    from pmfisher.reporting import plots  # after choosing a non-interactive backend
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -346,7 +349,7 @@ def _mle_html(model, figures, plots) -> str:
 def _laplace_html(approx, figures, plots) -> str:
     pareto_k = float(approx["fit"]["pareto_k"])
     draws = approx["posterior"].sizes["draw"]
-    verdict = khat_verdict(pareto_k, plots.khat_threshold(draws))
+    verdict = khat_verdict(pareto_k, khat_threshold(draws))
     fit = approx["fit"]
     sd = np.sqrt(np.diag(fit["covariance_matrix"].values))
     gaussian = pd.DataFrame(
@@ -532,7 +535,7 @@ def _draw_summary(posterior: xr.Dataset, names) -> pd.DataFrame:
 
 
 def _element_labels(name, array: xr.DataArray) -> list[str]:
-    from pmfisher._core.model_graph import element_labels
+    from pmfisher._core.labelled import element_labels
 
     coords = {dim: array[dim].values for dim in array.dims if dim in array.coords}
     return list(element_labels(name, array.shape, list(array.dims), coords))

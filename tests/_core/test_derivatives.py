@@ -4,8 +4,10 @@ import numpy as np
 import pytensor.tensor as pt
 import pytest
 
+import pmfisher
 from pmfisher._core import derivatives
 from pmfisher._core.compilation import compile_function
+from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.model_graph import model_graph
 from pmfisher.testing import finite_difference_hessian, finite_difference_jacobian
 from tests.closed_forms import CASES
@@ -52,9 +54,12 @@ def test_hessian_vector_product_equals_dense(case):
 @pytest.mark.parametrize("case", MODELS, ids=lambda case: case.factory.__name__)
 def test_scores_match_finite_differences_and_sum_to_gradient(case, space):
     graph, x = graph_and_x(case, space, "likelihood")
-    scores = graph.scores_fn(x)
+    scores = pmfisher.scores(graph.constrained_point(x), model=graph.model, space=space).values
     assert scores.shape == (len(graph.observation_labels), graph.size)
-    reference = finite_difference_jacobian(graph.pointwise_fn, x)
+    likelihood = data_likelihood(graph.model, space=space)
+    pointwise = compile_function([graph.theta, *likelihood.data.values()], likelihood.pointwise)
+    data = likelihood.observed_data.values()
+    reference = finite_difference_jacobian(lambda theta: pointwise(theta, *data), x)
     np.testing.assert_allclose(scores, reference, rtol=1e-7, atol=1e-7 * np.abs(reference).max())
     np.testing.assert_allclose(
         scores.sum(axis=0), graph.logp_and_grad_fn(x)[1], rtol=1e-10, atol=1e-9

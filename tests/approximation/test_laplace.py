@@ -9,7 +9,8 @@ import pytest
 from scipy import special
 
 import pmfisher
-from pmfisher.approximation.laplace import _psis, laplace
+from pmfisher.approximation.importance_sampling import psis
+from pmfisher.approximation.laplace import laplace
 from tests.closed_forms import (
     JEFFREYS_X,
     JEFFREYS_Y,
@@ -178,7 +179,7 @@ def test_psis_fixes_the_joint_mode_bias_of_sigma():
     sigma = plain.posterior["sigma"].values.ravel()
     assert np.isin(corrected.posterior["sigma"].values, sigma).all()
     log_ratio = (plain.sample_stats["log_p"] - plain.sample_stats["log_q"]).values.ravel()
-    weights = np.exp(_psis(log_ratio)[0])
+    weights = np.exp(psis(log_ratio)[0])
     # MCSE of the self-normalized importance estimate, plus the resampling noise.
     estimate = np.sum(weights * sigma)
     mcse = np.sqrt(np.sum(weights**2 * (sigma - estimate) ** 2) + sigma.var() / sigma.size)

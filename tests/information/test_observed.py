@@ -1,4 +1,4 @@
-"""observed_information against the closed forms of the seed text."""
+"""observed_information against the textbook closed forms of ``tests/closed_forms.py``."""
 
 import numpy as np
 import pytest

@@ -130,11 +130,11 @@ def test_bad_inputs_give_one_line_errors_with_the_new_options(tmp_path, capsys):
 
 
 def test_verdicts_in_plain_words():
-    assert khat_verdict(-np.inf).startswith("Good: k̂ = −∞")
-    assert khat_verdict(0.3).startswith("Good: k̂ = 0.30 < 0.5")
-    assert khat_verdict(0.6).startswith("Usable: k̂ = 0.60")
-    assert khat_verdict(0.8).startswith("Unreliable: k̂ = 0.80 ≥ 0.70")
-    assert khat_verdict(1.4).startswith("Unreliable: k̂ = 1.40 ≥ 1")
+    assert khat_verdict(-np.inf, 0.7).startswith("Good: k̂ = −∞")
+    assert khat_verdict(0.3, 0.7).startswith("Good: k̂ = 0.30 < 0.5")
+    assert khat_verdict(0.6, 0.7).startswith("Usable: k̂ = 0.60")
+    assert khat_verdict(0.8, 0.7).startswith("Unreliable: k̂ = 0.80 ≥ 0.70")
+    assert khat_verdict(1.4, 0.7).startswith("Unreliable: k̂ = 1.40 ≥ 1")
 
     def table(z_gap, sd_ratio):
         return xr.Dataset(

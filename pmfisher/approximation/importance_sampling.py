@@ -1,0 +1,53 @@
+r"""Importance sampling from an approximation to a posterior: Pareto-smoothed weights, their
+:math:`\hat k` diagnostic and its threshold, and resampling."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from arviz_stats.base import array_stats
+
+__all__ = ["khat_threshold", "psis", "systematic_resample"]
+
+
+def khat_threshold(draws: int) -> float:
+    r"""ArviZ's sample-size-dependent Pareto :math:`\hat k` threshold
+    :math:`\min(1 - 1/\log_{10}S, 0.7)` above which importance sampling from an approximation
+    with :math:`S` draws is unreliable (Vehtari et al., *Pareto smoothed importance sampling*,
+    2024; arviz-stats applies the same rule to its LOO diagnostics but does not export it).
+
+    Examples
+    --------
+    >>> khat_threshold(4000)
+    0.7
+    >>> round(khat_threshold(100), 2)
+    0.5
+    """
+    return float(min(1 - 1 / np.log10(draws), 0.7)) if draws > 1 else 0.7
+
+
+def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
+    """PSIS-smoothed normalized log weights and Pareto k̂ of the log importance ratios.
+
+    arviz-stats' ``psislw`` smooths the weights ``exp(-ary)`` (it is written for
+    leave-one-out, where the ratios are inverse likelihoods), hence the sign. When the
+    ratios are constant (the Gaussian is exact) the weights are uniform and bounded:
+    k̂ = -inf.
+    """
+    finite = log_ratios[np.isfinite(log_ratios)]
+    if np.ptp(finite) <= 1e-9 * max(1.0, float(np.abs(finite).max())):
+        log_weights = np.where(np.isfinite(log_ratios), 0.0, -np.inf)
+        return log_weights - np.log(finite.size), -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        log_weights, pareto_k = array_stats.psislw(-log_ratios, r_eff=1.0)
+    return np.asarray(log_weights), float(pareto_k)
+
+
+def systematic_resample(log_weights: np.ndarray, size: int, rng) -> np.ndarray:
+    """Indices of ``size`` draws resampled with probabilities ``exp(log_weights)``
+    (systematic resampling: one uniform offset, the lowest-variance unbiased scheme)."""
+    cumulative = np.cumsum(np.exp(log_weights - np.logaddexp.reduce(log_weights)))
+    positions = (rng.random() + np.arange(size)) / size
+    return np.minimum(np.searchsorted(cumulative, positions), log_weights.size - 1)

@@ -1,0 +1,74 @@
+"""The layers of ARCHITECTURE.md, read from the code: imports only go down, no module is
+over 500 lines."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "pmfisher"
+
+#: Layer of each folder (and of the top-level modules), lowest first.
+LAYERS = {
+    "errors": 0,
+    "testing": 0,
+    "_core": 1,
+    "fitting": 2,
+    "information": 3,
+    "approximation": 4,
+    "frequentist": 4,
+    "geometry": 4,
+    "reporting": 5,
+    "plots": 6,
+    "__init__": 6,
+}
+MAX_LINES = 500
+
+
+def _modules():
+    return sorted(path for path in PACKAGE.rglob("*.py") if "__pycache__" not in path.parts)
+
+
+def _layer(module_path: Path) -> tuple[str, int]:
+    relative = module_path.relative_to(PACKAGE)
+    top = relative.parts[0] if len(relative.parts) > 1 else relative.stem
+    return top, LAYERS[top]
+
+
+def _imported_tops(path: Path) -> set[str]:
+    """The pmfisher folders or top-level modules a module imports from."""
+    tops = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pmfisher"):
+            parts = node.module.split(".")
+            if len(parts) > 1:
+                tops.add(parts[1])
+            else:  # from pmfisher import x: x is a folder or a top-level module
+                tops.update(alias.name for alias in node.names if alias.name in LAYERS)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "pmfisher" and len(parts) > 1:
+                    tops.add(parts[1])
+    return tops
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda path: str(path.relative_to(PACKAGE)))
+def test_imports_only_go_down(path):
+    top, layer = _layer(path)
+    upward = {
+        imported
+        for imported in _imported_tops(path)
+        if imported != top and LAYERS.get(imported, -1) >= layer
+    }
+    assert not upward, f"{path.relative_to(PACKAGE)} (layer {top}) imports from {upward}"
+
+
+def test_every_folder_has_a_layer():
+    folders = {path.name for path in PACKAGE.iterdir() if path.is_dir()} - {"__pycache__"}
+    assert folders <= set(LAYERS)
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda path: str(path.relative_to(PACKAGE)))
+def test_no_module_is_over_500_lines(path):
+    assert len(path.read_text().splitlines()) <= MAX_LINES
