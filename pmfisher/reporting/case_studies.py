@@ -20,6 +20,7 @@ __all__ = [
     "CASE_STUDIES",
     "DEFAULT_DIRECTORY",
     "laplace_against_nuts",
+    "require_scripts",
     "run_as_script",
     "run_case_studies",
 ]
@@ -82,18 +83,32 @@ def run_case_studies(
             f"choose among {', '.join(CASE_STUDIES)}."
         )
     directory = Path(directory)
-    missing = [name for name in names if not (directory / f"{name}.py").is_file()]
-    if missing:
-        raise PMFisherError(
-            f"looked for the case-study scripts in {directory.resolve()} and did not find "
-            f"{', '.join(f'{name}.py' for name in missing)}. They ship with pmfisher's source "
-            "repository, not with the installed package: run from a checkout, or name the "
-            "folder that holds them with --dir."
-        )
+    require_scripts(names, directory)
     out_dir = Path(out_dir)
     return {
         name: _load(directory / f"{name}.py", name).main(out_dir, smoke=smoke) for name in names
     }
+
+
+def require_scripts(names: Sequence[str], directory) -> None:
+    """A :class:`PMFisherError` saying where the scripts were looked for, unless every one of
+    ``names`` is in ``directory``."""
+    directory = Path(directory)
+    advice = (
+        "They ship with pmfisher's source repository, not with the installed package: run "
+        "from a checkout, or name the folder that holds them with --dir."
+    )
+    if not directory.is_dir():
+        raise PMFisherError(
+            f"looked for the case-study scripts in {directory.resolve()}, which is not a "
+            f"folder. {advice}"
+        )
+    missing = [name for name in names if not (directory / f"{name}.py").is_file()]
+    if missing:
+        raise PMFisherError(
+            f"looked for the case-study scripts in {directory.resolve()} and did not find "
+            f"{', '.join(f'{name}.py' for name in missing)}. {advice}"
+        )
 
 
 def _load(path: Path, name: str):

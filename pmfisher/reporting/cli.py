@@ -1,4 +1,4 @@
-"""The ``pmfisher`` command.
+"""The pmfisher command.
 
 pmfisher report FILE.py[:NAME] [--out DIR] [--nuts] [--draws N] [--chains C] [--seed S]
 pmfisher case-studies [--dir DIR] [--out DIR] [--smoke] [--only NAME ...]
@@ -15,7 +15,12 @@ from pmfisher._core.definiteness import positive_definite
 from pmfisher.errors import PMFisherError
 from pmfisher.fitting.mode import find_mode, require_converged
 from pmfisher.information.observed import observed_information
-from pmfisher.reporting.case_studies import CASE_STUDIES, DEFAULT_DIRECTORY, run_case_studies
+from pmfisher.reporting.case_studies import (
+    CASE_STUDIES,
+    DEFAULT_DIRECTORY,
+    require_scripts,
+    run_case_studies,
+)
 from pmfisher.reporting.model_file import load_model
 from pmfisher.reporting.report import build_report
 
@@ -95,6 +100,7 @@ def _report(arguments) -> int:
 
 def _case_studies(arguments) -> int:
     names = arguments.only or CASE_STUDIES
+    require_scripts(names, arguments.dir)
     start = time.perf_counter()
     for position, name in enumerate(names, start=1):
         print(f"[{position}/{len(names)}] {name} ...", end="", flush=True)

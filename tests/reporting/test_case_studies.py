@@ -1,6 +1,7 @@
 """Every case study runs (smoke mode) and its summary matches the closed form it illustrates."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from pmfisher.errors import PMFisherError
 from pmfisher.reporting.case_studies import CASE_STUDIES, run_case_studies
+from pmfisher.reporting.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +176,18 @@ def test_every_case_study_is_tested():
 def test_unknown_case_study_is_named(tmp_path):
     with pytest.raises(PMFisherError, match="unknown case study nope"):
         run_case_studies(tmp_path, names=["nope"])
+
+
+def test_a_missing_folder_is_named(tmp_path):
+    where = re.escape(f"looked for the case-study scripts in {tmp_path}")
+    with pytest.raises(PMFisherError, match=where):
+        run_case_studies(tmp_path / "out", names=["kl_curvature"], directory=tmp_path / "none")
+    with pytest.raises(PMFisherError, match=r"did not find kl_curvature\.py"):
+        run_case_studies(tmp_path / "out", names=["kl_curvature"], directory=tmp_path)
+
+
+def test_the_command_says_where_it_looked_before_running_anything(tmp_path, capsys):
+    assert main(["case-studies", "--dir", str(tmp_path / "none")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"looked for the case-study scripts in {tmp_path / 'none'}" in captured.err
