@@ -162,9 +162,7 @@ def hessian_sparsity(graph) -> HessianSparsity:
     Uncached; use ``graph.companion(hessian_sparsity)``.
     """
     theta = graph.theta
-    [logp] = rewrite_graph(
-        [graph.logp], include=("canonicalize", "stabilize"), clone=True
-    )
+    [logp] = rewrite_graph([graph.logp], include=("canonicalize", "stabilize"), clone=True)
     fgraph = FunctionGraph(outputs=[logp], clone=False)
     start = graph.flatten(graph.model.initial_point())
     return _Tracer(fgraph, theta, start).run()
@@ -204,9 +202,7 @@ class _Tracer:
         pattern = sparse.identity(self.d, dtype=bool, format="csr")
         for part in self.hessian:
             pattern = pattern + part + part.T
-        return HessianSparsity(
-            sparse.csc_array(pattern, dtype=bool), self.elements, self.largest
-        )
+        return HessianSparsity(sparse.csc_array(pattern, dtype=bool), self.elements, self.largest)
 
     def _value(self, var):
         if var in self.values:
@@ -283,9 +279,7 @@ class _Tracer:
                 labelled.append(value)
                 continue
             size = int(np.size(value))
-            labelled.append(
-                (offset + np.arange(size, dtype="float64")).reshape(np.shape(value))
-            )
+            labelled.append((offset + np.arange(size, dtype="float64")).reshape(np.shape(value)))
             stacked.append(self._dep(var, size))
             offset += size
         sources = sparse.vstack(stacked, format="csr")
@@ -309,9 +303,7 @@ class _Tracer:
             return result
         gather = INCREMENTS[type(node.op)](node.op.idx_list)
         gather_node = gather.make_node(node.outputs[0], *indices)
-        [destinations] = _perform(
-            gather_node, [np.arange(size).reshape(shape), *inputs[2:]]
-        )
+        [destinations] = _perform(gather_node, [np.arange(size).reshape(shape), *inputs[2:]])
         destinations = np.asarray(destinations)
         y_shape = np.shape(inputs[1])
         sources = np.broadcast_to(
@@ -355,10 +347,9 @@ class _Tracer:
             a_inner = _group_union(dep_a, np.tile(np.arange(inner), rows), inner)
             b_inner = _group_union(dep_b, np.repeat(np.arange(inner), columns), inner)
             self._add_pairs(a_inner, b_inner)
-        return _union(
-            [a_rows[np.repeat(np.arange(rows), columns)], b_columns[np.tile(np.arange(columns), rows)]],
-            self.d,
-        )
+        by_row = a_rows[np.repeat(np.arange(rows), columns)]
+        by_column = b_columns[np.tile(np.arange(columns), rows)]
+        return _union([by_row, by_column], self.d)
 
     def _fallback(self, node, inputs):
         """Every output element depends on everything any input depends on, nonlinearly."""
@@ -459,6 +450,8 @@ def _row_keys(matrix: sparse.csr_array) -> tuple[np.ndarray, np.ndarray]:
     also mixes in the row's count."""
     starts = matrix.indptr[:-1]
     counts = np.diff(matrix.indptr).astype(np.uint64)
-    first, second = (np.add.reduceat(h[matrix.indices], starts) for h in _column_hashes(matrix.shape[1]))
+    first, second = (
+        np.add.reduceat(h[matrix.indices], starts) for h in _column_hashes(matrix.shape[1])
+    )
     with np.errstate(over="ignore"):
         return first, second * np.uint64(0xBF58476D1CE4E5B9) + counts
