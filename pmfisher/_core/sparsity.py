@@ -355,7 +355,7 @@ class _Tracer:
         """Every output element depends on everything any input depends on, nonlinearly."""
         touched = _union(
             [
-                self.deps[var].sum(axis=0, keepdims=True).astype(bool)
+                sparse.csr_array(np.asarray(self.deps[var].sum(axis=0)).reshape(1, -1) > 0)
                 for var in node.inputs
                 if self.deps.get(var) is not None
             ],
