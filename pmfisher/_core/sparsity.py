@@ -88,6 +88,8 @@ from pytensor.tensor.subtensor import (
 )
 from scipy import sparse
 
+from pmfisher.errors import UnsupportedModelError
+
 __all__ = ["HessianSparsity", "hessian_sparsity"]
 
 # Scalar ops whose output has zero derivative almost everywhere.
@@ -159,7 +161,9 @@ class HessianSparsity:
 def hessian_sparsity(graph) -> HessianSparsity:
     """The :class:`HessianSparsity` of ``graph.logp`` (see the module docstring).
 
-    Uncached; use ``graph.companion(hessian_sparsity)``.
+    Uncached; use ``graph.companion(hessian_sparsity)``. Raises
+    :class:`~pmfisher.errors.UnsupportedModelError` if an operation of the graph cannot be
+    evaluated in Python at the model's initial point.
     """
     theta = graph.theta
     [logp] = rewrite_graph([graph.logp], include=("canonicalize", "stabilize"), clone=True)
@@ -185,7 +189,13 @@ class _Tracer:
         outputs = set(self.fgraph.outputs)
         for node in toposort(self.fgraph.outputs):
             inputs = [self._value(var) for var in node.inputs]
-            outputs_values = _perform(node, inputs)
+            try:
+                outputs_values = _perform(node, inputs)
+            except Exception as error:
+                raise UnsupportedModelError(
+                    "the Hessian's sparsity pattern cannot be read from the graph: "
+                    f"evaluating {node.op} at the model's initial point failed ({error})."
+                ) from error
             for var, value in zip(node.outputs, outputs_values, strict=True):
                 self.values[var] = value
             if any(self.deps.get(var) is not None for var in node.inputs):
@@ -229,7 +239,11 @@ class _Tracer:
         if isinstance(op, Elemwise):
             return [self._elementwise(node, inputs)]
         if isinstance(op, MOVES):
-            return self._moves(node, inputs)
+            try:
+                return self._moves(node, inputs)
+            except (ValueError, TypeError, IndexError, NotImplementedError):
+                # The op refused float labels (a dtype check): the conservative rule.
+                return self._fallback(node, inputs)
         if type(op) in INCREMENTS:
             return [self._increment(node, inputs)]
         if isinstance(op, CAReduce):

@@ -5,7 +5,8 @@
 :class:`~pmfisher._core.sparse_hessian.SparseHessian` (``k`` Hessian-vector products, ``k`` the
 number of star colours of the pattern read from the graph). ``"auto"`` chooses:
 
-* dense below :data:`AUTO_MIN_SIZE` parameters, where the pattern is not worth reading;
+* dense below :data:`AUTO_MIN_SIZE` parameters, where the pattern is not worth reading, and
+  where the pattern cannot be read (an operation that does not evaluate in Python);
 * sparse whenever the dense route's batched graph would not fit in memory
   (:mod:`pmfisher._core.memory`);
 * otherwise sparse when the pattern needs at most ``d`` / :data:`AUTO_COLOURS_PER_SIZE`
@@ -36,6 +37,7 @@ from pmfisher._core import memory
 from pmfisher._core.options import Structure, check_option
 from pmfisher._core.sparse_hessian import SparseHessian
 from pmfisher._core.sparsity import hessian_sparsity
+from pmfisher.errors import UnsupportedModelError
 
 __all__ = ["AUTO_COLOURS_PER_SIZE", "AUTO_MIN_SIZE", "DENSE_PATTERN", "hessian_structure"]
 
@@ -56,7 +58,10 @@ def hessian_structure(graph, structure: Structure) -> Literal["dense", "sparse"]
     if graph.size < AUTO_MIN_SIZE:
         # At most AUTO_MIN_SIZE times the gradient's memory: not worth estimating.
         return "dense"
-    sparsity = graph.companion(hessian_sparsity)
+    try:
+        sparsity = graph.companion(hessian_sparsity)
+    except UnsupportedModelError:
+        return "dense"  # no pattern: neither a sparse route nor an estimate to guard with
     needed = memory.dense_hessian_bytes(graph.size, sparsity.intermediate_elements)
     if structure == "dense":
         memory.require_fits(
