@@ -3,6 +3,7 @@
 import numpy as np
 import pytensor.scalar.basic as ps
 import pytest
+from pytensor.tensor.subtensor import AdvancedSubtensor
 
 from pmfisher._core import sparsity
 from pmfisher._core.model_graph import model_graph
@@ -63,12 +64,30 @@ def test_random_walk_pattern_is_banded():
     assert np.abs(rows - columns).max() == 1
 
 
-def test_a_broken_rule_is_caught(monkeypatch):
-    """Treating multiplication as linear drops the tau × z pairs of ``tau * z[group]``: the
-    superset check must see it."""
+def _pow_is_linear(monkeypatch):
+    monkeypatch.setattr(sparsity, "LINEAR", (*sparsity.LINEAR, ps.Pow))
+
+
+def _indexing_reads_the_first_element(monkeypatch):
+    moves = sparsity._Tracer._moves
+
+    def broken(self, node, inputs):
+        results = moves(self, node, inputs)
+        if isinstance(node.op, AdvancedSubtensor):
+            results = [dep[np.zeros(dep.shape[0], dtype=int)] for dep in results]
+        return results
+
+    monkeypatch.setattr(sparsity._Tracer, "_moves", broken)
+
+
+@pytest.mark.parametrize("breakage", [_pow_is_linear, _indexing_reads_the_first_element])
+def test_a_broken_rule_is_caught(monkeypatch, breakage):
+    """A wrong rule (the square in the normal log-density taken as linear, or ``z[group]``
+    read as ``z[0]``) drops true nonzeros: the superset check must see it."""
     graph = model_graph(structured_model("hierarchical"), space="unconstrained", terms="posterior")
     dense = graph.hessian_fn(random_point(graph)) != 0
-    monkeypatch.setattr(sparsity, "LINEAR", (*sparsity.LINEAR, ps.Mul))
+    assert not (dense & ~sparsity.hessian_sparsity(graph).pattern.toarray()).any()
+    breakage(monkeypatch)
     broken = sparsity.hessian_sparsity(graph).pattern.toarray()
     assert (dense & ~broken).any()
 
