@@ -6,6 +6,7 @@ the reason, so that it can be acted on without reading a traceback.
 """
 
 __all__ = [
+    "InsufficientMemoryError",
     "NotPositiveDefiniteError",
     "PMFisherError",
     "PointError",
@@ -19,6 +20,10 @@ class PMFisherError(ValueError):
 
 class UnsupportedModelError(PMFisherError):
     """The model has a feature that the requested computation cannot handle."""
+
+
+class InsufficientMemoryError(PMFisherError):
+    """An intermediate would not fit in the memory available, and no other route exists."""
 
 
 class PointError(PMFisherError):

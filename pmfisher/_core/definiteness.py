@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import linalg
+from scipy import linalg, sparse
 
 from pmfisher._core.options import check_option
 from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
@@ -51,11 +51,16 @@ class PositiveDefinite:
 
 def require_finite(values: np.ndarray, labels, what: str) -> None:
     """A :class:`~pmfisher.errors.PMFisherError` naming the parameters whose entries of
-    ``values`` (a vector, a matrix or a stack of them over parameters in the last axis) are
-    not finite."""
-    bad = ~np.isfinite(values)
-    if bad.any():
+    ``values`` (a vector, a matrix or a stack of them over parameters in the last axis, or a
+    SciPy sparse matrix) are not finite."""
+    if sparse.issparse(values):
+        coo = sparse.coo_array(values)
+        rows = np.zeros(coo.shape[0], dtype=bool)
+        rows[coo.row[~np.isfinite(coo.data)]] = True
+    else:
+        bad = ~np.isfinite(values)
         rows = bad.reshape(-1, bad.shape[-1]).any(axis=0)
+    if rows.any():
         names = [label for label, row in zip(labels, rows, strict=True) if row]
         raise PMFisherError(
             f"{what} is not finite in the entries of {', '.join(names)}: the density is not "

@@ -2,9 +2,10 @@
 into xarray objects, once, at the public edge."""
 
 import numpy as np
+import sparse
 import xarray as xr
 
-__all__ = ["distribution_name", "element_labels", "square", "vector"]
+__all__ = ["distribution_name", "element_labels", "sparse_square", "square", "vector"]
 
 ROW, COLUMN = "param_i", "param_j"
 
@@ -14,6 +15,19 @@ def square(matrix: np.ndarray, labels, *, name: str, **attrs) -> xr.DataArray:
     labels = list(labels)
     return xr.DataArray(
         np.asarray(matrix, dtype="float64"),
+        dims=(ROW, COLUMN),
+        coords={ROW: labels, COLUMN: labels},
+        name=name,
+        attrs=attrs,
+    )
+
+
+def sparse_square(matrix, labels, *, name: str, **attrs) -> xr.DataArray:
+    """Like :func:`square` for a SciPy sparse matrix: the DataArray is backed by a pydata
+    ``sparse.COO`` array; ``result.data.tocsr()`` gives SciPy's CSR back."""
+    labels = list(labels)
+    return xr.DataArray(
+        sparse.COO.from_scipy_sparse(matrix).astype("float64"),
         dims=(ROW, COLUMN),
         coords={ROW: labels, COLUMN: labels},
         name=name,

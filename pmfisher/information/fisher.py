@@ -14,7 +14,7 @@ from pmfisher._core import labelled
 from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.definiteness import require_finite
 from pmfisher._core.model_graph import model_graph, resolve_model
-from pmfisher._core.options import Space, check_option
+from pmfisher._core.options import Space, Structure, check_option
 from pmfisher._core.simulation import require_forward_samplers, simulator
 from pmfisher.errors import PMFisherError
 from pmfisher.information.exact_fisher import exact_fisher_matrix, unsupported_reason
@@ -74,6 +74,7 @@ def fisher_information(
     method: Method = "auto",
     draws: int = 1000,
     random_seed=None,
+    structure: Structure = "auto",
 ) -> FisherInformation:
     r"""Expected (Fisher) information of the whole data set at ``point``.
 
@@ -108,6 +109,9 @@ def fisher_information(
         :math:`1/\sqrt{\text{draws}}`.
     random_seed : int, optional
         The same seed gives the same numbers.
+    structure : {"auto", "dense"}
+        How the matrix is formed. Both methods form it densely for now, so ``"auto"`` means
+        ``"dense"``; ``"sparse"`` (the option of :func:`observed_information`) raises.
 
     Returns
     -------
@@ -126,6 +130,13 @@ def fisher_information(
     """
     check_option("space", space, Space)
     check_option("method", method, Method)
+    check_option("structure", structure, Structure)
+    if structure == "sparse":
+        raise PMFisherError(
+            "structure='sparse' is not available for fisher_information: its exact and Monte "
+            "Carlo forms are built densely; use structure='auto' or 'dense', or "
+            "observed_information(..., structure='sparse')."
+        )
     model = resolve_model(model)
     if method == "monte_carlo":
         require_forward_samplers(model)
