@@ -13,7 +13,8 @@ from pmfisher._core import labelled
 from pmfisher._core.data_likelihood import DataLikelihood, data_likelihood
 from pmfisher._core.model_graph import model_graph
 from pmfisher.errors import PMFisherError
-from pmfisher.fitting.mode import find_mode, require_converged
+from pmfisher.fitting.mode import require_converged
+from pmfisher.fitting.mode_cache import current_mode
 
 __all__ = ["InformationMatrixTest", "information_matrix_test"]
 
@@ -107,7 +108,9 @@ def information_matrix_test(point=None, *, model: pm.Model | None = None) -> Inf
     """
     graph = model_graph(model, space="constrained", terms="likelihood")
     if point is None:
-        point = require_converged(find_mode(model=graph.model, terms="likelihood"))
+        point = require_converged(
+            current_mode(graph.model, terms="likelihood", space="constrained")
+        )
     x = graph.flatten(point)
     graph.check_in_support(x)
     like = data_likelihood(graph.model, space="constrained")

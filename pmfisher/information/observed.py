@@ -10,7 +10,8 @@ from pmfisher._core import labelled
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Space, Terms
 from pmfisher.errors import PMFisherError
-from pmfisher.fitting.mode import find_mode, require_converged
+from pmfisher.fitting.mode import require_converged
+from pmfisher.fitting.mode_cache import current_mode
 
 __all__ = ["observed_information"]
 
@@ -71,7 +72,7 @@ def observed_information(
     """
     graph = model_graph(model, space=space, terms=terms)
     if point is None:
-        point = require_converged(find_mode(model=graph.model, terms=terms, space=space))
+        point = require_converged(current_mode(graph.model, terms=terms, space=space))
     x = graph.flatten(point)
     graph.check_in_support(x)
     information = -np.asarray(graph.hessian_fn(x))
