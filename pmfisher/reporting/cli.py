@@ -72,7 +72,9 @@ def main(argv=None) -> int:
         help="NUTS draws (and tuning steps, at least 500) per chain; the Laplace "
         "approximation gets draws × chains (default 2000)",
     )
-    report.add_argument("--chains", type=_positive, default=2, metavar="C", help="NUTS chains (default 2)")
+    report.add_argument(
+        "--chains", type=_positive, default=2, metavar="C", help="NUTS chains (default 2)"
+    )
     report.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
     studies = commands.add_parser(
         "case-studies",
