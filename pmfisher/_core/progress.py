@@ -7,8 +7,11 @@ those columns and that theme, with two more rules so that logs and CI stay clean
 
 - progress is shown only when someone watches: stderr is a terminal or a Jupyter notebook,
   the environment variable ``CI`` is unset and ``PMFISHER_PROGRESS`` is not ``off``;
-- a call made with ``progressbar=False`` silences everything inside it, the compile notices
-  of :func:`slow_work_notice` included (a context variable carries the switch down).
+- a call made with ``progressbar=False`` silences everything inside it, the notices of
+  :func:`slow_work_notice` (compiles) included: a context variable carries the switch down.
+
+Rich draws one live display at a time, so work that turns out slow inside a bar (a compile
+during the first chunk) says so in the bar's description instead of a display of its own.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-__all__ = ["progress_bar", "progress_wanted", "slow_work_notice"]
+__all__ = ["progress_bar", "progress_wanted", "quiet", "slow_work_notice"]
 
 # Work that has not finished after this many seconds gets a notice (compiles, mostly).
 NOTICE_AFTER_SECONDS = 2.0
 
 _ALLOWED = contextvars.ContextVar("pmfisher_progress_allowed", default=True)
+_ACTIVE_BAR = contextvars.ContextVar("pmfisher_active_bar", default=None)
 
 
 def progress_wanted(progressbar: bool = True) -> bool:
@@ -46,14 +50,15 @@ def _watched() -> bool:
 
 
 class _Bar:
-    """A rich progress bar with PyMC's columns and theme, or nothing."""
+    """A rich progress bar with PyMC's columns and theme (or nothing, when not shown)."""
 
     def __init__(self, description: str, total: int, shown: bool):
-        self._progress = None
+        self.description = description
+        self.progress = None
         if shown:
             from pymc.progress_bar import CustomProgress, default_progress_theme
 
-            self._progress = CustomProgress(
+            self.progress = CustomProgress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 "[progress.percentage]{task.percentage:>3.0f}%",
@@ -62,19 +67,22 @@ class _Bar:
                 TimeElapsedColumn(),
                 console=Console(file=sys.stderr, theme=default_progress_theme),
             )
-            self._task = self._progress.add_task(description, total=total)
+            self.task = self.progress.add_task(description, total=total)
 
     def advance(self, steps: int = 1) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task, steps)
+        """Count ``steps`` more units of work as done."""
+        if self.progress is not None:
+            self.progress.advance(self.task, steps)
+
+    def describe(self, description: str | None) -> None:
+        """Show ``description`` instead of the bar's own (``None``: back to its own)."""
+        if self.progress is not None:
+            self.progress.update(self.task, description=description or self.description)
 
 
 @contextlib.contextmanager
 def progress_bar(description: str, total: int, *, progressbar: bool = True):
     """A progress bar over ``total`` units of work, advanced with ``bar.advance(n)``.
-
-    Inside the ``with`` block, nested work (compiles) shows nothing when ``progressbar`` is
-    ``False``, nor while this bar is drawn (one display at a time).
 
     Examples
     --------
@@ -82,18 +90,18 @@ def progress_bar(description: str, total: int, *, progressbar: bool = True):
     ...     for _ in range(3):
     ...         bar.advance()
     """
-    shown = progress_wanted(progressbar)
-    bar = _Bar(description, total, shown)
-    token = _ALLOWED.set(False) if not progressbar or shown else None
-    try:
-        if bar._progress is None:
+    # One display at a time: a bar inside a bar (a Monte Carlo inside a study) is not drawn.
+    bar = _Bar(description, total, progress_wanted(progressbar) and _ACTIVE_BAR.get() is None)
+    with quiet(progressbar):
+        if bar.progress is None:
             yield bar
-        else:
-            with bar._progress:
+            return
+        token = _ACTIVE_BAR.set(bar)
+        try:
+            with bar.progress:
                 yield bar
-    finally:
-        if token is not None:
-            _ALLOWED.reset(token)
+        finally:
+            _ACTIVE_BAR.reset(token)
 
 
 @contextlib.contextmanager
@@ -108,27 +116,34 @@ def quiet(progressbar: bool):
 
 
 @contextlib.contextmanager
-def slow_work_notice(description: str, *, after: float = NOTICE_AFTER_SECONDS):
-    """Say ``description …`` on stderr, with a spinner and the elapsed time, if the work in
-    the block is still running after ``after`` seconds, and how long it took at the end.
-
-    Fast work (a compiled function loaded from the cache) shows nothing.
+def slow_work_notice(description: str, *, after: float | None = None):
+    """Say ``description …`` on stderr, with a spinner, if the work in the block is still
+    running after ``after`` seconds, and how long it took at the end; inside a progress bar,
+    say it in the bar's description instead. Fast work (a compiled function loaded from the
+    cache) shows nothing. ``after`` defaults to ``NOTICE_AFTER_SECONDS``.
     """
-    if not progress_wanted():
+    # Work in other threads (an executor's) would draw over the main thread's display.
+    if not progress_wanted() or threading.current_thread() is not threading.main_thread():
         yield
         return
+    bar = _ACTIVE_BAR.get()
     console = Console(file=sys.stderr)
-    state = {"status": None, "start": time.perf_counter()}
+    start = time.perf_counter()
     lock = threading.Lock()
+    state = {"shown": None, "finished": False}
 
     def show():
         with lock:
-            if state["status"] is False:
+            if state["finished"]:
                 return
-            state["status"] = console.status(f"{description} …")
-            state["status"].start()
+            if bar is not None:
+                bar.describe(f"{bar.description} ({description} …)")
+                state["shown"] = bar
+            else:
+                state["shown"] = console.status(f"{description} …")
+                state["shown"].start()
 
-    timer = threading.Timer(after, show)
+    timer = threading.Timer(NOTICE_AFTER_SECONDS if after is None else after, show)
     timer.daemon = True
     timer.start()
     try:
@@ -136,8 +151,11 @@ def slow_work_notice(description: str, *, after: float = NOTICE_AFTER_SECONDS):
     finally:
         timer.cancel()
         with lock:
-            status, state["status"] = state["status"], False
-        if status is not None:
-            status.stop()
-            elapsed = time.perf_counter() - state["start"]
+            state["finished"] = True
+            shown = state["shown"]
+        if shown is bar and bar is not None:
+            bar.describe(None)
+        elif shown is not None:
+            shown.stop()
+            elapsed = time.perf_counter() - start
             console.print(f"{description} … done ({elapsed:.1f} s)", highlight=False)

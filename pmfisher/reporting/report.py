@@ -220,7 +220,7 @@ def build_report(
         try:
             approx = _laplace(model, draws * chains, seed)
         except Exception as error:
-            step.outcome = "not available"
+            step.outcome = NOT_AVAILABLE
             sections.append(("Laplace approximation", _failure_html(error, STEP_ADVICE["laplace"])))
         else:
             sections.append(
@@ -241,7 +241,7 @@ def build_report(
                     model, draws=draws, chains=chains, seed=seed, progress=progress
                 )
             except Exception as error:
-                step.outcome = "not available"
+                step.outcome = NOT_AVAILABLE
                 comparison = _failure_html(error, STEP_ADVICE["nuts"])
             else:
                 comparison = _attempt(
@@ -255,6 +255,7 @@ def build_report(
     return path
 
 
+NOT_AVAILABLE = "not available, the report says why"
 # What a reader can do when a step is not available, beside the reason itself.
 STEP_ADVICE = {
     "model": "",
@@ -273,7 +274,7 @@ def _attempt(step, build, advice: str) -> str:
         return build()
     except Exception as error:
         if step is not None:
-            step.outcome = "not available"
+            step.outcome = NOT_AVAILABLE
         return _failure_html(error, advice)
 
 
