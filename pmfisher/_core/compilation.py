@@ -172,7 +172,7 @@ def _compiling(recipe: str, inputs, *, kept: bool) -> str:
     shape = getattr(getattr(inputs[0], "type", None), "shape", None) if inputs else None
     size = shape[-1] if shape else None
     what = "function" if recipe.startswith("as given") else recipe
-    parameters = f" of {size:,} parameters" if size is not None else ""
+    parameters = f" of {size:,} parameter{'s' * (size != 1)}" if size is not None else ""
     once = " (once: it is kept in the cache)" if kept else ""
     return f"compiling the {what}{parameters}{once}"
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import os
 import sys
 import threading
@@ -26,7 +27,7 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-__all__ = ["progress_bar", "progress_wanted", "quiet", "slow_work_notice"]
+__all__ = ["progress_bar", "progress_switch", "progress_wanted", "quiet", "slow_work_notice"]
 
 # Work that has not finished after this many seconds gets a notice (compiles, mostly).
 NOTICE_AFTER_SECONDS = 2.0
@@ -102,6 +103,18 @@ def progress_bar(description: str, total: int, *, progressbar: bool = True):
                 yield bar
         finally:
             _ACTIVE_BAR.reset(token)
+
+
+def progress_switch(function):
+    """Decorate a function taking ``progressbar=``: called with ``False``, everything it does
+    is silent, slow compiles included."""
+
+    @functools.wraps(function)
+    def switched(*args, progressbar: bool = True, **kwargs):
+        with quiet(progressbar):
+            return function(*args, progressbar=progressbar, **kwargs)
+
+    return switched
 
 
 @contextlib.contextmanager

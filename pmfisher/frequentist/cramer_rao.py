@@ -49,7 +49,7 @@ from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.definiteness import positive_definite
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space
-from pmfisher._core.progress import progress_bar
+from pmfisher._core.progress import progress_bar, progress_switch
 from pmfisher._core.simulation import simulate_data
 from pmfisher.errors import PMFisherError
 from pmfisher.fitting.batch_fit import fit_batch
@@ -171,6 +171,7 @@ class EstimatorStudy:
         return int(self.converged.sum())
 
 
+@progress_switch
 def simulate_estimator(
     point,
     *,

@@ -14,7 +14,7 @@ from pmfisher._core import labelled
 from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, check_option
-from pmfisher._core.progress import progress_bar
+from pmfisher._core.progress import progress_bar, progress_switch
 from pmfisher._core.simulation import require_forward_samplers, simulator
 from pmfisher.errors import PMFisherError
 from pmfisher.information.exact_fisher import exact_fisher_matrix, unsupported_reason
@@ -68,6 +68,7 @@ class FisherInformation:
     draws: int | None = None
 
 
+@progress_switch
 def fisher_information(
     point,
     *,

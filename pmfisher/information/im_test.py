@@ -12,7 +12,7 @@ from scipy import stats
 from pmfisher._core import labelled
 from pmfisher._core.data_likelihood import DataLikelihood, data_likelihood
 from pmfisher._core.model_graph import model_graph
-from pmfisher._core.progress import progress_bar
+from pmfisher._core.progress import progress_bar, progress_switch
 from pmfisher.errors import PMFisherError
 from pmfisher.fitting.mode import require_converged
 from pmfisher.fitting.mode_cache import current_mode
@@ -50,6 +50,7 @@ class InformationMatrixTest:
     discrepancy: xr.DataArray
 
 
+@progress_switch
 def information_matrix_test(
     point=None, *, model: pm.Model | None = None, progressbar: bool = True
 ) -> InformationMatrixTest:
