@@ -589,7 +589,8 @@ def _nuts_html(approx, reference, figures, plots) -> str:
         summary = _draw_summary(reference["posterior"].to_dataset(), None)
         return text + "<p>No Laplace approximation to compare.</p>" + _table(summary)
     names = _free_names(approx)
-    table = compare(approx, reference)
+    shared, groups = _shared_and_groups(approx["posterior"], names)
+    table, coverage_note = _comparison(approx, reference, names, shared)
     verdict = comparison_verdict(table)
     per_parameter = table[
         [
@@ -612,7 +613,6 @@ def _nuts_html(approx, reference, figures, plots) -> str:
     value_names = list(approx["unconstrained_posterior"].data_vars)
     pair_names, pair_coords = _pair_selection(approx, value_names)
     names_pair = ("Laplace", "NUTS")
-    shared, groups = _shared_and_groups(approx["posterior"], names)
     drawn = _scalar_count(approx["posterior"], shared)
     pictures = ""
     if drawn > DRAWN_SCALARS:
@@ -659,10 +659,51 @@ def _nuts_html(approx, reference, figures, plots) -> str:
     return (
         f'<p class="verdict {_verdict_class(verdict)}">{html.escape(verdict)}</p>'
         + text
+        + coverage_note
         + _table(per_parameter)
         + joint
         + pictures
     )
+
+
+def _comparison(approx, reference, names, shared) -> tuple[xr.Dataset, str]:
+    """:func:`~pmfisher.compare` over every shared variable and, when their draws cannot give a
+    joint summary (fewer draws than parameters; a simplex, whose entries sum to one), over
+    the shared parameters or in the unconstrained coordinates instead, with a note saying
+    so. The first reason is raised when nothing can be compared."""
+    try:
+        return compare(approx, reference), ""
+    except PMFisherError as error:
+        first = error
+    if shared and shared != names:
+        try:
+            table = compare(approx, reference, var_names=shared)
+        except PMFisherError:
+            pass
+        else:
+            return table, (
+                f"<p>The table and the joint summaries cover the shared parameters "
+                f"({', '.join(shared)}): over all {len(approx['fit']['param'])} parameters "
+                f"the NUTS draws cannot give them ({html.escape(str(first))}). The figure of "
+                "group effects compares the rest. More draws (--draws) lift this.</p>"
+            )
+    unconstrained = approx["unconstrained_posterior"].to_dataset()
+    value_names = [name for name in unconstrained.data_vars if name not in names]
+    if value_names and all(name in reference["posterior"].data_vars for name in value_names):
+        inner = xr.DataTree.from_dict(
+            {"posterior": unconstrained, "fit": approx["fit"].to_dataset()}
+        )
+        try:
+            table = compare(inner, reference, var_names=list(unconstrained.data_vars))
+        except PMFisherError:
+            pass
+        else:
+            return table, (
+                "<p>Compared in the unconstrained coordinates, where the Laplace "
+                f"approximation is Gaussian: in the constrained ones {html.escape(str(first))}"
+                "</p>"
+            )
+    raise first
 
 
 def _joint_names(names) -> str:
