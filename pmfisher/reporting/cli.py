@@ -172,6 +172,11 @@ def _case_studies(arguments) -> int:
     return 0
 
 
+# What to do when the likelihood alone identifies no MLE (the posterior may still be fine).
+NO_MLE = (
+    "There are no standard errors from the likelihood alone; with --out DIR the report "
+    "describes the posterior, priors included."
+)
 # The information matrix is printed up to this many parameters, the standard errors up to
 # STANDARD_ERROR_LINES lines; --out writes both in full.
 PRINTED_MATRIX = 12
@@ -190,7 +195,12 @@ def _print_mle(model, out) -> None:
         f"{mode.n_iter} Newton iterations"
     )
     information = observed_information(mode, model=model)
-    positive_definite(information.values, mode.labels, what="observed information at the MLE")
+    positive_definite(
+        information.values,
+        mode.labels,
+        what="observed information at the MLE",
+        advice=NO_MLE if out is None else "The report describes the posterior, priors included.",
+    )
     table = standard_error_table(mode.x, information.values, mode.labels)
     size = len(mode.labels)
     print("\nobserved information at the MLE (constrained space):")

@@ -256,6 +256,11 @@ def build_report(
 
 
 NOT_AVAILABLE = "not available, the report says why"
+# What to do when the likelihood alone identifies no MLE (the posterior may still be fine).
+NO_MLE = (
+    "Without standard errors from the likelihood alone, the posterior (with the priors) is "
+    "what the Laplace section describes."
+)
 # What a reader can do when a step is not available, beside the reason itself.
 STEP_ADVICE = {
     "model": "",
@@ -446,7 +451,7 @@ def _mle_html(model, figures, plots) -> str:
         )
     information = observed_information(mode, model=model)
     precision = positive_definite(
-        information.values, mode.labels, what="observed information at the MLE"
+        information.values, mode.labels, what="observed information at the MLE", advice=NO_MLE
     )
     identity = np.eye(len(mode.labels))
     errors = np.sqrt(np.diag(linalg.cho_solve((precision.cholesky, True), identity)))
