@@ -221,7 +221,8 @@ def build_report(
             approx = _laplace(model, draws * chains, seed)
         except Exception as error:
             step.outcome = NOT_AVAILABLE
-            sections.append(("Laplace approximation", _failure_html(error, STEP_ADVICE["laplace"])))
+            advice = STEP_ADVICE["laplace with nuts" if nuts else "laplace"]
+            sections.append(("Laplace approximation", _failure_html(error, advice)))
         else:
             sections.append(
                 (
@@ -258,17 +259,18 @@ def build_report(
 NOT_AVAILABLE = "not available, the report says why"
 # What to do when the likelihood alone identifies no MLE (the posterior may still be fine).
 NO_MLE = (
-    "Without standard errors from the likelihood alone, the posterior (with the priors) is "
-    "what the Laplace section describes."
+    "The likelihood alone gives no standard errors here; the Laplace section describes the "
+    "posterior, priors included."
 )
 # What a reader can do when a step is not available, beside the reason itself.
 STEP_ADVICE = {
     "model": "",
     "mle": "The rest of the report does not depend on the maximum-likelihood estimate.",
     "laplace": (
-        "Without a Laplace approximation the report cannot judge it; the NUTS posterior "
-        "(pmfisher report FILE --out DIR --nuts) describes the posterior instead."
+        "Without a Laplace approximation there is nothing to judge; NUTS (pmfisher report "
+        "FILE --out DIR --nuts) describes the posterior instead."
     ),
+    "laplace with nuts": "The NUTS section below describes the posterior instead.",
     "nuts": "The Laplace sections above do not depend on NUTS.",
 }
 
