@@ -204,7 +204,8 @@ def plot_information(
         colours = printed = covariance / np.outer(scale, scale)
         title = "correlation of $I^{-1}$ (the Gaussian approximation)"
     size = len(labels)
-    side = min(2.0 + 0.55 * size, 14.0)
+    # Labelled cells need room; unlabelled ones (many parameters) are seen at a glance.
+    side = min(2.0 + 0.55 * size, 14.0) if size <= TICK_LIMIT else 9.0
     figure = Figure(figsize=(side + 1.5, side), layout="constrained")
     axes = figure.add_subplot()
     image = axes.imshow(colours, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")

@@ -292,7 +292,10 @@ def _laplace(model, draws, seed):
     from pmfisher.approximation.laplace import laplace
     from pmfisher.fitting.mode_cache import current_mode
 
-    mode = current_mode(model, terms="posterior", space="unconstrained")
+    with warnings.catch_warnings():
+        # The section says what the warning says.
+        warnings.simplefilter("ignore", UserWarning)
+        mode = current_mode(model, terms="posterior", space="unconstrained")
     if not mode.converged:
         raise PMFisherError(
             f"the posterior has no mode to centre a Gaussian on (gradient norm "
@@ -688,11 +691,13 @@ def _comparison(approx, reference, names, shared) -> tuple[xr.Dataset, str]:
         except PMFisherError:
             pass
         else:
+            draws = reference["posterior"].sizes["chain"] * reference["posterior"].sizes["draw"]
             return table, (
                 f"<p>The table and the joint summaries cover the shared parameters "
-                f"({', '.join(shared)}): over all {len(approx['fit']['param'])} parameters "
-                f"the NUTS draws cannot give them ({html.escape(str(first))}). The figure of "
-                "group effects compares the rest. More draws (--draws) lift this.</p>"
+                f"({', '.join(shared)}): the joint covariance of all "
+                f"{approx['fit'].sizes['param']} parameters cannot be estimated from {draws} "
+                "NUTS draws. The figure of group effects compares the rest; more draws "
+                "(--draws) lift this.</p>"
             )
     unconstrained = approx["unconstrained_posterior"].to_dataset()
     value_names = [name for name in unconstrained.data_vars if name not in names]

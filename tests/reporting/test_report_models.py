@@ -57,13 +57,13 @@ SECTIONS = (
 )
 
 
-def _report(tmp_path_factory, name, source):
+def _report(tmp_path_factory, name, source, seed=3):
     folder = tmp_path_factory.mktemp(name)
     path = folder / f"{name}.py"
     path.write_text(source)
     out = folder / "out"
     arguments = ["report", str(path), "--out", str(out), "--nuts"]
-    code = main([*arguments, "--draws", "100", "--chains", "1", "--seed", "3"])
+    code = main([*arguments, "--draws", "100", "--chains", "1", "--seed", str(seed)])
     return code, out
 
 
@@ -79,7 +79,8 @@ def dirichlet(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def schools(tmp_path_factory):
-    return _report(tmp_path_factory, "schools", CENTRED_SCHOOLS_FILE)
+    # With this seed the 100 draws after 500 tuning steps include divergent transitions.
+    return _report(tmp_path_factory, "schools", CENTRED_SCHOOLS_FILE, seed=2)
 
 
 def _sections(page: str) -> dict[str, str]:
