@@ -149,8 +149,8 @@ def slow_work_notice(description: str, *, after: float | None = None):
         with lock:
             if state["finished"]:
                 return
-            if bar is not None:
-                bar.describe(f"{bar.description} ({description} …)")
+            if bar is not None:  # a bar's line is short: the notice without its aside
+                bar.describe(f"{bar.description} ({description.partition(' (')[0]} …)")
                 state["shown"] = bar
             else:
                 state["shown"] = console.status(f"{description} …")
