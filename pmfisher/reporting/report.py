@@ -712,8 +712,9 @@ def _comparison(approx, reference, names, shared) -> tuple[xr.Dataset, str]:
         else:
             return table, (
                 "<p>Compared in the unconstrained coordinates, where the Laplace "
-                f"approximation is Gaussian: in the constrained ones {html.escape(str(first))}"
-                "</p>"
+                "approximation is Gaussian: in the constrained ones the draws have no joint "
+                "covariance (the entries of a simplex sum to one, or there are fewer draws "
+                "than parameters).</p>"
             )
     raise first
 
