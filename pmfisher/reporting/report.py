@@ -844,13 +844,14 @@ def _table(frame: pd.DataFrame) -> str:
     counts = bases.map(bases.value_counts())
     shared = frame[(counts <= GROUP_SIZE).to_numpy()]
     if 0 < len(shared) <= LONG_TABLE:
-        visible, shown = shared, "the shared parameters"
+        visible = shared
+        shown = f"the shared parameters ({len(shared)} of {len(frame)} rows)"
     else:
-        visible, shown = frame.iloc[:FIRST_ROWS], f"the first {FIRST_ROWS}"
+        visible, shown = frame.iloc[:FIRST_ROWS], f"the first {FIRST_ROWS} of {len(frame)} rows"
     return (
-        html_of(visible) + f"<details><summary>{shown} of {len(frame)} rows are shown above; "
-        f'click for all {len(frame)}</summary><div class="scroll">{html_of(frame)}</div>'
-        "</details>"
+        html_of(visible)
+        + f"<details><summary>{shown} are shown above; click for all {len(frame)}</summary>"
+        f'<div class="scroll">{html_of(frame)}</div></details>'
     )
 
 
