@@ -596,7 +596,9 @@ def _nuts_html(approx, reference, figures, plots) -> str:
     else:
         text = "<p>NUTS reference: no divergent transitions.</p>"
     if approx is None:
-        summary = _draw_summary(reference["posterior"].to_dataset(), None)
+        posterior = reference["posterior"].to_dataset()
+        # The model's own variables; the transformed copies kept for pair plots end in "__".
+        summary = _draw_summary(posterior, [n for n in posterior.data_vars if not n.endswith("__")])
         return text + "<p>No Laplace approximation to compare.</p>" + _table(summary)
     names = _free_names(approx)
     shared, groups = _shared_and_groups(approx["posterior"], names)
