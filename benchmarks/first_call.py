@@ -26,6 +26,26 @@ within 2× of ``pm.find_MAP``. Times on a shared machine move with its load: com
 columns of one run, not runs.
 
 Run: ``.venv/bin/python benchmarks/first_call.py [--cold] [--models glm lkj hierarchical]``.
+
+Measured on the shared 2-core machine (six sessions compiling at once, load 2–5; PyTensor's
+compile directory holding 2,187 modules, 1.7 GB), second run of the table, GLM only:
+
+=============  ========  ===============  ===========  ===============  ==================  ===============
+model          setting   pymc logp+grad   pm.find_MAP  find_mode        + observed_info     laplace
+=============  ========  ===============  ===========  ===============  ==================  ===============
+glm            warm      5.0 s            3.5 s        37.8 s (10.9×)   3.6 s (1.0×)        26.5 s (7.7×)
+glm            new data  3.6 s            5.6 s        39.4 s (7.1×)    10.4 s (1.9×)       49.2 s (8.9×)
+=============  ========  ===============  ===========  ===============  ==================  ===============
+
+The target (``find_mode`` within 2× of ``pm.find_MAP``) is not met. A profile of the warm
+``find_mode`` (24 s in that run, every function *loaded* from pmfisher's cache, none
+compiled) puts 23.5 s in unpickling its three functions, 15.7 s of it in PyTensor's
+``ModuleCache.module_from_key`` for their 45 C thunks, 5.5 s of that in one
+``ModuleCache.refresh`` that reads every module of the compile directory. ``pm.find_MAP``
+does not pay this: PyMC compiles with PyTensor's default (numba) mode, which never opens the
+C module cache. Loading pmfisher's functions at a cost that does not grow with the compile
+directory needs either the numba backend for the small functions or a module lookup that
+reads only the modules a stored function names; neither is built yet.
 """
 
 import argparse
