@@ -30,12 +30,12 @@ Run: ``.venv/bin/python benchmarks/first_call.py [--cold] [--models glm lkj hier
 Measured on the shared 2-core machine (six sessions compiling at once, load 2–5; PyTensor's
 compile directory holding 2,187 modules, 1.7 GB), second run of the table, GLM only:
 
-=============  ========  ===============  ===========  ===============  ==================  ===============
-model          setting   pymc logp+grad   pm.find_MAP  find_mode        + observed_info     laplace
-=============  ========  ===============  ===========  ===============  ==================  ===============
-glm            warm      5.0 s            3.5 s        37.8 s (10.9×)   3.6 s (1.0×)        26.5 s (7.7×)
-glm            new data  3.6 s            5.6 s        39.4 s (7.1×)    10.4 s (1.9×)       49.2 s (8.9×)
-=============  ========  ===============  ===========  ===============  ==================  ===============
+========  ==============  ===========  ==============  ===============  =============
+GLM       pymc logp+grad  pm.find_MAP  find_mode       + observed_info  laplace
+========  ==============  ===========  ==============  ===============  =============
+warm      5.0 s           3.5 s        37.8 s (10.9×)  3.6 s (1.0×)     26.5 s (7.7×)
+new data  3.6 s           5.6 s        39.4 s (7.1×)   10.4 s (1.9×)    49.2 s (8.9×)
+========  ==============  ===========  ==============  ===============  =============
 
 The target (``find_mode`` within 2× of ``pm.find_MAP``) is not met. A profile of the warm
 ``find_mode`` (24 s in that run, every function *loaded* from pmfisher's cache, none
