@@ -6,6 +6,7 @@ The public home of the reporting layer's plots (:mod:`pmfisher.reporting.plots` 
 from pmfisher.reporting.plots import (
     khat_threshold,
     plot_forest,
+    plot_group_comparison,
     plot_information,
     plot_khat,
     plot_marginals,
@@ -16,6 +17,7 @@ from pmfisher.reporting.plots import (
 __all__ = [
     "khat_threshold",
     "plot_forest",
+    "plot_group_comparison",
     "plot_information",
     "plot_khat",
     "plot_marginals",

@@ -60,6 +60,7 @@ from pytensor.graph.basic import Variable
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
 
 from pmfisher._core.graph_digest import UndigestibleGraph, graph_digest, shared_ancestors
+from pmfisher._core.progress import slow_work_notice
 from pmfisher._core.rewrites import SWITCH_SINK
 
 __all__ = ["CompiledFunction", "compile_derived", "compile_function", "statistics"]
@@ -141,17 +142,20 @@ def compile_derived(
         return CompiledFunction(function, shared, lock)
     function = _load(path) if path is not None else None
     if function is None:
-        outputs = build()
-        if shared_ancestors(outputs if isinstance(outputs, list | tuple) else [outputs]) != shared:
-            raise RuntimeError(f"recipe {recipe!r} reads data its sources do not name")
-        placeholders = {data: data.type() for data in shared}
-        function = pytensor.function(
-            [*inputs, *placeholders.values()],
-            outputs,
-            mode=COMPILE_MODE,
-            givens=placeholders,
-            on_unused_input="ignore",
-        )
+        with slow_work_notice(_compiling(recipe, inputs, kept=path is not None)):
+            outputs = build()
+            if shared_ancestors(outputs if isinstance(outputs, list | tuple) else [outputs]) != (
+                shared
+            ):
+                raise RuntimeError(f"recipe {recipe!r} reads data its sources do not name")
+            placeholders = {data: data.type() for data in shared}
+            function = pytensor.function(
+                [*inputs, *placeholders.values()],
+                outputs,
+                mode=COMPILE_MODE,
+                givens=placeholders,
+                on_unused_input="ignore",
+            )
         statistics["compiled"] += 1
         if path is not None:
             _store(path, function)
@@ -161,6 +165,16 @@ def compile_derived(
         while len(_IN_MEMORY) > _KEPT_IN_MEMORY:
             _IN_MEMORY.popitem(last=False)
     return compiled
+
+
+def _compiling(recipe: str, inputs, *, kept: bool) -> str:
+    """What a slow compile says it is doing: ``compiling the Hessian of 50,003 parameters``."""
+    shape = getattr(getattr(inputs[0], "type", None), "shape", None) if inputs else None
+    size = shape[-1] if shape else None
+    what = "function" if recipe.startswith("as given") else recipe
+    parameters = f" of {size:,} parameter{'s' * (size != 1)}" if size is not None else ""
+    once = " (once: it is kept in the cache)" if kept else ""
+    return f"compiling the {what}{parameters}{once}"
 
 
 # -- the disk cache ---------------------------------------------------------------------------

@@ -69,7 +69,12 @@ def require_finite(values: np.ndarray, labels, what: str) -> None:
 
 
 def positive_definite(
-    matrix: np.ndarray, labels, *, what: str, action: NotPositiveDefinite = "raise"
+    matrix: np.ndarray,
+    labels,
+    *,
+    what: str,
+    action: NotPositiveDefinite = "raise",
+    advice: str = "Pass not_positive_definite='regularize' to proceed with a regularized matrix.",
 ) -> PositiveDefinite:
     r"""Check that ``matrix`` is numerically positive definite, and act if it is not.
 
@@ -79,7 +84,8 @@ def positive_definite(
     :class:`NotPositiveDefiniteError` naming the smallest eigenvalues and the parameters that
     load on their eigenvectors; ``action="regularize"`` replaces every eigenvalue by
     :math:`\max(|\lambda|, 10^{-6}\lambda_{\max})` — a saddle direction is reflected, a flat
-    direction gets a small but positive curvature, i.e. a large variance.
+    direction gets a small but positive curvature, i.e. a large variance. ``advice`` ends the
+    error's message: what the caller's user can do.
 
     Examples
     --------
@@ -119,7 +125,7 @@ def positive_definite(
             f"the {what} is not positive definite: {report}. The density does not curve "
             "downwards along these directions — the parameters are not identified there (add "
             "information or a proper prior, or fix one of them), or the point is a saddle. "
-            "Pass not_positive_definite='regularize' to proceed with a regularized matrix.",
+            + advice,
             eigenvalues=eigenvalues[:REPORTED_EIGENVALUES],
             loadings=_loadings(eigenvectors[:, bad[0]], labels),
         )

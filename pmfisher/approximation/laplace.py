@@ -61,7 +61,8 @@ from pmfisher.approximation.importance_sampling import (
     systematic_resample,
 )
 from pmfisher.errors import PMFisherError
-from pmfisher.fitting.mode import find_mode, require_converged
+from pmfisher.fitting.mode import require_converged
+from pmfisher.fitting.mode_cache import current_mode
 
 __all__ = ["laplace"]
 
@@ -154,7 +155,10 @@ def laplace(
     model = graph.model
     rng = np.random.default_rng(random_seed)
 
-    mode = require_converged(find_mode(model=model, terms=terms, space=space, random_seed=rng))
+    mode = require_converged(
+        current_mode(model, terms=terms, space=space),
+        advice="Reparameterize the model, or sample it with NUTS (pm.sample).",
+    )
     precision = positive_definite(
         -np.asarray(graph.hessian_fn(mode.x)),
         graph.labels,

@@ -150,14 +150,16 @@ def find_mode(
     )
 
 
-def require_converged(mode: Mode) -> Mode:
-    """The mode itself, or a :class:`PMFisherError` saying that none was found."""
+def require_converged(
+    mode: Mode, *, advice: str = "Pass a point explicitly, or reparameterize the model."
+) -> Mode:
+    """The mode itself, or a :class:`PMFisherError` saying that none was found, with
+    ``advice`` that the caller can follow."""
     if not mode.converged:
         reason = mode.message or "The density may be unbounded or very flat."
         raise PMFisherError(
             f"no mode of the {mode.terms} was found (gradient norm {mode.grad_norm:.3g} after "
-            f"{mode.n_iter} iterations). {reason} Pass a point explicitly, or reparameterize "
-            "the model."
+            f"{mode.n_iter} iterations). {reason} {advice}"
         )
     return mode
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import uuid
 import warnings
-from concurrent.futures import Executor
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 
 import cloudpickle
@@ -49,6 +49,7 @@ from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.definiteness import positive_definite
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space
+from pmfisher._core.progress import progress_bar, progress_switch
 from pmfisher._core.simulation import simulate_data
 from pmfisher.errors import PMFisherError
 from pmfisher.fitting.batch_fit import fit_batch
@@ -170,6 +171,7 @@ class EstimatorStudy:
         return int(self.converged.sum())
 
 
+@progress_switch
 def simulate_estimator(
     point,
     *,
@@ -178,6 +180,7 @@ def simulate_estimator(
     executor: Executor | None = None,
     random_seed=None,
     chunk_size: int = 50,
+    progressbar: bool = True,
 ) -> EstimatorStudy:
     r"""Simulate data sets at ``point``, fit the MLE on each, and compare with Cramér–Rao.
 
@@ -202,6 +205,9 @@ def simulate_estimator(
     chunk_size : int
         Replicates per task. Data sets do not depend on it; fits agree across chunk sizes to
         rounding only, so keep it fixed when comparing executors.
+    progressbar : bool
+        Show the progress over the replicates (and of slow compiles), as PyMC does, when
+        stderr is a terminal or a notebook.
 
     Returns
     -------
@@ -235,13 +241,21 @@ def simulate_estimator(
     seeds = _replicate_seeds(random_seed, int(replicates))
     chunks = [seeds[start : start + chunk_size] for start in range(0, len(seeds), chunk_size)]
     shipped = _ShippedModel(model)
-    if executor is None:
-        results = [_fit_chunk(shipped, constrained_point, chunk) for chunk in chunks]
-    else:
-        futures = [
-            executor.submit(_fit_chunk, shipped, constrained_point, chunk) for chunk in chunks
-        ]
-        results = [future.result() for future in futures]
+    description = f"fitting {len(seeds)} simulated data sets"
+    with progress_bar(description, total=len(seeds), progressbar=progressbar) as bar:
+        if executor is None:
+            results = []
+            for chunk in chunks:
+                results.append(_fit_chunk(shipped, constrained_point, chunk))
+                bar.advance(len(chunk))
+        else:
+            futures = {
+                executor.submit(_fit_chunk, shipped, constrained_point, chunk): len(chunk)
+                for chunk in chunks
+            }
+            for future in as_completed(futures):
+                bar.advance(futures[future])
+            results = [future.result() for future in futures]
     estimates, errors, converged = (np.concatenate(parts) for parts in zip(*results, strict=True))
     return _summarize(graph.labels, truth, bound, estimates, errors, converged)
 

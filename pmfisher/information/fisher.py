@@ -15,6 +15,7 @@ from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.definiteness import require_finite
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, check_option
+from pmfisher._core.progress import progress_bar, progress_switch
 from pmfisher._core.simulation import require_forward_samplers, simulator
 from pmfisher.errors import PMFisherError
 from pmfisher.information.exact_fisher import exact_fisher_matrix, unsupported_reason
@@ -25,6 +26,8 @@ Method = Literal["auto", "exact", "monte_carlo"]
 
 # Above this many paired standard errors, the two Monte Carlo estimators are said to disagree.
 AGREEMENT_LIMIT = 4.0
+# Monte Carlo runs in at least this many chunks, so that its progress bar moves.
+PROGRESS_STEPS = 20
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class FisherInformation:
     draws: int | None = None
 
 
+@progress_switch
 def fisher_information(
     point,
     *,
@@ -75,6 +79,7 @@ def fisher_information(
     draws: int = 1000,
     random_seed=None,
     structure: Structure = "auto",
+    progressbar: bool = True,
 ) -> FisherInformation:
     r"""Expected (Fisher) information of the whole data set at ``point``.
 
@@ -112,6 +117,9 @@ def fisher_information(
     structure : {"auto", "dense"}
         How the matrix is formed. Both methods form it densely for now, so ``"auto"`` means
         ``"dense"``; ``"sparse"`` (the option of :func:`observed_information`) raises.
+    progressbar : bool
+        Show the progress of ``"monte_carlo"`` over the simulated data sets (and of slow
+        compiles), as PyMC does, when stderr is a terminal or a notebook.
 
     Returns
     -------
@@ -150,10 +158,10 @@ def fisher_information(
         require_finite(matrix, graph.labels, "the exact Fisher information")
         zeros = np.zeros_like(matrix)
         return _result(graph, matrix, matrix, zeros, zeros, "exact", estimator="exact")
-    return _monte_carlo(graph, x, int(draws), random_seed)
+    return _monte_carlo(graph, x, int(draws), random_seed, progressbar)
 
 
-def _monte_carlo(graph, x: np.ndarray, draws: int, random_seed) -> FisherInformation:
+def _monte_carlo(graph, x: np.ndarray, draws: int, random_seed, progressbar) -> FisherInformation:
     if draws < 2:
         raise PMFisherError(f"draws={draws}: Monte Carlo needs at least 2 simulated data sets.")
     sim = simulator(graph.model)
@@ -161,17 +169,20 @@ def _monte_carlo(graph, x: np.ndarray, draws: int, random_seed) -> FisherInforma
     x_constrained = sim.graph.flatten(graph.constrained_point(x))
     # Simulate in chunks (each with its own child seed) so that draws × data never has to
     # be held at once; the chunking depends only on the model and ``draws``.
-    chunk = max(1, min(draws, 16 * 2**20 // max(1, like.n_elements)))
+    chunk = max(1, min(-(-draws // PROGRESS_STEPS), 16 * 2**20 // max(1, like.n_elements)))
     seeds = np.random.SeedSequence(random_seed).spawn(-(-draws // chunk))
     outer, negative_hessians = [], []
-    for index, seed in enumerate(seeds):
-        size = min(chunk, draws - index * chunk)
-        data = sim.draw(np.broadcast_to(x_constrained, (size, x_constrained.size)), seed)
-        _, grad, hessian = like.logp_grad_hessian(np.broadcast_to(x, (size, x.size)), data)
-        require_finite(grad, graph.labels, "the score of a simulated data set")
-        require_finite(hessian, graph.labels, "the Hessian of a simulated data set")
-        outer.append(grad[:, :, None] * grad[:, None, :])
-        negative_hessians.append(-hessian)
+    description = f"Fisher information from {draws} simulated data sets"
+    with progress_bar(description, total=draws, progressbar=progressbar) as bar:
+        for index, seed in enumerate(seeds):
+            size = min(chunk, draws - index * chunk)
+            data = sim.draw(np.broadcast_to(x_constrained, (size, x_constrained.size)), seed)
+            _, grad, hessian = like.logp_grad_hessian(np.broadcast_to(x, (size, x.size)), data)
+            require_finite(grad, graph.labels, "the score of a simulated data set")
+            require_finite(hessian, graph.labels, "the Hessian of a simulated data set")
+            outer.append(grad[:, :, None] * grad[:, None, :])
+            negative_hessians.append(-hessian)
+            bar.advance(size)
     outer, negative_hessians = np.concatenate(outer), np.concatenate(negative_hessians)
     score_covariance, negative_hessian = outer.mean(axis=0), negative_hessians.mean(axis=0)
     se_outer = outer.std(axis=0, ddof=1) / np.sqrt(draws)

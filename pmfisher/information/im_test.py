@@ -12,8 +12,10 @@ from scipy import stats
 from pmfisher._core import labelled
 from pmfisher._core.data_likelihood import DataLikelihood, data_likelihood
 from pmfisher._core.model_graph import model_graph
+from pmfisher._core.progress import progress_bar, progress_switch
 from pmfisher.errors import PMFisherError
-from pmfisher.fitting.mode import find_mode, require_converged
+from pmfisher.fitting.mode import require_converged
+from pmfisher.fitting.mode_cache import current_mode
 
 __all__ = ["InformationMatrixTest", "information_matrix_test"]
 
@@ -48,7 +50,10 @@ class InformationMatrixTest:
     discrepancy: xr.DataArray
 
 
-def information_matrix_test(point=None, *, model: pm.Model | None = None) -> InformationMatrixTest:
+@progress_switch
+def information_matrix_test(
+    point=None, *, model: pm.Model | None = None, progressbar: bool = True
+) -> InformationMatrixTest:
     r"""White's (1982) information-matrix test, Chesher–Lancaster OPG variant.
 
     Under correct specification the information equality holds per observation,
@@ -73,6 +78,10 @@ def information_matrix_test(point=None, *, model: pm.Model | None = None) -> Inf
     point : dict or Mode, optional
         The MLE; ``None`` finds it (``find_mode(terms="likelihood")``).
     model : pm.Model, optional
+    progressbar : bool
+        Show the progress of its two stages (the MLE, then the per-observation scores and
+        Hessians, whose compile is the long part), as PyMC does, when stderr is a terminal
+        or a notebook.
 
     Returns
     -------
@@ -106,12 +115,17 @@ def information_matrix_test(point=None, *, model: pm.Model | None = None) -> Inf
     (1, True)
     """
     graph = model_graph(model, space="constrained", terms="likelihood")
-    if point is None:
-        point = require_converged(find_mode(model=graph.model, terms="likelihood"))
-    x = graph.flatten(point)
-    graph.check_in_support(x)
-    like = data_likelihood(graph.model, space="constrained")
-    statistic, df, discrepancy = im_statistics(like, x[None, :], like.observed_batch())
+    with progress_bar("information-matrix test", total=2, progressbar=progressbar) as bar:
+        if point is None:
+            point = require_converged(
+                current_mode(graph.model, terms="likelihood", space="constrained")
+            )
+        bar.advance()
+        x = graph.flatten(point)
+        graph.check_in_support(x)
+        like = data_likelihood(graph.model, space="constrained")
+        statistic, df, discrepancy = im_statistics(like, x[None, :], like.observed_batch())
+        bar.advance()
     n = len(graph.observation_labels)
     return InformationMatrixTest(
         statistic=float(statistic[0]),

@@ -12,7 +12,8 @@ from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Space, Structure, Terms
 from pmfisher._core.sparse_hessian import SparseHessian
 from pmfisher._core.structure import hessian_structure
-from pmfisher.fitting.mode import find_mode, require_converged
+from pmfisher.fitting.mode import require_converged
+from pmfisher.fitting.mode_cache import current_mode
 
 __all__ = ["observed_information"]
 
@@ -83,7 +84,7 @@ def observed_information(
     """
     graph = model_graph(model, space=space, terms=terms)
     if point is None:
-        point = require_converged(find_mode(model=graph.model, terms=terms, space=space))
+        point = require_converged(current_mode(graph.model, terms=terms, space=space))
     x = graph.flatten(point)
     graph.check_in_support(x)
     route = hessian_structure(graph, structure)

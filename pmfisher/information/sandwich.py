@@ -11,7 +11,8 @@ from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.definiteness import positive_definite
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Space
-from pmfisher.fitting.mode import find_mode, require_converged
+from pmfisher.fitting.mode import require_converged
+from pmfisher.fitting.mode_cache import current_mode
 
 __all__ = ["sandwich_covariance"]
 
@@ -61,7 +62,7 @@ def sandwich_covariance(
     """
     graph = model_graph(model, space=space, terms="likelihood")
     if point is None:
-        point = require_converged(find_mode(model=graph.model, terms="likelihood", space=space))
+        point = require_converged(current_mode(graph.model, terms="likelihood", space=space))
     x = graph.flatten(point)
     graph.check_in_support(x)
     information = -np.asarray(graph.hessian_fn(x))

@@ -1,6 +1,6 @@
 """The pmfisher command.
 
-pmfisher report FILE.py[:NAME] [--out DIR] [--nuts] [--draws N] [--chains C] [--seed S]
+pmfisher report FILE.py[:NAME] [--out DIR [--nuts]] [--draws N] [--chains C] [--seed S]
 pmfisher case-studies [--dir DIR] [--out DIR] [--smoke] [--only NAME ...]
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from pmfisher._core.definiteness import positive_definite
 from pmfisher.errors import PMFisherError
-from pmfisher.fitting.mode import find_mode, require_converged
+from pmfisher.fitting.mode_cache import current_mode
 from pmfisher.information.observed import observed_information
 from pmfisher.reporting.case_studies import (
     CASE_STUDIES,
@@ -27,40 +27,90 @@ from pmfisher.reporting.report import build_report
 __all__ = ["main"]
 
 
+DESCRIPTION = """\
+Curvature of a PyMC model: maximum likelihood with standard errors, the Laplace
+approximation of the posterior and, with --nuts, how it compares with NUTS.
+
+examples:
+  pmfisher report model.py                 print the MLE and standard errors
+  pmfisher report model.py:m --out report  also write report/report.html
+  pmfisher report model.py --out report --nuts
+  pmfisher case-studies --smoke
+"""
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="pmfisher", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="pmfisher",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    report = commands.add_parser("report", help="curvature report on a model file")
-    report.add_argument("model", help="FILE.py or FILE.py:NAME")
-    report.add_argument(
-        "--out", type=Path, help="folder for the report's files, report.html among them"
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    report = commands.add_parser(
+        "report",
+        help="curvature report on a model file",
+        description="Print the maximum-likelihood estimate, observed information and standard "
+        "errors of the PyMC model in FILE.py; with --out, also write an HTML report with the "
+        "Laplace approximation of the posterior (and with --nuts, its comparison with NUTS).",
     )
     report.add_argument(
-        "--nuts", action="store_true", help="compare the Laplace approximation with NUTS"
+        "model",
+        metavar="FILE.py[:NAME]",
+        help="a Python file that builds a pm.Model at top level; NAME picks one of several",
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="folder for the report's files, report.html among them",
+    )
+    report.add_argument(
+        "--nuts",
+        action="store_true",
+        help="compare the Laplace approximation with NUTS in the HTML report (needs --out)",
     )
     report.add_argument(
         "--draws",
         type=_positive,
         default=2000,
-        help="NUTS draws per chain; the Laplace approximation gets draws × chains (default 2000)",
+        metavar="N",
+        help="NUTS draws (and tuning steps, at least 500) per chain; the Laplace "
+        "approximation gets draws × chains (default 2000)",
     )
-    report.add_argument("--chains", type=_positive, default=2, help="NUTS chains (default 2)")
-    report.add_argument("--seed", type=int, default=None, help="random seed")
-    studies = commands.add_parser("case-studies", help="run the case studies")
+    report.add_argument(
+        "--chains", type=_positive, default=2, metavar="C", help="NUTS chains (default 2)"
+    )
+    report.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
+    studies = commands.add_parser(
+        "case-studies",
+        help="run the case studies",
+        description="Run the case-study scripts, each writing its figures and a numeric summary.",
+    )
     studies.add_argument(
-        "--out", type=Path, default=Path("results/case_studies"), help="folder for their files"
+        "--out",
+        type=Path,
+        default=Path("results/case_studies"),
+        metavar="DIR",
+        help="folder for their files (default: results/case_studies)",
     )
     studies.add_argument(
         "--dir",
         type=Path,
         default=DEFAULT_DIRECTORY,
+        metavar="DIR",
         help="folder holding the case-study scripts (default: ./case_studies)",
     )
     studies.add_argument("--smoke", action="store_true", help="fast, coarse runs")
     studies.add_argument("--only", nargs="+", metavar="NAME", help="run only these")
     arguments = parser.parse_args(argv)
+    if arguments.command == "report" and arguments.nuts and arguments.out is None:
+        print(
+            "pmfisher: --nuts compares Laplace with NUTS in the HTML report, which needs a "
+            f"folder: add --out DIR (for example: pmfisher report {arguments.model} --out "
+            "report --nuts).",
+            file=sys.stderr,
+        )
+        return 2
     try:
         if arguments.command == "case-studies":
             return _case_studies(arguments)
@@ -78,10 +128,11 @@ def _report(arguments) -> int:
     print(f"  deterministics:     {', '.join(v.name for v in model.deterministics) or '-'}")
     try:
         _print_mle(model, arguments.out)
-    except PMFisherError as error:
+    except Exception as error:
+        reason = _reason(error)
         if arguments.out is None:
-            raise
-        print(f"\nmaximum likelihood: not available: {error}")
+            raise PMFisherError(f"maximum likelihood is not available: {reason}") from error
+        print(f"\nmaximum likelihood: not available: {reason}")
     if arguments.out is not None:
         arguments.out.mkdir(parents=True, exist_ok=True)
         path = build_report(
@@ -96,6 +147,17 @@ def _report(arguments) -> int:
         )
         print(f"\nwritten to {arguments.out}/ (open {path})")
     return 0
+
+
+def _reason(error: Exception) -> str:
+    """pmfisher's own message, or the first line of any other error with what to do."""
+    if isinstance(error, PMFisherError):
+        return str(error)
+    first = (str(error).strip().splitlines() or [""])[0]
+    return (
+        f"pmfisher could not do this ({type(error).__name__}: {first}); PyMC accepts the "
+        "model, so this is a gap in pmfisher: please report it with the model file."
+    )
 
 
 def _case_studies(arguments) -> int:
@@ -116,19 +178,49 @@ def _case_studies(arguments) -> int:
     return 0
 
 
+# What to do when the likelihood alone identifies no MLE (the posterior may still be fine).
+NO_MLE = (
+    "There are no standard errors from the likelihood alone; with --out DIR the report "
+    "describes the posterior, priors included."
+)
+# The information matrix is printed up to this many parameters, the standard errors up to
+# STANDARD_ERROR_LINES lines; --out writes both in full.
+PRINTED_MATRIX = 12
+STANDARD_ERROR_LINES = 40
+
+
 def _print_mle(model, out) -> None:
-    mode = require_converged(find_mode(model=model, terms="likelihood", space="constrained"))
+    mode = current_mode(model, terms="likelihood", space="constrained")
+    if not mode.converged:
+        raise PMFisherError(
+            f"no maximum-likelihood estimate was found (gradient norm {mode.grad_norm:.3g} "
+            f"after {mode.n_iter} iterations). {mode.message}"
+        )
     print(
         f"\nmaximum likelihood: log-likelihood {mode.logp:.6g}, |gradient| {mode.grad_norm:.2g}, "
         f"{mode.n_iter} Newton iterations"
     )
     information = observed_information(mode, model=model)
-    positive_definite(information.values, mode.labels, what="observed information at the MLE")
+    positive_definite(
+        information.values,
+        mode.labels,
+        what="observed information at the MLE",
+        advice=NO_MLE if out is None else "The report describes the posterior, priors included.",
+    )
     table = standard_error_table(mode.x, information.values, mode.labels)
+    size = len(mode.labels)
     print("\nobserved information at the MLE (constrained space):")
-    print(information.to_pandas().to_string(float_format=lambda v: f"{v:.5g}"))
+    if size <= PRINTED_MATRIX:
+        print(information.to_pandas().to_string(float_format=lambda v: f"{v:.5g}"))
+    else:
+        where = "observed_information.csv" if out is None else out / "observed_information.csv"
+        print(f"  {size} × {size}, too large to print; --out writes it to {where}")
     print("\nestimates with standard errors from the inverse observed information:")
-    print(table)
+    lines = table.splitlines()
+    print("\n".join(lines[: STANDARD_ERROR_LINES + 1]))
+    if len(lines) > STANDARD_ERROR_LINES + 1:
+        where = "standard_errors.txt" if out is None else out / "standard_errors.txt"
+        print(f"  … {len(lines) - 1} parameters in all; --out writes every line to {where}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         information.to_pandas().to_csv(out / "observed_information.csv")
@@ -146,7 +238,7 @@ def standard_error_table(estimates, information, labels) -> str:
     """Plain-text table: estimate, standard error and 95% Wald interval per parameter."""
     covariance = np.linalg.inv(information)
     errors = np.sqrt(np.diag(covariance))
-    width = max(len(label) for label in labels)
+    width = max(len("parameter"), *(len(label) for label in labels))
     lines = [f"{'parameter':<{width}}  {'estimate':>10}  {'std.err':>9}  {'95% Wald interval':>22}"]
     for label, estimate, error in zip(labels, estimates, errors, strict=True):
         low, high = estimate - 1.959964 * error, estimate + 1.959964 * error

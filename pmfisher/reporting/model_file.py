@@ -29,9 +29,15 @@ def load_model(spec: str) -> tuple[str, pm.Model]:
             found = ", ".join(sorted(models)) or "none"
             raise PMFisherError(f"{path} defines no model named {name!r} (models found: {found}).")
         return name, models[name]
-    if len(models) != 1:
-        found = ", ".join(sorted(models)) or "none"
+    if not models:
         raise PMFisherError(
-            f"{path} defines {len(models)} models ({found}); name one as {path}:NAME."
+            f"{path} defines no PyMC model at top level: build one there, as in "
+            "`with pm.Model() as model: ...` (a model built inside a function is not seen "
+            "unless the file assigns it, e.g. `model = make_model()`)."
+        )
+    if len(models) > 1:
+        raise PMFisherError(
+            f"{path} defines {len(models)} models ({', '.join(sorted(models))}); name one as "
+            f"{path}:{sorted(models)[0]}."
         )
     return next(iter(models.items()))

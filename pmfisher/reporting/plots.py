@@ -29,6 +29,7 @@ from pmfisher.errors import PMFisherError
 __all__ = [
     "khat_threshold",
     "plot_forest",
+    "plot_group_comparison",
     "plot_information",
     "plot_khat",
     "plot_marginals",
@@ -40,8 +41,10 @@ APPROX_COLOR, REFERENCE_COLOR = "C0", "C1"
 DPI = 110
 # Pair plots scatter at most this many reference draws.
 SCATTER_LIMIT = 2000
-# Above this many parameters the heat map's cells are too small for printed values.
+# Above this many parameters the heat map's cells are too small for printed values ...
 ANNOTATE_LIMIT = 14
+# ... and above this many for a label each: the variables are labelled instead.
+TICK_LIMIT = 40
 
 InformationView = Literal["information", "correlation"]
 
@@ -202,12 +205,16 @@ def plot_information(
         colours = printed = covariance / np.outer(scale, scale)
         title = "correlation of $I^{-1}$ (the Gaussian approximation)"
     size = len(labels)
-    side = min(2.0 + 0.55 * size, 14.0)
+    # Labelled cells need room; unlabelled ones (many parameters) are seen at a glance.
+    side = min(2.0 + 0.55 * size, 14.0) if size <= TICK_LIMIT else 9.0
     figure = Figure(figsize=(side + 1.5, side), layout="constrained")
     axes = figure.add_subplot()
-    image = axes.imshow(colours, cmap="RdBu_r", vmin=-1, vmax=1)
-    axes.set_xticks(range(size), labels, rotation=90)
-    axes.set_yticks(range(size), labels)
+    image = axes.imshow(colours, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    if size <= TICK_LIMIT:
+        axes.set_xticks(range(size), labels, rotation=90)
+        axes.set_yticks(range(size), labels)
+    else:
+        _variable_ticks(axes, labels)
     axes.set_title(title, fontsize=10)
     if size <= ANNOTATE_LIMIT:
         for i in range(size):
@@ -223,6 +230,68 @@ def plot_information(
                 )
     figure.colorbar(image, ax=axes, shrink=0.8)
     return _save(figure, path)
+
+
+def _variable_ticks(axes, labels) -> None:
+    """One tick per variable, at the middle of its block, with lines between the blocks."""
+    names = [label.partition("[")[0] for label in labels]
+    starts = [i for i, name in enumerate(names) if i == 0 or name != names[i - 1]]
+    stops = [*starts[1:], len(names)]
+    middles = [(start + stop - 1) / 2 for start, stop in zip(starts, stops, strict=True)]
+    texts = [
+        names[start] if stop - start == 1 else f"{names[start]} ({stop - start})"
+        for start, stop in zip(starts, stops, strict=True)
+    ]
+    axes.set_xticks(middles, texts, rotation=90)
+    axes.set_yticks(middles, texts)
+    for boundary in starts[1:]:
+        axes.axhline(boundary - 0.5, color="0.3", linewidth=0.5)
+        axes.axvline(boundary - 0.5, color="0.3", linewidth=0.5)
+
+
+def plot_group_comparison(
+    approx: xr.DataTree,
+    reference: xr.DataTree,
+    *,
+    var_names,
+    names=("approximation", "reference"),
+    path=None,
+) -> Figure:
+    """Every element of each group-effect variable at once: the approximation's posterior
+    means and sds against the reference's, one point per element, with the diagonal where
+    they agree (a model with thousands of group effects cannot be drawn one by one).
+
+    ArviZ has no collection for this picture, so this returns a matplotlib ``Figure``.
+    """
+    var_names = [var_names] if isinstance(var_names, str) else list(var_names)
+    figure = Figure(figsize=(8.0, 3.6 * len(var_names)), layout="constrained")
+    panels = figure.subplots(len(var_names), 2, squeeze=False)
+    for row, name in zip(panels, var_names, strict=True):
+        moments = [
+            _element_moments(tree, name, role)
+            for tree, role in ((approx, "approximation"), (reference, "reference"))
+        ]
+        for axes, which, (approx_values, reference_values) in zip(
+            row, ("mean", "sd"), zip(*moments, strict=True), strict=True
+        ):
+            axes.scatter(reference_values, approx_values, s=10, alpha=0.6, color=APPROX_COLOR)
+            low = min(reference_values.min(), approx_values.min())
+            high = max(reference_values.max(), approx_values.max())
+            axes.plot([low, high], [low, high], color=REFERENCE_COLOR, linewidth=1)
+            axes.set_xlabel(f"{names[1]} {which}")
+            axes.set_ylabel(f"{names[0]} {which}")
+            axes.set_title(f"{name}: {which}s of its {approx_values.size} elements", fontsize=10)
+    return _save(figure, path)
+
+
+def _element_moments(tree, name, role) -> tuple[np.ndarray, np.ndarray]:
+    """Per-element mean and sd over the draws of one variable, flattened."""
+    draws = _draws_dataset(tree, [name], None, role)[name]
+    sample_dims = [dim for dim in DEFAULT_SAMPLE_DIMS if dim in draws.dims]
+    return (
+        np.ravel(draws.mean(sample_dims).values),
+        np.ravel(draws.std(sample_dims, ddof=1).values),
+    )
 
 
 def plot_khat(approximations, *, path=None) -> Figure:

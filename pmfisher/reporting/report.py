@@ -12,7 +12,9 @@ section, and the rest of the report goes on.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
+import logging
 import sys
 import time
 import warnings
@@ -45,11 +47,23 @@ Z_GAP_AGREEMENT = 0.25
 SD_RATIO_AGREEMENT = 1.25
 # Pair plots with more parameters than this show only the first ones.
 PAIR_PLOT_LIMIT = 6
+# Models with at most this many scalar parameters have each drawn (marginals, forest); larger
+# ones are summarized: variables of at most GROUP_SIZE elements (the shared parameters) drawn
+# one by one, the larger ones (group effects) all at once.
+DRAWN_SCALARS = 24
+GROUP_SIZE = 12
+# Matrices up to this size are printed as tables; heat maps are drawn up to HEAT_MAP_LIMIT.
+MATRIX_TABLE_LIMIT = 14
+HEAT_MAP_LIMIT = 1000
+# Tables longer than this fold away, showing their shared parameters or first FIRST_ROWS rows.
+LONG_TABLE = 40
+FIRST_ROWS = 10
 
 
 @dataclass
 class Progress:
-    """One line per step on a stream (stderr by default): ``[2/5] Laplace … done (1.3 s)``."""
+    """One line per step on a stream (stderr by default): ``[2/5] Laplace … done (1.3 s)``,
+    or ``… not available (0.4 s)`` when the step could not be done for this model."""
 
     total: int
     stream: object = field(default_factory=lambda: sys.stderr)
@@ -59,10 +73,15 @@ class Progress:
         self.step += 1
         return _Step(self, f"[{self.step}/{self.total}] {message}")
 
+    def note(self, text: str) -> None:
+        """A line inside the current step, indented under it."""
+        print(f"      {text}", file=self.stream, flush=True)
+
 
 class _Step:
     def __init__(self, progress, text):
         self.progress, self.text = progress, text
+        self.outcome = "done"
 
     def __enter__(self):
         print(f"{self.text} …", file=self.progress.stream, flush=True)
@@ -70,7 +89,7 @@ class _Step:
         return self
 
     def __exit__(self, kind, error, traceback):
-        outcome = "failed" if error is not None else "done"
+        outcome = "failed" if error is not None else self.outcome
         elapsed = time.perf_counter() - self.start
         print(f"{self.text} {outcome} ({elapsed:.1f} s)", file=self.progress.stream, flush=True)
         return False
@@ -176,7 +195,11 @@ def build_report(
     """Write ``out/report.html`` (and its PNG figures) for ``model``; return the HTML path.
 
     With ``nuts=True`` the model is also sampled with NUTS (``chains`` × ``draws``) and the
-    Laplace approximation, of ``chains × draws`` draws, is compared with it.
+    Laplace approximation, of ``chains × draws`` draws, is compared with it. A step that
+    cannot be done for this model, for whatever reason, is reported in its section with the
+    reason, and the report goes on. Models with more than ``DRAWN_SCALARS`` parameters are
+    summarized: shared parameters drawn one by one, group effects all at once, the rest in
+    tables that fold away.
     """
     matplotlib.use("Agg")
     from pmfisher.reporting import plots  # after choosing a non-interactive backend
@@ -185,26 +208,50 @@ def build_report(
     out.mkdir(parents=True, exist_ok=True)
     progress = progress or Progress(total=4 + int(nuts))
     figures = _Figures(out)
-    sections = [("Model", _variables_html(model))]
+    sections = [("Model", _attempt(None, lambda: _variables_html(model), STEP_ADVICE["model"]))]
 
-    with progress("maximum likelihood and observed information"):
-        sections.append(("Maximum likelihood", _mle_html(model, figures, plots)))
+    with progress("maximum likelihood and observed information") as step:
+        sections.append(
+            (
+                "Maximum likelihood",
+                _attempt(step, lambda: _mle_html(model, figures, plots), STEP_ADVICE["mle"]),
+            )
+        )
 
     approx = None
-    with progress(f"Laplace approximation of the posterior ({draws * chains} draws)"):
+    with progress(f"Laplace approximation of the posterior ({draws * chains} draws)") as step:
         try:
             approx = _laplace(model, draws * chains, seed)
-            sections.append(("Laplace approximation", _laplace_html(approx, figures, plots)))
-        except PMFisherError as error:
-            sections.append(("Laplace approximation", _failure_html(error)))
+        except Exception as error:
+            step.outcome = NOT_AVAILABLE
+            advice = STEP_ADVICE["laplace with nuts" if nuts else "laplace"]
+            sections.append(("Laplace approximation", _failure_html(error, advice)))
+        else:
+            sections.append(
+                (
+                    "Laplace approximation",
+                    _attempt(step, lambda: _laplace_html(approx, figures, plots), ""),
+                )
+            )
 
-    with progress("deterministics by the delta method"):
-        sections.append(("Deterministics (delta method)", _delta_html(model, approx)))
+    with progress("deterministics by the delta method") as step:
+        delta = _attempt(step, lambda: _delta_html(model, approx), "")
+        sections.append(("Deterministics (delta method)", delta))
 
     if nuts:
-        with progress(f"NUTS reference ({chains} chains × {draws} draws)"):
-            reference = sample_nuts(model, draws=draws, chains=chains, seed=seed)
-        sections.append(("Laplace vs NUTS", _nuts_html(approx, reference, figures, plots)))
+        with progress(f"NUTS reference ({chains} chains × {draws} draws)") as step:
+            try:
+                reference = sample_nuts(
+                    model, draws=draws, chains=chains, seed=seed, progress=progress
+                )
+            except Exception as error:
+                step.outcome = NOT_AVAILABLE
+                comparison = _failure_html(error, STEP_ADVICE["nuts"])
+            else:
+                comparison = _attempt(
+                    step, lambda: _nuts_html(approx, reference, figures, plots), ""
+                )
+        sections.append(("Laplace vs NUTS", comparison))
 
     with progress("writing the HTML report"):
         path = out / "report.html"
@@ -212,22 +259,77 @@ def build_report(
     return path
 
 
+NOT_AVAILABLE = "not available, the report says why"
+# What to do when the likelihood alone identifies no MLE (the posterior may still be fine).
+NO_MLE = (
+    "The likelihood alone gives no standard errors here; the Laplace section describes the "
+    "posterior, priors included."
+)
+# What a reader can do when a step is not available, beside the reason itself.
+STEP_ADVICE = {
+    "model": "",
+    "mle": "The rest of the report does not depend on the maximum-likelihood estimate.",
+    "laplace": (
+        "Without a Laplace approximation there is nothing to judge; NUTS (pmfisher report "
+        "FILE --out DIR --nuts) describes the posterior instead."
+    ),
+    "laplace with nuts": "The NUTS section below describes the posterior instead.",
+    "nuts": "The Laplace sections above do not depend on NUTS.",
+}
+
+
+def _attempt(step, build, advice: str) -> str:
+    """``build()``'s HTML, or the reason it could not be built (marking the step)."""
+    try:
+        return build()
+    except Exception as error:
+        if step is not None:
+            step.outcome = NOT_AVAILABLE
+        return _failure_html(error, advice)
+
+
 # -- steps ----------------------------------------------------------------------------------
 
 
 def _laplace(model, draws, seed):
     from pmfisher.approximation.laplace import laplace
+    from pmfisher.fitting.mode_cache import current_mode
 
+    with warnings.catch_warnings():
+        # The section says what the warning says.
+        warnings.simplefilter("ignore", UserWarning)
+        mode = current_mode(model, terms="posterior", space="unconstrained")
+    if not mode.converged:
+        raise PMFisherError(
+            f"the posterior has no mode to centre a Gaussian on (gradient norm "
+            f"{mode.grad_norm:.3g} after {mode.n_iter} iterations). {mode.message}"
+        )
     with warnings.catch_warnings():
         # The verdict says what the k̂ warning says, in the report itself.
         warnings.simplefilter("ignore", UserWarning)
         return laplace(model=model, draws=draws, random_seed=seed)
 
 
-def sample_nuts(model, *, draws: int, chains: int, seed) -> xr.DataTree:
-    """The NUTS reference posterior, quietly, with the unconstrained (transformed) values kept
-    so that pair plots can show the Laplace ellipses in the space they were fitted in."""
-    with warnings.catch_warnings():
+# PyMC's per-chain lines are replaced by one line at most this often when stderr is not a
+# terminal (a log file, a CI job), where PyMC's own bar is not drawn.
+NUTS_LINE_SECONDS = 10.0
+
+
+def sample_nuts(
+    model, *, draws: int, chains: int, seed, progress: Progress | None = None
+) -> xr.DataTree:
+    """The NUTS reference posterior, with the unconstrained (transformed) values kept so
+    that pair plots can show the Laplace ellipses in the space they were fitted in.
+
+    With ``progress``, PyMC's bar is drawn when someone watches a terminal; otherwise (a log,
+    CI) a line under the step says how far the chains are every ``NUTS_LINE_SECONDS``, and
+    PyMC's own messages are indented under the step.
+    """
+    from pmfisher._core.progress import progress_wanted
+
+    bar = progress is not None and progress_wanted()
+    lines = _NutsLines(progress, chains * (draws + max(draws, 500))) if progress else None
+    with warnings.catch_warnings(), _pymc_messages_under(progress):
         warnings.simplefilter("ignore")
         return pm.sample(
             model=model,
@@ -235,9 +337,49 @@ def sample_nuts(model, *, draws: int, chains: int, seed) -> xr.DataTree:
             tune=max(draws, 500),
             chains=chains,
             random_seed=seed,
-            progressbar=sys.stderr.isatty(),
+            progressbar=bar,
+            callback=None if bar or lines is None else lines,
             idata_kwargs={"include_transformed": True},
         )
+
+
+class _NutsLines:
+    """A ``pm.sample`` callback printing how far the chains are, now and then."""
+
+    def __init__(self, progress: Progress, total: int):
+        self.progress, self.total = progress, total
+        self.done = self.divergences = 0
+        self.start = self.last = time.perf_counter()
+
+    def __call__(self, trace, draw):
+        self.done += 1
+        stats = draw.stats[0] if isinstance(draw.stats, list | tuple) else draw.stats
+        self.divergences += bool(stats.get("diverging", False)) and not draw.tuning
+        now = time.perf_counter()
+        if now - self.last >= NUTS_LINE_SECONDS:
+            self.last = now
+            self.progress.note(
+                f"NUTS: {self.done}/{self.total} iterations of all chains "
+                f"({100 * self.done / self.total:.0f}%), {self.divergences} divergent so far, "
+                f"{now - self.start:.0f} s"
+            )
+
+
+@contextlib.contextmanager
+def _pymc_messages_under(progress: Progress | None):
+    """PyMC's log lines ("Sampling 2 chains …") indented under the report's step."""
+    logger = logging.getLogger("pymc")
+    if progress is None:
+        yield
+        return
+    handler = logging.StreamHandler(progress.stream)
+    handler.setFormatter(logging.Formatter("      pymc: %(message)s"))
+    saved = logger.handlers, logger.propagate
+    logger.handlers, logger.propagate = [handler], False
+    try:
+        yield
+    finally:
+        logger.handlers, logger.propagate = saved
 
 
 class _Figures:
@@ -248,7 +390,10 @@ class _Figures:
 
     def __call__(self, draw, filename: str, caption: str) -> str:
         path = self.folder / filename
-        plot = draw(path)
+        try:
+            plot = draw(path)
+        except Exception as error:  # one picture that cannot be drawn does not stop the rest
+            return _failure_html(error, f"(the figure “{caption}”)")
         _close(plot)
         encoded = base64.b64encode(path.read_bytes()).decode("ascii")
         return (
@@ -301,21 +446,21 @@ def _distribution_name(variable) -> str:
 
 def _mle_html(model, figures, plots) -> str:
     from pmfisher._core.definiteness import positive_definite
-    from pmfisher.fitting.mode import find_mode, require_converged
+    from pmfisher.fitting.mode_cache import current_mode
     from pmfisher.information.observed import observed_information
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            mode = require_converged(
-                find_mode(model=model, terms="likelihood", space="constrained")
-            )
-        information = observed_information(mode, model=model)
-        precision = positive_definite(
-            information.values, mode.labels, what="observed information at the MLE"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        mode = current_mode(model, terms="likelihood", space="constrained")
+    if not mode.converged:
+        raise PMFisherError(
+            f"no maximum-likelihood estimate was found (gradient norm {mode.grad_norm:.3g} "
+            f"after {mode.n_iter} iterations). {mode.message}"
         )
-    except PMFisherError as error:
-        return _failure_html(error)
+    information = observed_information(mode, model=model)
+    precision = positive_definite(
+        information.values, mode.labels, what="observed information at the MLE", advice=NO_MLE
+    )
     identity = np.eye(len(mode.labels))
     errors = np.sqrt(np.diag(linalg.cho_solve((precision.cholesky, True), identity)))
     table = pd.DataFrame(
@@ -333,17 +478,45 @@ def _mle_html(model, figures, plots) -> str:
         "iterations. Standard errors are the square roots of the diagonal of the inverse "
         "observed information <i>J</i>(θ̂)⁻¹.</p>"
     )
-    heat_maps = figures(
-        lambda path: plots.plot_information(information, path=path),
-        "observed_information.png",
-        "Observed information at the MLE (colour: scale-free I_ij/√(I_ii I_jj)).",
-    ) + figures(
-        lambda path: plots.plot_information(information, view="correlation", path=path),
-        "observed_information_correlation.png",
-        "Correlations of the inverse observed information (the asymptotic covariance of θ̂).",
+    size = len(mode.labels)
+    if size <= MATRIX_TABLE_LIMIT:
+        matrix = _table(information.to_pandas())
+    else:
+        matrix = f"<p>{size} × {size}: too large for a table; the heat maps show it.</p>"
+    return (
+        text
+        + _table(table)
+        + "<h3>Observed information</h3>"
+        + matrix
+        + _heat_maps(
+            information,
+            figures,
+            plots,
+            (
+                "observed_information.png",
+                "Observed information at the MLE (colour: scale-free I_ij/√(I_ii I_jj)).",
+            ),
+            (
+                "observed_information_correlation.png",
+                "Correlations of the inverse observed information (the asymptotic covariance "
+                "of θ̂).",
+            ),
+        )
     )
-    matrix = _table(information.to_pandas())
-    return text + _table(table) + "<h3>Observed information</h3>" + matrix + heat_maps
+
+
+def _heat_maps(matrix, figures, plots, information, correlation) -> str:
+    """The matrix and the correlations of its inverse as heat maps; each of ``information``
+    and ``correlation`` is (file name, caption)."""
+    size = matrix.shape[0]
+    if size > HEAT_MAP_LIMIT:
+        return (
+            f"<p>No heat maps: {size} parameters are more than {HEAT_MAP_LIMIT} pixels a side "
+            "can show.</p>"
+        )
+    return figures(lambda path: plots.plot_information(matrix, path=path), *information) + figures(
+        lambda path: plots.plot_information(matrix, view="correlation", path=path), *correlation
+    )
 
 
 def _laplace_html(approx, figures, plots) -> str:
@@ -363,24 +536,19 @@ def _laplace_html(approx, figures, plots) -> str:
         f"(H its exact negative Hessian at the mode θ̂; log-posterior there "
         f"{approx.attrs['mode_logp']:.6g}).</p>"
     )
-    pictures = (
-        figures(
-            lambda path: plots.plot_khat({"Laplace": approx}, path=path),
-            "laplace_khat.png",
-            "Pareto k̂ of the importance ratios posterior / Laplace, against the reliability bands.",
-        )
-        + figures(
-            lambda path: plots.plot_information(fit["precision_matrix"], path=path),
+    pictures = figures(
+        lambda path: plots.plot_khat({"Laplace": approx}, path=path),
+        "laplace_khat.png",
+        "Pareto k̂ of the importance ratios posterior / Laplace, against the reliability bands.",
+    ) + _heat_maps(
+        fit["precision_matrix"],
+        figures,
+        plots,
+        (
             "laplace_precision.png",
             "Precision H of the Laplace approximation (the posterior's observed information).",
-        )
-        + figures(
-            lambda path: plots.plot_information(
-                fit["precision_matrix"], view="correlation", path=path
-            ),
-            "laplace_correlation.png",
-            "Correlations of the Laplace approximation H⁻¹.",
-        )
+        ),
+        ("laplace_correlation.png", "Correlations of the Laplace approximation H⁻¹."),
     )
     return (
         text
@@ -414,23 +582,30 @@ def _delta_html(model, approx) -> str:
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("deterministic")
     return (
         "<p>First-order propagation through the Laplace Gaussian: g(θ̂) and "
-        "√(∇gᵀ H⁻¹ ∇g).</p>" + _table(table, limit=40)
+        "√(∇gᵀ H⁻¹ ∇g).</p>" + _table(table)
     )
 
 
 def _nuts_html(approx, reference, figures, plots) -> str:
     divergences = int(reference["sample_stats"]["diverging"].sum())
-    text = f"<p>NUTS reference: {divergences} divergent transitions"
-    text += (
-        " — the reference itself is biased where the sampler diverges; treat it with care.</p>"
-        if divergences
-        else ".</p>"
-    )
+    if divergences:
+        text = (
+            f'<p class="verdict failure">NUTS reference: {divergences} divergent transitions — '
+            "the reference itself is biased where the sampler diverges, so read the comparison "
+            "with care. Divergences usually mean a funnel or a sudden change of curvature (a "
+            "centred hierarchical scale near zero); a non-centred parameterization, or more "
+            "tuning (--draws sets both), usually removes them.</p>"
+        )
+    else:
+        text = "<p>NUTS reference: no divergent transitions.</p>"
     if approx is None:
-        summary = _draw_summary(reference["posterior"].to_dataset(), None)
+        posterior = reference["posterior"].to_dataset()
+        # The model's own variables; the transformed copies kept for pair plots end in "__".
+        summary = _draw_summary(posterior, [n for n in posterior.data_vars if not n.endswith("__")])
         return text + "<p>No Laplace approximation to compare.</p>" + _table(summary)
     names = _free_names(approx)
-    table = compare(approx, reference)
+    shared, groups = _shared_and_groups(approx["posterior"], names)
+    table, coverage_note = _comparison(approx, reference, names, shared)
     verdict = comparison_verdict(table)
     per_parameter = table[
         [
@@ -445,44 +620,132 @@ def _nuts_html(approx, reference, figures, plots) -> str:
     ].to_dataframe()
     per_parameter["coverage 95%"] = table["coverage"].sel(interval_prob=0.95).values
     joint = (
-        f"<p>Jointly over {', '.join(table.attrs['joint_params'])}: Mahalanobis distance of "
-        f"the means {float(table['mahalanobis']):.3g}, Gaussian KL(Laplace ‖ NUTS) "
+        f"<p>Jointly over {_joint_names(table.attrs['joint_params'])}: Mahalanobis distance "
+        f"of the means {float(table['mahalanobis']):.3g}, Gaussian KL(Laplace ‖ NUTS) "
         f"{float(table['gaussian_kl']):.3g}, NUTS mass inside the Laplace central 50% / 90% / "
         f"95% regions {' / '.join(f'{v:.2f}' for v in table['joint_coverage'].values)}.</p>"
     )
     value_names = list(approx["unconstrained_posterior"].data_vars)
     pair_names, pair_coords = _pair_selection(approx, value_names)
     names_pair = ("Laplace", "NUTS")
-    pictures = (
-        figures(
+    drawn = _scalar_count(approx["posterior"], shared)
+    pictures = ""
+    if drawn > DRAWN_SCALARS:
+        pictures += (
+            f"<p>No marginal densities: the shared parameters have {drawn} scalars, more than "
+            f"the {DRAWN_SCALARS} that can be drawn one by one; the forest and the table show "
+            "them.</p>"
+        )
+    elif shared:
+        pictures += figures(
             lambda path: plots.plot_marginals(
-                approx, reference, var_names=names, names=names_pair, path=path
+                approx, reference, var_names=shared, names=names_pair, path=path
             ),
             "marginals.png",
-            "Marginal densities: Laplace (blue) and NUTS (orange).",
+            "Marginal densities: Laplace (blue) and NUTS (orange)"
+            + (" of the shared parameters." if groups else "."),
         )
-        + figures(
+    if shared:
+        pictures += figures(
             lambda path: plots.plot_forest(
-                approx, reference, var_names=names, names=names_pair, path=path
+                approx, reference, var_names=shared, names=names_pair, path=path
             ),
             "forest.png",
-            "Means with 50% and 94% intervals: Laplace and NUTS.",
+            "Means with 50% and 94% intervals: Laplace and NUTS"
+            + (" (shared parameters)." if groups else "."),
         )
-        + figures(
-            lambda path: plots.plot_pair_ellipses(
-                approx, reference, var_names=pair_names, coords=pair_coords, path=path
+    if groups:
+        pictures += figures(
+            lambda path: plots.plot_group_comparison(
+                approx, reference, var_names=groups, names=names_pair, path=path
             ),
-            "pair_ellipses.png",
-            "NUTS draws with the Laplace 50% and 95% ellipses, in the unconstrained space "
-            "where the Laplace approximation is Gaussian.",
+            "group_effects.png",
+            f"Group effects ({', '.join(groups)}), every element at once: Laplace against NUTS "
+            "means and sds; on the diagonal they agree.",
         )
+    pictures += figures(
+        lambda path: plots.plot_pair_ellipses(
+            approx, reference, var_names=pair_names, coords=pair_coords, path=path
+        ),
+        "pair_ellipses.png",
+        "NUTS draws with the Laplace 50% and 95% ellipses, in the unconstrained space "
+        f"where the Laplace approximation is Gaussian (at most {PAIR_PLOT_LIMIT} parameters).",
     )
     return (
         f'<p class="verdict {_verdict_class(verdict)}">{html.escape(verdict)}</p>'
         + text
-        + _table(per_parameter, limit=60)
+        + coverage_note
+        + _table(per_parameter)
         + joint
         + pictures
+    )
+
+
+def _comparison(approx, reference, names, shared) -> tuple[xr.Dataset, str]:
+    """:func:`~pmfisher.compare` over every shared variable and, when their draws cannot give a
+    joint summary (fewer draws than parameters; a simplex, whose entries sum to one), over
+    the shared parameters or in the unconstrained coordinates instead, with a note saying
+    so. The first reason is raised when nothing can be compared."""
+    try:
+        return compare(approx, reference), ""
+    except PMFisherError as error:
+        first = error
+    if shared and shared != names:
+        try:
+            table = compare(approx, reference, var_names=shared)
+        except PMFisherError:
+            pass
+        else:
+            draws = reference["posterior"].sizes["chain"] * reference["posterior"].sizes["draw"]
+            return table, (
+                f"<p>The table and the joint summaries cover the shared parameters "
+                f"({', '.join(shared)}): the joint covariance of all "
+                f"{approx['fit'].sizes['param']} parameters cannot be estimated from {draws} "
+                "NUTS draws. The figure of group effects compares the rest; more draws "
+                "(--draws) lift this.</p>"
+            )
+    unconstrained = approx["unconstrained_posterior"].to_dataset()
+    value_names = [name for name in unconstrained.data_vars if name not in names]
+    if value_names and all(name in reference["posterior"].data_vars for name in value_names):
+        inner = xr.DataTree.from_dict(
+            {"posterior": unconstrained, "fit": approx["fit"].to_dataset()}
+        )
+        try:
+            table = compare(inner, reference, var_names=list(unconstrained.data_vars))
+        except PMFisherError:
+            pass
+        else:
+            return table, (
+                "<p>Compared in the unconstrained coordinates, where the Laplace "
+                "approximation is Gaussian: in the constrained ones the draws have no joint "
+                "covariance (the entries of a simplex sum to one, or there are fewer draws "
+                "than parameters).</p>"
+            )
+    raise first
+
+
+def _joint_names(names) -> str:
+    names = list(names)
+    if len(names) <= 12:
+        return ", ".join(names)
+    return f"all {len(names)} parameters ({', '.join(names[:6])}, …)"
+
+
+def _shared_and_groups(posterior, names) -> tuple[list[str], list[str]]:
+    """Variables with at most ``GROUP_SIZE`` elements (the shared parameters) and the rest
+    (group effects), when the model has more than ``DRAWN_SCALARS`` scalars; otherwise every
+    variable counts as shared and is drawn."""
+    if _scalar_count(posterior, names) <= DRAWN_SCALARS:
+        return list(names), []
+    shared = [name for name in names if _scalar_count(posterior, [name]) <= GROUP_SIZE]
+    return shared, [name for name in names if name not in shared]
+
+
+def _scalar_count(posterior, names) -> int:
+    sample = {"chain", "draw"}
+    return sum(
+        int(np.prod([size for dim, size in posterior[name].sizes.items() if dim not in sample]))
+        for name in names
     )
 
 
@@ -552,6 +815,8 @@ th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
 th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 figure { margin: 1em 0; } img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .9em; color: #555; }
+details { margin: .5em 0 1em; } summary { cursor: pointer; color: #1764f4; }
+.scroll { max-height: 28em; overflow: auto; border: 1px solid #eee; }
 .verdict { padding: .6em 1em; border-left: 5px solid; }
 .good { border-color: #2a9d3a; background: #eef8ef; }
 .bad { border-color: #c0392b; background: #fbeeee; }
@@ -571,16 +836,46 @@ def _page(name, source, sections) -> str:
     )
 
 
-def _table(frame: pd.DataFrame, *, limit: int | None = None) -> str:
-    note = ""
-    if limit is not None and len(frame) > limit:
-        note = f"<p>(first {limit} of {len(frame)} rows)</p>"
-        frame = frame.iloc[:limit]
-    return frame.to_html(float_format=lambda v: f"{v:.4g}", border=0) + note
+def _table(frame: pd.DataFrame) -> str:
+    """An HTML table; one longer than ``LONG_TABLE`` rows shows its shared parameters (or its
+    first rows) and folds the whole table away under a click."""
+
+    def html_of(rows):
+        return rows.to_html(float_format=lambda v: f"{v:.4g}", border=0)
+
+    if len(frame) <= LONG_TABLE:
+        return html_of(frame)
+    bases = pd.Series([str(label).partition("[")[0] for label in frame.index])
+    counts = bases.map(bases.value_counts())
+    shared = frame[(counts <= GROUP_SIZE).to_numpy()]
+    if 0 < len(shared) <= LONG_TABLE:
+        visible = shared
+        shown = f"the shared parameters ({len(shared)} of {len(frame)} rows)"
+    else:
+        visible, shown = frame.iloc[:FIRST_ROWS], f"the first {FIRST_ROWS} of {len(frame)} rows"
+    return (
+        html_of(visible)
+        + f"<details><summary>{shown} are shown above; click for all {len(frame)}</summary>"
+        f'<div class="scroll">{html_of(frame)}</div></details>'
+    )
 
 
-def _failure_html(error) -> str:
-    return f'<p class="verdict failure">Not available for this model: {html.escape(str(error))}</p>'
+def _failure_html(error, advice: str = "") -> str:
+    """Why a step is not available: pmfisher's own message, or for any other error its type
+    and first line with what to do about it."""
+    if isinstance(error, PMFisherError):
+        reason = str(error)
+    else:
+        first = (str(error).strip().splitlines() or [""])[0]
+        reason = (
+            f"pmfisher could not do this step ({type(error).__name__}: {first}). PyMC accepts "
+            "the model, so this is a gap in pmfisher rather than a fault of the model; please "
+            "report it with the model file."
+        )
+    text = f"Not available for this model: {reason}"
+    if advice:
+        text += f" {advice}"
+    return f'<p class="verdict failure">{html.escape(text)}</p>'
 
 
 def _verdict_class(verdict: str) -> str:

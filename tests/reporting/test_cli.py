@@ -1,8 +1,9 @@
 """The ``pmfisher report`` command on model files written for the test."""
 
 import numpy as np
+import pytest
 
-from pmfisher.reporting.cli import main
+from pmfisher.reporting.cli import main, standard_error_table
 
 MODEL_FILE = """
 import numpy as np, pymc as pm
@@ -44,3 +45,50 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
         error = capsys.readouterr().err
         assert message in error
         assert len(error.strip().splitlines()) == 1
+
+
+def test_nuts_without_a_folder_is_refused_before_any_work(tmp_path, capsys):
+    path = tmp_path / "counts.py"
+    path.write_text(MODEL_FILE)
+    assert main(["report", str(path), "--nuts"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before the model is even loaded
+    assert captured.err.startswith("pmfisher: --nuts compares Laplace with NUTS in the HTML")
+    assert f"pmfisher report {path} --out report --nuts" in captured.err
+
+
+def test_a_file_without_a_model_is_told_how_to_make_one(tmp_path, capsys):
+    path = tmp_path / "no_model.py"
+    path.write_text("import pymc as pm\nx = 1\n")
+    assert main(["report", str(path)]) == 1
+    error = capsys.readouterr().err
+    assert "defines no PyMC model at top level" in error
+    assert ":NAME" not in error
+
+
+def test_two_models_are_told_how_to_pick_one(tmp_path, capsys):
+    path = tmp_path / "two.py"
+    path.write_text(MODEL_FILE + MODEL_FILE.replace("as counts", "as other"))
+    assert main(["report", str(path)]) == 1
+    assert f"name one as {path}:counts." in capsys.readouterr().err
+
+
+def test_standard_error_table_lines_up_with_short_labels():
+    table = standard_error_table(np.array([3.0, -1.5]), np.diag([4.0, 16.0]), ("a", "b"))
+    header, *rows = table.splitlines()
+    assert header.startswith("parameter  ")
+    for row in rows:
+        assert len(row) == len(header)
+        # The estimate and its standard error end where their columns' titles end.
+        for title, number in zip(("estimate", "std.err"), row.split()[1:3], strict=True):
+            assert header.index(title) + len(title) == row.index(number) + len(number)
+    assert rows[1].split()[:3] == ["b", "-1.5000", "0.2500"]  # 1/√16
+
+
+def test_help_is_plain_text(capsys):
+    for arguments in (["--help"], ["report", "--help"], ["case-studies", "--help"]):
+        with pytest.raises(SystemExit):
+            main(arguments)
+        shown = capsys.readouterr().out
+        assert "``" not in shown
+        assert shown.startswith("usage: pmfisher")

@@ -145,3 +145,45 @@ def test_khat_plot_places_each_approximation(tmp_path):
     assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["good", "bad", "exact"]
     with pytest.raises(PMFisherError, match="'nuts' carries no fit/pareto_k"):
         plots.plot_khat({"nuts": _tree(1, 10)})
+
+
+def test_group_comparison_puts_each_element_at_its_two_moments(tmp_path):
+    draws = RNG.normal(size=(2, 300, 50)) * np.linspace(0.5, 2.0, 50) + np.arange(50)
+    other = RNG.normal(size=(1, 400, 50)) * 1.5 - np.arange(50)
+
+    def tree(values):
+        posterior = xr.Dataset({"z": (("chain", "draw", "group"), values)})
+        return xr.DataTree.from_dict({"posterior": posterior})
+
+    path = tmp_path / "groups.png"
+    figure = plots.plot_group_comparison(
+        tree(draws), tree(other), var_names="z", names=("Laplace", "NUTS"), path=path
+    )
+    means, sds = figure.axes
+    # x: the reference's moment, y: the approximation's, one point per element.
+    np.testing.assert_allclose(
+        means.collections[0].get_offsets(),
+        np.column_stack([other.mean(axis=(0, 1)), draws.mean(axis=(0, 1))]),
+    )
+    pooled = draws.reshape(-1, 50)
+    np.testing.assert_allclose(
+        sds.collections[0].get_offsets()[:, 1], pooled.std(axis=0, ddof=1), rtol=1e-12
+    )
+    assert means.get_xlabel() == "NUTS mean"
+    assert sds.get_ylabel() == "Laplace sd"
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    plt.close(figure)
+
+
+def test_a_large_heat_map_labels_its_variables_not_its_cells():
+    labels = ["mu", "tau"] + [f"z[{i}]" for i in range(60)]
+    matrix = xr.DataArray(
+        np.eye(62) + 0.1,
+        dims=("param_i", "param_j"),
+        coords={"param_i": labels, "param_j": labels},
+    )
+    figure = plots.plot_information(matrix)
+    axes = figure.axes[0]
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["mu", "tau", "z (60)"]
+    np.testing.assert_allclose(axes.get_xticks(), [0.0, 1.0, 31.5])  # middle of each block
+    plt.close(figure)

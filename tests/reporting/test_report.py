@@ -76,9 +76,9 @@ def test_report_with_nuts_writes_a_self_contained_page(glm_report):
     # A Poisson GLM with 60 counts: Laplace is good, and agrees with NUTS.
     assert "Good: k̂ = " in html
     assert "Agree: every mean is within 0.25 NUTS sds" in html
-    # Deterministics by the delta method, labelled, long tables cut with a note.
+    # Deterministics by the delta method, labelled; long tables fold away under a click.
     assert "<th>rate[39]</th>" in html
-    assert "(first 40 of 60 rows)" in html
+    assert "the first 10 of 60 rows are shown above; click for all 60</summary>" in html
     assert "src=" not in html.replace('src="data:image/png;base64,', "")  # nothing external
 
 
@@ -106,7 +106,7 @@ def test_a_model_without_modes_still_gets_a_report(tmp_path, capsys):
         html,
     )
     assert re.search(r"eigenvalue -?0 along mu \(\+1\.00\); eigenvalue -?0 along tau", singular[1])
-    assert "Not available for this model: no mode of the posterior was found" in html
+    assert "Not available for this model: the posterior has no mode to centre a Gaussian" in html
     assert "maximum likelihood: not available" in capsys.readouterr().out
 
 

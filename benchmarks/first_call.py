@@ -1,0 +1,182 @@
+"""First calls, side by side with PyMC: how long a new user waits.
+
+For each model (a Poisson GLM, an ``LKJCholeskyCov`` + ``MvNormal`` model, a non-centred
+hierarchical model), each measurement runs in a fresh Python process and reports the wall
+time of one call after the imports and the model are built:
+
+* ``pymc logp+grad`` — PyMC compiling the model's log-density and gradient
+  (``model.compile_logp()``, ``model.compile_dlogp()``) and calling each once: the floor any
+  tool built on PyTensor pays;
+* ``pm.find_MAP`` — PyMC's own mode finder;
+* ``find_mode`` — pmfisher's first ``find_mode()`` (MAP in the unconstrained space);
+* ``+ observed_information`` — the first ``observed_information()`` in the same process,
+  after ``find_mode`` (its own mode search and Hessian);
+* ``laplace`` — the first ``laplace()`` in a fresh process.
+
+Settings, all in fresh processes:
+
+* ``warm`` — PyTensor's compile cache and pmfisher's function cache as the machine has them
+  (run the table twice and read the second: everything compiled before is loaded);
+* ``new data`` — pmfisher's function cache off (``PMFISHER_FUNCTION_CACHE=off``), as for a
+  data set it has not seen: rewrites and C-cache lookups are paid again;
+* ``cold`` (``--cold``) — an empty PyTensor compile directory: everything is compiled.
+
+Ratios against ``pm.find_MAP`` are printed beside the times; the target is ``find_mode``
+within 2× of ``pm.find_MAP``. Times on a shared machine move with its load: compare the
+columns of one run, not runs.
+
+Run: ``.venv/bin/python benchmarks/first_call.py [--cold] [--models glm lkj hierarchical]``.
+
+Measured on the shared 2-core machine (six sessions compiling at once, load 2–5; PyTensor's
+compile directory holding 2,187 modules, 1.7 GB), second run of the table, GLM only:
+
+========  ==============  ===========  ==============  ===============  =============
+GLM       pymc logp+grad  pm.find_MAP  find_mode       + observed_info  laplace
+========  ==============  ===========  ==============  ===============  =============
+warm      5.0 s           3.5 s        37.8 s (10.9×)  3.6 s (1.0×)     26.5 s (7.7×)
+new data  3.6 s           5.6 s        39.4 s (7.1×)   10.4 s (1.9×)    49.2 s (8.9×)
+========  ==============  ===========  ==============  ===============  =============
+
+The target (``find_mode`` within 2× of ``pm.find_MAP``) is not met. A profile of the warm
+``find_mode`` (24 s in that run, every function *loaded* from pmfisher's cache, none
+compiled) puts 23.5 s in unpickling its three functions, 15.7 s of it in PyTensor's
+``ModuleCache.module_from_key`` for their 45 C thunks, 5.5 s of that in one
+``ModuleCache.refresh`` that reads every module of the compile directory. ``pm.find_MAP``
+does not pay this: PyMC compiles with PyTensor's default (numba) mode, which never opens the
+C module cache. Loading pmfisher's functions at a cost that does not grow with the compile
+directory needs either the numba backend for the small functions or a module lookup that
+reads only the modules a stored function names; neither is built yet.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+MODELS = {
+    "glm": """
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(300, 5))
+        y = rng.poisson(np.exp(0.3 + X @ np.linspace(-0.5, 0.5, 5)))
+        with pm.Model() as model:
+            a = pm.Normal("a", 0, 2)
+            beta = pm.Normal("beta", 0, 1, shape=5)
+            pm.Poisson("y", pm.math.exp(a + pm.math.dot(X, beta)), observed=y)
+    """,
+    "lkj": """
+        rng = np.random.default_rng(1)
+        cov = np.array([[1.0, 0.5, 0.2], [0.5, 2.0, 0.3], [0.2, 0.3, 0.5]])
+        data = rng.multivariate_normal([0.0, 1.0, -1.0], cov, size=200)
+        with pm.Model() as model:
+            chol, _, _ = pm.LKJCholeskyCov(
+                "chol", n=3, eta=2.0, sd_dist=pm.Exponential.dist(1.0, shape=3)
+            )
+            mu = pm.Normal("mu", 0.0, 5.0, shape=3)
+            pm.MvNormal("y", mu, chol=chol, observed=data)
+    """,
+    "hierarchical": """
+        rng = np.random.default_rng(2)
+        groups = 50
+        group = np.repeat(np.arange(groups), 4)
+        y = rng.normal(1.0 + rng.normal(0.0, 0.7, size=groups)[group], 1.0)
+        with pm.Model() as model:
+            mu = pm.Normal("mu", 0.0, 5.0)
+            tau = pm.HalfNormal("tau", 2.0)
+            sigma = pm.HalfNormal("sigma", 2.0)
+            z = pm.Normal("z", 0.0, 1.0, shape=groups)
+            pm.Normal("y", mu + tau * z[group], sigma, observed=y)
+    """,
+}
+
+CALLS = {
+    "pymc logp+grad": """
+        start = time.perf_counter()
+        point = model.initial_point()
+        model.compile_logp()(point); model.compile_dlogp()(point)
+        times = [time.perf_counter() - start]
+    """,
+    "pm.find_MAP": """
+        start = time.perf_counter()
+        pm.find_MAP(model=model, progressbar=False)
+        times = [time.perf_counter() - start]
+    """,
+    "find_mode": """
+        start = time.perf_counter()
+        pmfisher.find_mode(model=model)
+        middle = time.perf_counter()
+        pmfisher.observed_information(model=model)
+        times = [middle - start, time.perf_counter() - middle]
+    """,
+    "laplace": """
+        start = time.perf_counter()
+        pmfisher.laplace(model=model, draws=1000, random_seed=0)
+        times = [time.perf_counter() - start]
+    """,
+}
+
+PROGRAM = """
+import json, time, warnings
+warnings.simplefilter("ignore")
+import numpy as np, pymc as pm, pmfisher
+{model}
+{call}
+print(json.dumps(times))
+"""
+
+
+def measure(model: str, call: str, setting: str) -> list[float]:
+    program = PROGRAM.format(
+        model=textwrap.dedent(MODELS[model]), call=textwrap.dedent(CALLS[call])
+    )
+    with tempfile.TemporaryDirectory() as empty:
+        environment = {"PMFISHER_PROGRESS": "off"}
+        if setting != "warm":
+            environment["PMFISHER_FUNCTION_CACHE"] = "off"
+        if setting == "cold":  # an empty compile directory for every measurement
+            environment["PYTENSOR_FLAGS"] = f"compiledir={empty}"
+        completed = subprocess.run(
+            [sys.executable, "-c", program],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **environment},
+            check=True,
+        )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def table(models, settings) -> None:
+    print(
+        f"{'model':<13} {'setting':<9} {'pymc logp+grad':>15} {'pm.find_MAP':>12} "
+        f"{'find_mode':>16} {'+ observed_info':>16} {'laplace':>16}"
+    )
+    for model in models:
+        for setting in settings:
+            floor = measure(model, "pymc logp+grad", setting)[0]
+            find_map = measure(model, "pm.find_MAP", setting)[0]
+            mode, information = measure(model, "find_mode", setting)
+            laplace = measure(model, "laplace", setting)[0]
+
+            def ratio(seconds, find_map=find_map):
+                return f"{seconds:6.1f} s ({seconds / find_map:3.1f}×)"
+
+            print(
+                f"{model:<13} {setting:<9} {floor:13.1f} s {find_map:10.1f} s "
+                f"{ratio(mode):>16} {ratio(information):>16} {ratio(laplace):>16}",
+                flush=True,
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", action="store_true", help="also with an empty compile cache")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    arguments = parser.parse_args()
+    settings = ["warm", "new data", *(["cold"] if arguments.cold else [])]
+    table(arguments.models, settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The mode of a model at its current data, found once and reused.
+
+``observed_information()``, ``sandwich_covariance()``, ``information_matrix_test()`` and
+``laplace()`` called without a point all need the mode of the same density; a notebook calls
+them one after the other. :func:`current_mode` keeps the :class:`~pmfisher.fitting.mode.Mode`
+beside the model's graph (:meth:`ModelGraph.companion`), keyed by a digest of the current
+values of every data container the density reads, so that after ``pm.set_data`` the mode is
+searched again rather than returned for the old data. A failed search is kept too: asking
+again gives the same answer without searching again.
+
+The restarts of the search draw from a fixed seed, so that the mode does not depend on which
+call found it first (and a caller's random stream is not consumed by a search it may skip).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pymc as pm
+
+from pmfisher._core.graph_digest import shared_ancestors
+from pmfisher._core.model_graph import ModelGraph, model_graph
+from pmfisher._core.options import Space, Terms
+from pmfisher.fitting.mode import Mode, find_mode
+
+__all__ = ["current_mode"]
+
+# Seed of the jittered restarts of a cached search.
+RESTART_SEED = 20_240_611
+
+
+def current_mode(model: pm.Model | None, *, terms: Terms, space: Space) -> Mode:
+    """The mode of ``terms`` in ``space`` at the model's current data (converged or not:
+    callers decide with :func:`~pmfisher.fitting.mode.require_converged`).
+
+    Examples
+    --------
+    >>> import pymc as pm
+    >>> with pm.Model() as model:
+    ...     lam = pm.Exponential("lam", 1.0)
+    ...     y = pm.Poisson("y", lam, observed=[2, 4, 3])
+    >>> first = current_mode(model, terms="likelihood", space="constrained")
+    >>> current_mode(model, terms="likelihood", space="constrained") is first
+    True
+    """
+    graph = model_graph(model, space=space, terms=terms)
+    modes = graph.companion(_Modes)
+    key = _data_digest(graph)
+    if key not in modes.found:
+        modes.found.clear()  # only the current data's mode is worth keeping
+        modes.found[key] = find_mode(
+            model=graph.model, terms=terms, space=space, random_seed=RESTART_SEED
+        )
+    return modes.found[key]
+
+
+class _Modes:
+    """The modes found for one graph, by data digest."""
+
+    def __init__(self, graph: ModelGraph):
+        self.found: dict[str, Mode] = {}
+
+
+def _data_digest(graph: ModelGraph) -> str:
+    """A digest of the current values of the data containers the density reads."""
+    digest = hashlib.blake2b(digest_size=16)
+    for container in shared_ancestors([graph.logp]):
+        value = np.asarray(container.get_value(borrow=True))
+        digest.update(f"{container.name}|{value.dtype}|{value.shape}".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()
