@@ -41,7 +41,8 @@ import pymc as pm
 from pmfisher import compare, laplace, plots
 from pmfisher.errors import PMFisherError
 from pmfisher.reporting.case_studies import run_as_script
-from pmfisher.reporting.report import comparison_summary, sample_nuts
+from pmfisher.reporting.nuts import sample_nuts
+from pmfisher.reporting.verdicts import comparison_summary
 
 NAME = Path(__file__).stem
 SEED = 31

@@ -134,7 +134,8 @@ def laplace_against_nuts(model, out_dir, name: str, *, case: str, smoke: bool, s
     from pmfisher.approximation.compare import compare
     from pmfisher.approximation.laplace import laplace
     from pmfisher.reporting import plots
-    from pmfisher.reporting.report import comparison_summary, sample_nuts
+    from pmfisher.reporting.nuts import sample_nuts
+    from pmfisher.reporting.verdicts import comparison_summary
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

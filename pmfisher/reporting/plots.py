@@ -20,11 +20,10 @@ import xarray as xr
 from matplotlib.figure import Figure
 from scipy import stats
 
-from pmfisher._core.labelled import element_labels
 from pmfisher._core.options import check_option
-from pmfisher.approximation.compare import DEFAULT_SAMPLE_DIMS
 from pmfisher.approximation.importance_sampling import khat_threshold
 from pmfisher.errors import PMFisherError
+from pmfisher.reporting import plot_data
 
 __all__ = [
     "khat_threshold",
@@ -39,8 +38,6 @@ __all__ = [
 
 APPROX_COLOR, REFERENCE_COLOR = "C0", "C1"
 DPI = 110
-# Pair plots scatter at most this many reference draws.
-SCATTER_LIMIT = 2000
 # Above this many parameters the heat map's cells are too small for printed values ...
 ANNOTATE_LIMIT = 14
 # ... and above this many for a label each: the variables are labelled instead.
@@ -63,10 +60,12 @@ def plot_marginals(
 
     Returns the ``PlotCollection`` of :func:`arviz_plots.plot_dist`.
     """
-    trees = {name: _indexed(tree) for name, tree in zip(names, (approx, reference), strict=True)}
-    var_names = _common_names(approx, reference, var_names)
-    panels = _draws_dataset(reference, var_names, coords, "reference")
-    count = sum(_labels_of(panels)[name].size for name in panels.data_vars)
+    trees = {
+        name: plot_data.indexed(tree) for name, tree in zip(names, (approx, reference), strict=True)
+    }
+    var_names = plot_data.common_names(approx, reference, var_names)
+    panels = plot_data.draws_dataset(reference, var_names, coords, "reference")
+    count = sum(plot_data.labels_of(panels)[name].size for name in panels.data_vars)
     columns = min(count, 4)
     rows = -(-count // columns)
     with _quiet_model_concat():
@@ -98,11 +97,13 @@ def plot_forest(
 
     Returns the ``PlotCollection`` of :func:`arviz_plots.plot_forest`.
     """
-    trees = {name: _indexed(tree) for name, tree in zip(names, (approx, reference), strict=True)}
+    trees = {
+        name: plot_data.indexed(tree) for name, tree in zip(names, (approx, reference), strict=True)
+    }
     with _quiet_model_concat():
         collection = azp.plot_forest(
             trees,
-            var_names=_common_names(approx, reference, var_names),
+            var_names=plot_data.common_names(approx, reference, var_names),
             coords=coords,
             combined=True,
             backend="matplotlib",
@@ -138,19 +139,21 @@ def plot_pair_ellipses(
 
     Returns the ``PlotMatrix`` of :func:`arviz_plots.plot_pair`.
     """
-    reference_draws = _draws_dataset(reference, var_names, coords, "reference")
-    approx_draws = _draws_dataset(approx, list(reference_draws.data_vars), coords, "approximation")
+    reference_draws = plot_data.draws_dataset(reference, var_names, coords, "reference")
+    approx_draws = plot_data.draws_dataset(
+        approx, list(reference_draws.data_vars), coords, "approximation"
+    )
     matrix = azp.plot_pair(
-        xr.DataTree.from_dict({"posterior": _thinned(reference_draws)}),
+        xr.DataTree.from_dict({"posterior": plot_data.thinned(reference_draws)}),
         backend="matplotlib",
         visuals={
             "scatter": {"color": REFERENCE_COLOR, "alpha": 0.25, "size": 6},
             "dist": {"color": REFERENCE_COLOR},
         },
     )
-    labels, mean, covariance = _gaussian_fit(approx, approx_draws)
+    labels, mean, covariance = plot_data.gaussian_fit(approx, approx_draws)
     radii = np.sqrt(stats.chi2.ppf(np.asarray(probs), df=2))
-    label_dataset = _label_dataset(approx_draws)
+    label_dataset = plot_data.label_dataset(approx_draws)
 
     def ellipses(label_x, label_y, target, **selection):
         index = [labels.index(str(label.values)) for label in (label_x, label_y)]
@@ -268,7 +271,7 @@ def plot_group_comparison(
     panels = figure.subplots(len(var_names), 2, squeeze=False)
     for row, name in zip(panels, var_names, strict=True):
         moments = [
-            _element_moments(tree, name, role)
+            plot_data.element_moments(tree, name, role)
             for tree, role in ((approx, "approximation"), (reference, "reference"))
         ]
         for axes, which, (approx_values, reference_values) in zip(
@@ -282,16 +285,6 @@ def plot_group_comparison(
             axes.set_ylabel(f"{names[0]} {which}")
             axes.set_title(f"{name}: {which}s of its {approx_values.size} elements", fontsize=10)
     return _save(figure, path)
-
-
-def _element_moments(tree, name, role) -> tuple[np.ndarray, np.ndarray]:
-    """Per-element mean and sd over the draws of one variable, flattened."""
-    draws = _draws_dataset(tree, [name], None, role)[name]
-    sample_dims = [dim for dim in DEFAULT_SAMPLE_DIMS if dim in draws.dims]
-    return (
-        np.ravel(draws.mean(sample_dims).values),
-        np.ravel(draws.std(sample_dims, ddof=1).values),
-    )
 
 
 def plot_khat(approximations, *, path=None) -> Figure:
@@ -312,7 +305,7 @@ def plot_khat(approximations, *, path=None) -> Figure:
             raise PMFisherError(f"{name!r} carries no fit/pareto_k to plot.")
         names.append(str(name))
         values.append(float(tree["fit"]["pareto_k"]))
-        thresholds.append(khat_threshold(_draw_count(tree)))
+        thresholds.append(khat_threshold(plot_data.draw_count(tree)))
     figure = Figure(figsize=(7.0, 1.2 + 0.45 * len(names)), layout="constrained")
     axes = figure.add_subplot()
     threshold = min(thresholds)
@@ -392,118 +385,9 @@ def _quiet_model_concat():
         yield
 
 
-def _thinned(draws: xr.Dataset) -> xr.Dataset:
-    """At most ``SCATTER_LIMIT`` draws, evenly spaced in each chain, so scatters stay legible."""
-    total = int(np.prod([draws.sizes[dim] for dim in DEFAULT_SAMPLE_DIMS if dim in draws.sizes]))
-    step = -(-total // SCATTER_LIMIT)
-    return draws.isel(draw=slice(None, None, step)) if step > 1 else draws
-
-
-def _indexed(tree: xr.DataTree) -> xr.DataTree:
-    """The posterior with coordinates on its sample dimensions, which arviz-plots needs to
-    line up two trees whose draw counts differ."""
-    posterior = tree["posterior"].to_dataset()
-    missing = {
-        dim: np.arange(posterior.sizes[dim])
-        for dim in DEFAULT_SAMPLE_DIMS
-        if dim in posterior.dims and dim not in posterior.coords
-    }
-    return xr.DataTree.from_dict({"posterior": posterior.assign_coords(missing)})
-
-
 def _save(plot, path):
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         plot.savefig(path, dpi=DPI)
     return plot
-
-
-def _common_names(approx, reference, var_names):
-    if var_names is not None:
-        return [var_names] if isinstance(var_names, str) else list(var_names)
-    reference_vars = set(reference["posterior"].data_vars)
-    names = [name for name in approx["posterior"].data_vars if name in reference_vars]
-    if not names:
-        raise PMFisherError("the approximation and the reference share no posterior variable.")
-    return names
-
-
-def _draws_dataset(tree, var_names, coords, role) -> xr.Dataset:
-    """The named variables from ``posterior`` or, failing that, ``unconstrained_posterior``."""
-    groups = [
-        tree[group].to_dataset()
-        for group in ("posterior", "unconstrained_posterior")
-        if group in tree.children
-    ]
-    if var_names is None:
-        var_names = list(groups[0].data_vars)
-    names = [var_names] if isinstance(var_names, str) else list(var_names)
-    variables = {}
-    for name in names:
-        found = [group[name] for group in groups if name in group.data_vars]
-        if not found:
-            raise PMFisherError(f"the {role} has no variable {name!r} in its posterior groups.")
-        variables[name] = found[0]
-    dataset = xr.Dataset(variables)
-    if coords:
-        dataset = dataset.sel({dim: value for dim, value in coords.items() if dim in dataset.dims})
-    return dataset
-
-
-def _labels_of(dataset: xr.Dataset) -> dict[str, xr.DataArray]:
-    sample_dims = [dim for dim in DEFAULT_SAMPLE_DIMS if dim in dataset.dims]
-    labels = {}
-    for name, variable in dataset.data_vars.items():
-        dims = [dim for dim in variable.dims if dim not in sample_dims]
-        shape = tuple(variable.sizes[dim] for dim in dims)
-        coords = {dim: variable[dim].values for dim in dims if dim in variable.coords}
-        flat = element_labels(name, shape, dims, coords)
-        labels[name] = xr.DataArray(
-            np.array(flat, dtype=object).reshape(shape),
-            dims=dims,
-            coords={dim: variable[dim] for dim in dims if dim in variable.coords},
-        )
-    return labels
-
-
-def _label_dataset(draws: xr.Dataset) -> xr.Dataset:
-    """Each parameter's label in place of its draws, so that a map over pairs knows the labels."""
-    return xr.Dataset(_labels_of(draws))
-
-
-def _gaussian_fit(tree, draws: xr.Dataset):
-    """Labels, mean and covariance of the flat parameters of ``draws``."""
-    labels = [str(label) for array in _labels_of(draws).values() for label in np.ravel(array)]
-    fitted = _fit_group_gaussian(tree, labels)
-    if fitted is not None:
-        return fitted
-    sample_dims = [dim for dim in DEFAULT_SAMPLE_DIMS if dim in draws.dims]
-    stacked = [
-        variable.stack(sample=sample_dims).transpose("sample", ...)
-        for variable in draws.data_vars.values()
-    ]
-    flat = np.concatenate([v.values.reshape(v.sizes["sample"], -1) for v in stacked], axis=1)
-    return labels, flat.mean(axis=0), np.atleast_2d(np.cov(flat, rowvar=False))
-
-
-def _fit_group_gaussian(tree, labels):
-    if "fit" not in tree.children:
-        return None
-    fit = tree["fit"].to_dataset()
-    if "mean_vector" not in fit or "covariance_matrix" not in fit:
-        return None
-    mean = fit["mean_vector"]
-    fit_labels = [str(label) for label in mean[mean.dims[0]].values]
-    if not set(labels) <= set(fit_labels):
-        return None
-    index = [fit_labels.index(label) for label in labels]
-    covariance = np.asarray(fit["covariance_matrix"].values)[np.ix_(index, index)]
-    return labels, np.asarray(mean.values)[index], covariance
-
-
-def _draw_count(tree) -> int:
-    posterior = tree["posterior"]
-    return int(
-        np.prod([posterior.sizes[dim] for dim in DEFAULT_SAMPLE_DIMS if dim in posterior.sizes])
-    )

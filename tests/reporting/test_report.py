@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 from pmfisher.reporting.cli import main
-from pmfisher.reporting.report import comparison_verdict, khat_verdict
+from pmfisher.reporting.verdicts import comparison_verdict, khat_verdict
 
 GLM_FILE = """
 import numpy as np, pymc as pm

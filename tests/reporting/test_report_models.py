@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pmfisher.reporting import report
+from pmfisher.reporting import nuts, steps
 from pmfisher.reporting.cli import main
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "results" / "report_screenshots"
@@ -154,8 +154,8 @@ def test_no_posterior_mode_and_divergent_nuts_are_reported(schools):
 
 def test_the_nuts_step_says_how_far_it_is_when_stderr_is_not_a_terminal(capsys):
     # pm.sample calls this after every iteration when PyMC's own bar is not drawn.
-    lines = report._NutsLines(report.Progress(total=1), total=600)
-    lines.last -= report.NUTS_LINE_SECONDS
+    lines = nuts.NutsLines(steps.Progress(total=1), total=600)
+    lines.last -= nuts.NUTS_LINE_SECONDS
     draw = type("Draw", (), {"stats": [{"diverging": True}], "tuning": False})()
     lines(trace=None, draw=draw)
     printed = capsys.readouterr().err

@@ -1,0 +1,105 @@
+"""Plain-words readings of the numbers a report shows: the Pareto :math:`\\hat k` of a Laplace
+approximation and a comparison with a reference posterior."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+__all__ = [
+    "SD_RATIO_AGREEMENT",
+    "Z_GAP_AGREEMENT",
+    "comparison_summary",
+    "comparison_verdict",
+    "khat_verdict",
+]
+
+# Laplace and NUTS "agree" when every mean is within this many reference sds ...
+Z_GAP_AGREEMENT = 0.25
+# ... and every sd ratio within this factor of 1.
+SD_RATIO_AGREEMENT = 1.25
+
+
+def khat_verdict(pareto_k: float, threshold: float) -> str:
+    r"""A plain-words reading of the Laplace approximation's Pareto :math:`\hat k`, against
+    ``threshold`` (:func:`~pmfisher.approximation.importance_sampling.khat_threshold` of the
+    number of draws).
+
+    Examples
+    --------
+    >>> khat_verdict(0.2, 0.7).split(":")[0]
+    'Good'
+    >>> khat_verdict(0.9, 0.7).split(":")[0]
+    'Unreliable'
+    """
+    if not pareto_k >= 0.5:
+        shown = (
+            "−∞ (the log-density is exactly Gaussian)"
+            if np.isneginf(pareto_k)
+            else (f"{pareto_k:.2f}")
+        )
+        return (
+            f"Good: k̂ = {shown} < 0.5, so the Gaussian is close to the posterior, tails "
+            "included; the Laplace summary can be used as it is."
+        )
+    if pareto_k < threshold:
+        return (
+            f"Usable: k̂ = {pareto_k:.2f} is between 0.5 and {threshold:.2f}, so the tails differ "
+            "somewhat; importance sampling (laplace(importance_sampling='psis')) corrects the "
+            "moments, and a NUTS comparison (--nuts) is worth a look."
+        )
+    if pareto_k < 1:
+        return (
+            f"Unreliable: k̂ = {pareto_k:.2f} ≥ {threshold:.2f}, so the Gaussian is far from "
+            "the posterior in the tails and importance sampling cannot repair it; do not use "
+            "the Laplace summary, run NUTS (--nuts)."
+        )
+    return (
+        f"Unreliable: k̂ = {pareto_k:.2f} ≥ 1, so the importance ratios posterior / Gaussian "
+        "have no finite mean: the Gaussian misses the posterior's mass; run NUTS (--nuts)."
+    )
+
+
+def comparison_verdict(table: xr.Dataset) -> str:
+    """A plain-words reading of a :func:`~pmfisher.compare` table."""
+    z_gap = np.abs(table["z_gap"].to_series())
+    ratio = table["sd_ratio"].to_series()
+    off = np.maximum(ratio, 1 / ratio)
+    worst_mean, worst_sd = z_gap.idxmax(), off.idxmax()
+    if z_gap.max() < Z_GAP_AGREEMENT and off.max() < SD_RATIO_AGREEMENT:
+        return (
+            f"Agree: every mean is within {Z_GAP_AGREEMENT} NUTS sds of NUTS (largest "
+            f"|z_gap| {z_gap.max():.2f}, at {worst_mean}) and every sd within a factor "
+            f"{SD_RATIO_AGREEMENT} (largest {off.max():.2f}, at {worst_sd}): the Laplace "
+            "picture is good enough for this model."
+        )
+    return (
+        f"Disagree: the largest mean gap is {z_gap.max():.2f} NUTS sds (at {worst_mean}) and "
+        f"the largest sd ratio a factor {off.max():.2f} (at {worst_sd}); beyond "
+        f"{Z_GAP_AGREEMENT} sds or a factor {SD_RATIO_AGREEMENT} the Laplace picture is not "
+        "good enough for this model: use the NUTS posterior."
+    )
+
+
+def comparison_summary(table: xr.Dataset) -> dict:
+    """The headline numbers of a :func:`~pmfisher.compare` table as plain Python values
+    (for JSON): k̂ when present, the largest gaps, the joint summaries, and per parameter
+    ``z_gap`` and ``sd_ratio``."""
+    z_gap = table["z_gap"].to_series()
+    sd_ratio = table["sd_ratio"].to_series()
+    summary = {"pareto_k": float(table["pareto_k"])} if "pareto_k" in table else {}
+    return summary | {
+        "max_abs_z_gap": float(np.abs(z_gap).max()),
+        "max_sd_ratio": float(sd_ratio.max()),
+        "min_sd_ratio": float(sd_ratio.min()),
+        "mahalanobis": float(table["mahalanobis"]),
+        "gaussian_kl": float(table["gaussian_kl"]),
+        "joint_coverage": {
+            f"{p:g}": float(v)
+            for p, v in zip(
+                table["interval_prob"].values, table["joint_coverage"].values, strict=True
+            )
+        },
+        "z_gap": {str(k): float(v) for k, v in z_gap.items()},
+        "sd_ratio": {str(k): float(v) for k, v in sd_ratio.items()},
+    }
