@@ -237,14 +237,21 @@ def _store(path: Path, function) -> None:
         _log.debug("could not store %s: %s", path, error)
 
 
+def package_sources() -> list[Path]:
+    """Every module of pmfisher, whose source is part of each cache key: the whole package,
+    not just this layer, because the recipes that derive a function's graph live in the
+    layers above too."""
+    package = Path(__file__).resolve().parent.parent
+    return sorted(package.rglob("*.py"))
+
+
 @functools.cache
 def _environment() -> str:
     """Everything besides the graph that decides what a compiled function is."""
     import pymc
 
-    package = Path(__file__).parent
     source = hashlib.blake2b(digest_size=20)
-    for module in sorted(package.rglob("*.py")):
+    for module in package_sources():
         source.update(module.read_bytes())
     config = pytensor.config
     return repr(

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pymc as pm
@@ -183,3 +184,9 @@ def _cube_sum():
 
 def _posterior():
     return {"space": "unconstrained", "terms": "posterior", "jacobian": True}
+
+
+def test_cache_keys_cover_every_layer_of_the_package():
+    package = Path(compilation.__file__).resolve().parent.parent
+    sources = {path.relative_to(package).as_posix() for path in compilation.package_sources()}
+    assert {"fitting/mode.py", "approximation/laplace.py", "_core/compilation.py"} <= sources
