@@ -1,16 +1,16 @@
-"""A model's free variables split into latent variables ``u`` and the rest ``φ``.
+r"""A model's free variables split into latent variables ``u`` and the rest ``φ``.
 
-The joint log-density :math:`f(u, \\varphi)` of the chosen terms becomes a graph of two flat
-vectors, ``u`` and ``phi``, so that the Laplace marginal (:mod:`pmfisher.fitting.laplace_marginal`)
-can differentiate it in each separately. The latent variables always live in the unconstrained
-space and carry the log-Jacobian of their transforms there, because the Laplace approximation
-integrates over ``u`` in those coordinates:
-:math:`\\int p(y, u, \\varphi)\\,du = \\int p(y, u(\\tilde u), \\varphi)\\,|u'(\\tilde u)|\\,d\\tilde u`.
+The joint log-density :math:`f(u, \varphi)` of the chosen terms becomes a graph of two flat
+vectors, ``u`` and ``phi``, so that the Laplace marginal
+(:mod:`pmfisher.fitting.laplace_marginal`) can differentiate it in each separately. The latent
+variables always live in the unconstrained space and carry the log-Jacobian of their
+transforms there, because the Laplace approximation integrates over ``u`` in those coordinates:
+:math:`\int p(y, u, \varphi)\,du = \int p(y, u(\tilde u), \varphi)\,|u'(\tilde u)|\,d\tilde u`.
 ``φ`` lives in the graph's ``space``; which of its terms enter follows ``terms``:
 
 * ``"likelihood"``: the observed variables and the latent variables' own density — the
-  integrand of the marginal likelihood :math:`p(y \\mid \\varphi) = \\int p(y \\mid u,
-  \\varphi)\\,p(u \\mid \\varphi)\\,du`;
+  integrand of the marginal likelihood :math:`p(y \mid \varphi) = \int p(y \mid u,
+  \varphi)\,p(u \mid \varphi)\,du`;
 * ``"posterior"``: those, the priors of ``φ`` (with their log-Jacobian when ``jacobian``) and
   the model's potentials.
 

@@ -52,8 +52,8 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
-from pytensor.graph.traversal import applys_between
 from pytensor.graph.replace import graph_replace
+from pytensor.graph.traversal import applys_between
 from scipy import linalg
 
 from pmfisher._core import derivatives
@@ -63,7 +63,7 @@ from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Terms
 from pmfisher.errors import PMFisherError, PointError
 
-__all__ = ["ConditionalMode", "LaplaceMarginal", "InnerModeError", "laplace_marginal"]
+__all__ = ["ConditionalMode", "InnerModeError", "LaplaceMarginal", "laplace_marginal"]
 
 # Newton iterations allowed for the inner problem.
 INNER_MAX_ITER = 200
@@ -300,9 +300,7 @@ class LaplaceMarginal:
         return self.split.split(self.split.graph.flatten(full))[1]
 
     def _initial_constrained(self) -> dict:
-        unconstrained = model_graph(
-            self.model, space="unconstrained", terms=self.split.graph.terms
-        )
+        unconstrained = model_graph(self.model, space="unconstrained", terms=self.split.graph.terms)
         initial = self.model.initial_point()
         flat = np.concatenate(
             [np.ravel(initial[block.name]) for block in unconstrained.blocks]
@@ -331,9 +329,7 @@ def _marginal_graphs(split: LatentSplit, u_hat, *, hessian: bool):
     u_of_phi = mode_op(phi)
     logp, curvature = graph_replace([split.logp, hessian_uu], {u: u_of_phi}, strict=False)
     cholesky = pt.linalg.cholesky(-curvature)
-    value = (
-        logp - pt.log(pt.diag(cholesky)).sum() + 0.5 * split.n_u * np.log(2 * np.pi)
-    )
+    value = logp - pt.log(pt.diag(cholesky)).sum() + 0.5 * split.n_u * np.log(2 * np.pi)
     gradient = derivatives.gradient(value, phi)
     # One reverse pass per φ coordinate (few), not a batched one: the batched pass hides
     # the implicit-function node inside operations whose inner graphs are not searched below.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pymc as pm
 import xarray as xr
@@ -10,6 +12,7 @@ from pmfisher._core import labelled
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Space, Terms
 from pmfisher.errors import PMFisherError
+from pmfisher.fitting.laplace_marginal import laplace_marginal
 from pmfisher.fitting.mode import find_mode, require_converged
 
 __all__ = ["observed_information"]
@@ -21,63 +24,81 @@ def observed_information(
     model: pm.Model | None = None,
     terms: Terms = "likelihood",
     space: Space = "constrained",
+    latent: Sequence[str] | str | None = None,
 ) -> xr.DataArray:
     r"""Observed information :math:`J_n(\theta) = -\nabla^2_\theta \ell_n(\theta)`.
 
-    :math:`\ell_n` is the log-likelihood of all observed variables (``terms="likelihood"``)
-    or the log-posterior (``terms="posterior"``, including the log-Jacobian of the
-    transforms in the unconstrained space), differentiated exactly in ``space``.
+        :math:`\ell_n` is the log-likelihood of all observed variables (``terms="likelihood"``)
+        or the log-posterior (``terms="posterior"``, including the log-Jacobian of the
+        transforms in the unconstrained space), differentiated exactly in ``space``.
 
-    Parameters
-    ----------
-    point : dict or Mode, optional
-        Free-variable name → value in the constrained space. ``None`` finds the mode of
-        ``terms`` in ``space`` first (the MLE, or the MAP of that space).
-    model : pm.Model, optional
-        The model; by default the one on PyMC's context stack.
-    terms : {"likelihood", "posterior"}
-    space : {"constrained", "unconstrained"}
+        Parameters
+        ----------
+        point : dict or Mode, optional
+            Free-variable name → value in the constrained space. ``None`` finds the mode of
+            ``terms`` in ``space`` first (the MLE, or the MAP of that space).
+        model : pm.Model, optional
+            The model; by default the one on PyMC's context stack.
+        terms : {"likelihood", "posterior"}
+        space : {"constrained", "unconstrained"}
+        latent : list of str, optional
+            Free variables integrated out by a Laplace approximation at their conditional mode:
+            the matrix is then :math:`-\nabla^2 L(\varphi)` of the Laplace marginal over the
+            remaining variables :math:`\varphi` only (:mod:`pmfisher.fitting.laplace_marginal`),
+            exact to the fourth derivatives of the log-density — the standard errors of fixed
+            effects and variance components that lme4, glmmTMB and TMB's ``sdreport`` report.
+            ``point=None`` then means the marginal mode.
 
-    Returns
-    -------
-    xarray.DataArray
-        Square, dims ``param_i`` × ``param_j`` labelled like ``"beta[x3]"``; ``attrs`` record
-        ``terms`` and ``space``.
+        Returns
+        -------
+        xarray.DataArray
+            Square, dims ``param_i`` × ``param_j`` labelled like ``"beta[x3]"``; ``attrs`` record
+            ``terms`` and ``space``.
 
-    Notes
-    -----
-    For a reparameterization :math:`\theta = \theta(\phi)` with Jacobian
-    :math:`J = \partial\theta/\partial\phi`, the chain rule gives
+        Notes
+        -----
+        For a reparameterization :math:`\theta = \theta(\phi)` with Jacobian
+        :math:`J = \partial\theta/\partial\phi`, the chain rule gives
 
-    .. math::
+        .. math::
 
-        -\nabla^2_\phi \ell = J^\top\,(-\nabla^2_\theta \ell)\,J
-        \;-\; \sum_k \frac{\partial \ell}{\partial \theta_k}\,\nabla^2_\phi \theta_k ,
+            -\nabla^2_\phi \ell = J^\top\,(-\nabla^2_\theta \ell)\,J
+            \;-\; \sum_k \frac{\partial \ell}{\partial \theta_k}\,\nabla^2_\phi \theta_k ,
 
-    so the observed information transforms as a tensor only where the gradient vanishes —
-    at the mode of the density being differentiated. Away from it (and for the posterior,
-    whose unconstrained mode differs from its constrained one) the two spaces' matrices
-    are not related by :math:`J^\top(\cdot)J` alone.
+        so the observed information transforms as a tensor only where the gradient vanishes —
+        at the mode of the density being differentiated. Away from it (and for the posterior,
+        whose unconstrained mode differs from its constrained one) the two spaces' matrices
+        are not related by :math:`J^\top(\cdot)J` alone.
 
-    Examples
-    --------
-    >>> import numpy as np, pymc as pm, pmfisher
-    >>> with pm.Model() as model:
-    ...     lam = pm.Exponential("lam", 1.0)
-    ...     y = pm.Poisson("y", lam, observed=[2, 4, 3])
-    >>> info = pmfisher.observed_information(model=model)  # at the MLE, λ̂ = 3
-    >>> float(info.sel(param_i="lam", param_j="lam"))      # n / λ̂ = 3 / 3
-    1.0
+        Examples
+        --------
+        >>> from collections.abc import Sequence
+
+    import numpy as np, pymc as pm, pmfisher
+        >>> with pm.Model() as model:
+        ...     lam = pm.Exponential("lam", 1.0)
+        ...     y = pm.Poisson("y", lam, observed=[2, 4, 3])
+        >>> info = pmfisher.observed_information(model=model)  # at the MLE, λ̂ = 3
+        >>> float(info.sel(param_i="lam", param_j="lam"))      # n / λ̂ = 3 / 3
+        1.0
     """
     graph = model_graph(model, space=space, terms=terms)
     if point is None:
-        point = require_converged(find_mode(model=graph.model, terms=terms, space=space))
-    x = graph.flatten(point)
-    graph.check_in_support(x)
-    information = -np.asarray(graph.hessian_fn(x))
-    _require_finite(information, graph.labels)
+        point = require_converged(
+            find_mode(model=graph.model, terms=terms, space=space, latent=latent)
+        )
+    if latent is None:
+        x = graph.flatten(point)
+        graph.check_in_support(x)
+        information = -np.asarray(graph.hessian_fn(x))
+        labels, described = graph.labels, {}
+    else:
+        marginal = laplace_marginal(graph.model, latent, space=space, terms=terms)
+        information = -marginal.hessian(marginal.flatten(point))
+        labels, described = marginal.labels, {"latent": list(marginal.split.latent)}
+    _require_finite(information, labels)
     return labelled.square(
-        information, graph.labels, name="observed_information", terms=terms, space=space
+        information, labels, name="observed_information", terms=terms, space=space, **described
     )
 
 
