@@ -53,7 +53,6 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.graph.replace import graph_replace
-from pytensor.graph.traversal import applys_between
 from scipy import linalg
 
 from pmfisher._core import derivatives
@@ -69,8 +68,10 @@ __all__ = ["ConditionalMode", "InnerModeError", "LaplaceMarginal", "laplace_marg
 INNER_MAX_ITER = 200
 # Converged when the Newton decrement g'H⁻¹g is below this times max(1, |f|)...
 INNER_TOLERANCE = 1e-15
-# ...or, when rounding stops all progress, below this.
+# ...or, when rounding stops all progress, below this; either way the Newton step must also be
+# below this fraction of max(1, |u|), or the density is flattening out towards infinity.
 INNER_ROUNDING_TOLERANCE = 1e-8
+INNER_STEP_TOLERANCE = 1e-6
 # Above this many latent entries the dense n_u × n_u Hessian is refused.
 DENSE_LATENT_LIMIT = 3000
 
@@ -153,25 +154,44 @@ class LaplaceMarginal:
     def _value_and_gradient_fn(self):
         split = self.split
         u_hat = split.u.type("u_hat")
-
-        def build():
-            value, gradient, _ = _marginal_graphs(split, u_hat, hessian=False)
-            return [value, gradient]
-
         return compile_derived(
-            [u_hat, split.phi], [split.logp], build, recipe="Laplace marginal and gradient"
+            [u_hat, split.phi],
+            [split.logp],
+            lambda: _marginal_graphs(split, u_hat),
+            recipe="Laplace marginal and gradient",
         )
 
     @functools.cached_property
-    def _hessian_fn(self):
+    def _gradient_pullback_fn(self):
+        """``(û, φ, c) → ∂(c·G)/∂û, ∂(c·G)/∂φ`` of the gradient graph ``G(û, φ)``: one reverse
+        pass over it, a row of the marginal's Hessian per cotangent ``c = e_k``."""
         split = self.split
         u_hat = split.u.type("u_hat")
+        cotangent = split.phi.type("cotangent")
 
         def build():
-            return _marginal_graphs(split, u_hat, hessian=True)[2]
+            _, gradient = _marginal_graphs(split, u_hat)
+            contracted = (cotangent * gradient).sum()
+            return derivatives.gradient(contracted, [u_hat, split.phi])
 
         return compile_derived(
-            [u_hat, split.phi], [split.logp], build, recipe="Laplace marginal Hessian"
+            [u_hat, split.phi, cotangent],
+            [split.logp],
+            build,
+            recipe="Laplace marginal: pullback of the gradient",
+        )
+
+    @functools.cached_property
+    def _mixed_fn(self):
+        """``(u, φ) → ∂²f/∂u∂φ`` (``n_u × n_φ``), forward mode over the ``n_φ`` directions."""
+        split = self.split
+        return compile_derived(
+            [split.u, split.phi],
+            [split.logp],
+            lambda: derivatives.jacobian_forward(
+                derivatives.gradient(split.logp, split.u), split.phi
+            ),
+            recipe="mixed second derivatives in u and phi",
         )
 
     # -- the inner problem ------------------------------------------------------------------
@@ -198,7 +218,10 @@ class LaplaceMarginal:
                 if cholesky is not None:
                     step = linalg.cho_solve((cholesky, True), grad)
                     decrement = float(grad @ step)
-                    if decrement <= INNER_TOLERANCE * scale:
+                    small_step = np.abs(step).max() <= INNER_STEP_TOLERANCE * max(
+                        1.0, np.abs(u).max()
+                    )
+                    if small_step and decrement <= INNER_TOLERANCE * scale:
                         self._last_u = u
                         return ConditionalMode(u, float(logp), precision, cholesky, iteration)
                 else:
@@ -216,7 +239,11 @@ class LaplaceMarginal:
                         u, (logp, grad, hess) = candidate, new
                         break
                 if not moved:
-                    if cholesky is not None and decrement <= INNER_ROUNDING_TOLERANCE * scale:
+                    if (
+                        cholesky is not None
+                        and small_step
+                        and decrement <= INNER_ROUNDING_TOLERANCE * scale
+                    ):
                         self._last_u = u
                         return ConditionalMode(u, float(logp), precision, cholesky, iteration)
                     break
@@ -257,9 +284,24 @@ class LaplaceMarginal:
         )
 
     def hessian(self, phi: np.ndarray) -> np.ndarray:
-        """The exact Hessian :math:`\\nabla^2 L(\\varphi)` (not negated)."""
+        """The exact Hessian :math:`\\nabla^2 L(\\varphi)` (not negated).
+
+        With :math:`G(u, \\varphi)` the gradient graph (:math:`\\nabla L = G(\\hat u_\\varphi,
+        \\varphi)`), row :math:`k` is :math:`\\partial_\\varphi G_k + (\\partial\\hat
+        u/\\partial\\varphi)^\\top \\partial_u G_k` with :math:`\\partial\\hat u/\\partial
+        \\varphi = H^{-1}\\nabla^2_{u\\varphi} f`: one reverse pass over :math:`G` per
+        coordinate of :math:`\\varphi`, compiled once (a graph twice the size of the
+        gradient's rather than :math:`n_\\varphi` times).
+        """
+        phi = np.asarray(phi, dtype="float64")
         inner = self.conditional_mode(phi)
-        return np.asarray(self._hessian_fn(inner.u, np.asarray(phi, dtype="float64")))
+        sensitivity = linalg.cho_solve((inner.cholesky, True), self._mixed_fn(inner.u, phi))
+        rows = []
+        for unit in np.eye(self.size):
+            by_u, by_phi = self._gradient_pullback_fn(inner.u, phi, unit)
+            rows.append(np.asarray(by_phi) + sensitivity.T @ np.asarray(by_u))
+        matrix = np.array(rows)
+        return 0.5 * (matrix + matrix.T)
 
     # -- the search protocol of find_mode ----------------------------------------------------
 
@@ -317,35 +359,20 @@ class LaplaceMarginal:
 # -- the graphs ---------------------------------------------------------------------------------
 
 
-def _marginal_graphs(split: LatentSplit, u_hat, *, hessian: bool):
-    """:math:`L`, :math:`\\nabla L` and (if asked) :math:`\\nabla^2 L` as graphs of
-    ``(u_hat, phi)``: built with the implicit-function operation in place of ``u_hat``,
-    differentiated, and the operation's output replaced by ``u_hat``."""
+def _marginal_graphs(split: LatentSplit, u_hat):
+    """:math:`L` and :math:`\\nabla L` as graphs of ``(u_hat, phi)``: built with the
+    implicit-function operation in place of ``u_hat``, differentiated, and the operation's
+    output then replaced by ``u_hat``."""
     u, phi = split.u, split.phi
     gradient_u = derivatives.gradient(split.logp, u)
     hessian_uu = derivatives.hessian(split.logp, u)
     mixed = derivatives.jacobian_forward(gradient_u, phi)  # ∂²f/∂u∂φ, n_u × n_φ
-    mode_op = _ConditionalModeOp(u, phi, hessian_uu, mixed)
-    u_of_phi = mode_op(phi)
+    u_of_phi = _ConditionalModeOp(u, phi, hessian_uu, mixed)(phi)
     logp, curvature = graph_replace([split.logp, hessian_uu], {u: u_of_phi}, strict=False)
     cholesky = pt.linalg.cholesky(-curvature)
     value = logp - pt.log(pt.diag(cholesky)).sum() + 0.5 * split.n_u * np.log(2 * np.pi)
     gradient = derivatives.gradient(value, phi)
-    # One reverse pass per φ coordinate (few), not a batched one: the batched pass hides
-    # the implicit-function node inside operations whose inner graphs are not searched below.
-    matrix = None
-    if hessian:
-        rows = pt.stack([derivatives.gradient(gradient[k], phi) for k in range(split.n_phi)])
-        matrix = 0.5 * (rows + rows.T)
-    outputs = [value, gradient] + ([matrix] if hessian else [])
-    # Differentiating may have cloned the node; every copy computes the same û(φ).
-    copies = [
-        node.outputs[0]
-        for node in applys_between([phi], outputs)
-        if isinstance(node.op, _ConditionalModeOp)
-    ]
-    replaced = graph_replace(outputs, dict.fromkeys(copies, u_hat), strict=False)
-    return (*replaced[:2], replaced[2] if hessian else None)
+    return graph_replace([value, gradient], {u_of_phi: u_hat}, strict=False)
 
 
 class _ConditionalModeOp(Op):
