@@ -33,12 +33,17 @@ of that graph gives
     \tfrac12\,\partial_u \operatorname{tr}(S\,\nabla^2_{uu} f), \qquad S = H^{-1}\ \text{held},
 
 (the adjoint of the inner optimum, as TMB and Stan compute it: third derivatives of
-:math:`f` contracted with :math:`H^{-1}` in one reverse pass over the Hessian graph), and the
-Jacobian of that gradient graph is the exact Hessian of :math:`L` — the second-order adjoint,
-with fourth derivatives of :math:`f`, obtained by differentiating the first-order one rather
-than written out by hand. Before compiling, the operation's output is replaced by an input,
-so the compiled functions take :math:`(\hat u, \varphi)` and the Newton iteration stays in
-NumPy. :math:`H` is dense here (the latent block must fit as an ``n_u × n_u`` matrix).
+:math:`f` contracted with :math:`H^{-1}` in one reverse pass over the Hessian graph). Before
+compiling, the operation's output is replaced by an input, so the compiled gradient
+:math:`G(\hat u, \varphi)` takes both and the Newton iteration stays in NumPy.
+
+The exact Hessian (the second-order adjoint, with fourth derivatives of :math:`f`) is the
+total derivative of that gradient, :math:`\nabla^2 L = \partial_\varphi G + \partial_u G\,
+\partial\hat u/\partial\varphi`: its row :math:`k` is one reverse pass over :math:`G` with
+cotangent :math:`e_k`, so the compiled graph is about twice the gradient's, called
+:math:`n_\varphi` times — instead of a graph :math:`n_\varphi` times larger, whose rewriting
+took minutes. Everything is exact; no finite differences. :math:`H` is dense here (the
+latent block must fit as an ``n_u × n_u`` matrix).
 """
 
 from __future__ import annotations
