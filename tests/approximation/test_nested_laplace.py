@@ -11,7 +11,9 @@ from scipy import stats
 from scipy.integrate import trapezoid
 
 from pmfisher import find_mode, laplace, observed_information
+from pmfisher.approximation.nested_laplace import _inner_check
 from pmfisher.errors import PMFisherError
+from pmfisher.fitting.laplace_marginal import laplace_marginal
 
 Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
 SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
@@ -97,7 +99,9 @@ def test_the_two_parameterizations_agree(nuts_results):
 
 def test_gaussian_hyperparameters_and_the_result_structure():
     model = eight_schools(centred=False)
-    result = laplace(model=model, latent=["theta_tilde"], draws=500, random_seed=3)
+    # A Gaussian on (μ, log τ) is poor for eight schools, and the joint k̂ says so.
+    with pytest.warns(UserWarning, match="Pareto k̂"):
+        result = laplace(model=model, latent=["theta_tilde"], draws=500, random_seed=3)
     mode = find_mode(model=model, latent="theta_tilde")
     fit = result.fit
     assert list(fit["mean_vector"].param.values) == ["mu", "tau_log__"]
@@ -119,10 +123,35 @@ def test_gaussian_hyperparameters_and_the_result_structure():
     assert result.attrs["hyper"] == "gaussian"
     np.testing.assert_allclose(fit["inner_check_error"], 0.0, atol=1e-8)
     # Given the hyperparameters the approximation is exact, so the importance ratios vary only
-    # through the Gaussian on (μ, log τ): k̂ is finite.
-    assert np.isfinite(float(fit["pareto_k"]))
+    # through the Gaussian on (μ, log τ).
+    assert float(fit["pareto_k"]) > 0.7
 
 
 def test_latent_needs_the_unconstrained_space():
     with pytest.raises(PMFisherError, match="space='unconstrained'"):
         laplace(model=eight_schools(centred=True), latent="theta", space="constrained")
+
+
+def test_the_inner_check_measures_a_poor_laplace_marginal():
+    """Binary data, one observation per group and a large random-effect scale: the classic case
+    where the Laplace marginal is biased. The importance-sampling check must find the error
+    that Gauss–Hermite quadrature of each group's one-dimensional integral gives."""
+    rng = np.random.default_rng(5)
+    y = rng.binomial(1, 0.5, size=20)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 1.0)
+        z = pm.Normal("z", 0.0, 1.0, shape=y.size)
+        pm.Bernoulli("y", logit_p=mu + 3.0 * z, observed=y)
+    marginal = laplace_marginal(model, "z", space="unconstrained", terms="likelihood")
+    phis = np.array([[0.0], [0.8]])
+    with pytest.warns(UserWarning, match="inner Laplace approximation over z is poor"):
+        check = _inner_check(marginal, phis, np.random.default_rng(0))
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    weights = weights / weights.sum()
+    for row, (phi,) in enumerate(phis):
+        p = 1 / (1 + np.exp(-(phi + 3.0 * nodes)))
+        exact = np.log(np.where(y[:, None] == 1, p, 1 - p) @ weights).sum()
+        error = exact - marginal.value(np.array([phi]))
+        assert abs(error) > 0.1
+        estimate = float(check["inner_check_error"][row])
+        assert abs(estimate - error) < 4 * float(check["inner_check_mcse"][row]) + 1e-3
