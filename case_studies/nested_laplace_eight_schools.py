@@ -14,7 +14,7 @@ or by a Gaussian:
   NUTS on the whole non-centred model within Monte Carlo error.
 * ``laplace(latent=..., hyper="gaussian")``: a Gaussian on (μ, log τ) at the marginal mode —
   better than the joint Laplace but still poor, because the marginal posterior of log τ is
-  itself skewed; its joint k̂ says so.
+  itself skewed: τ's sd comes out about twice NUTS's, and the joint k̂ is near or above 0.7.
 
 The inner check (importance sampling of the exact marginal at a few values of (μ, τ)) finds
 no error, as it must for a Gaussian conditional.
