@@ -15,10 +15,11 @@ the Laplace approximation of :math:`\log\int e^{f(u,\varphi)}\,du` (TMB's ``rand
 and Stan's embedded Laplace). It is exact when :math:`u \mid \varphi` is Gaussian.
 
 **Inner problem.** :math:`\hat u_\varphi` is found by Newton's method warm-started at the last
-solution, with a backtracking line search, the Hessian shifted towards the identity where it
-is not negative definite, and convergence declared when the Newton decrement
-:math:`g^\top H^{-1} g` (twice the predicted gain) is negligible against :math:`|f|`. No mode
-raises a :class:`~pmfisher.errors.PMFisherError` naming :math:`\varphi`.
+solution, with a backtracking line search and the Hessian shifted towards the identity where
+it is not negative definite; once the Newton decrement :math:`g^\top H^{-1} g` (twice the
+predicted gain) is negligible against :math:`|f|`, full steps follow until the step itself is
+negligible, and one more (:math:`\hat u` exact to rounding, as the log-determinant needs). No
+mode raises a :class:`~pmfisher.errors.PMFisherError` naming :math:`\varphi`.
 
 **Exact derivatives.** :math:`L` is written as a PyTensor graph of :math:`\varphi` in which
 :math:`\hat u_\varphi` is the output of an operation whose gradient is the implicit function
@@ -71,12 +72,13 @@ __all__ = ["ConditionalMode", "InnerModeError", "LaplaceMarginal", "laplace_marg
 
 # Newton iterations allowed for the inner problem.
 INNER_MAX_ITER = 200
-# Converged when the Newton decrement g'H⁻¹g is below this times max(1, |f|)...
-INNER_TOLERANCE = 1e-15
-# ...or, when rounding stops all progress, below this; either way the Newton step must also be
-# below this fraction of max(1, |u|), or the density is flattening out towards infinity.
-INNER_ROUNDING_TOLERANCE = 1e-8
-INNER_STEP_TOLERANCE = 1e-6
+# Below this Newton decrement g'H⁻¹g, relative to max(1, |f|), full Newton steps are taken;
+# converged when such a step is below INNER_STEP_TOLERANCE times max(1, |u|) (a density that
+# flattens out towards infinity has a vanishing decrement but not a vanishing step).
+INNER_DECREMENT_TOLERANCE = 1e-8
+INNER_STEP_TOLERANCE = 1e-8
+# An unconstrained latent coordinate beyond this has run off to infinity.
+RUNAWAY = 1e8
 # Above this many latent entries the dense n_u × n_u Hessian is refused.
 DENSE_LATENT_LIMIT = 3000
 
@@ -219,16 +221,21 @@ class LaplaceMarginal:
             for iteration in range(INNER_MAX_ITER + 1):
                 precision = -np.asarray(hess)
                 cholesky = _cholesky(precision)
-                scale = max(1.0, abs(float(logp)))
                 if cholesky is not None:
                     step = linalg.cho_solve((cholesky, True), grad)
                     decrement = float(grad @ step)
-                    small_step = np.abs(step).max() <= INNER_STEP_TOLERANCE * max(
-                        1.0, np.abs(u).max()
-                    )
-                    if small_step and decrement <= INNER_TOLERANCE * scale:
-                        self._last_u = u
-                        return ConditionalMode(u, float(logp), precision, cholesky, iteration)
+                    if decrement <= INNER_DECREMENT_TOLERANCE * max(1.0, abs(float(logp))):
+                        # The quadratic regime, where f no longer resolves the gain: full
+                        # Newton steps until the step itself is negligible, then one more so
+                        # that û is exact to rounding — the log-determinant in L is not
+                        # stationary at û, so an error in û enters L at first order.
+                        if np.abs(step).max() <= INNER_STEP_TOLERANCE * max(1.0, np.abs(u).max()):
+                            return self._polished(u + step, phi, iteration + 1)
+                        u = u + step
+                        logp, grad, hess = self._inner_fn(u, phi)
+                        if not (np.isfinite(logp) and np.abs(u).max() <= RUNAWAY):
+                            break
+                        continue
                 else:
                     step = linalg.cho_solve((_shifted_cholesky(precision), True), grad)
                     decrement = float(grad @ step)
@@ -243,16 +250,7 @@ class LaplaceMarginal:
                         moved = new[0] > logp
                         u, (logp, grad, hess) = candidate, new
                         break
-                if not moved:
-                    if (
-                        cholesky is not None
-                        and small_step
-                        and decrement <= INNER_ROUNDING_TOLERANCE * scale
-                    ):
-                        self._last_u = u
-                        return ConditionalMode(u, float(logp), precision, cholesky, iteration)
-                    break
-                if not np.all(np.isfinite(u)) or np.abs(u).max() > 1e8:
+                if not moved or np.abs(u).max() > RUNAWAY:
                     break
         reason = (
             "the conditional Hessian is not negative definite there"
@@ -260,6 +258,15 @@ class LaplaceMarginal:
             else f"Newton stalled with decrement {decrement:.3g} after {iteration} steps"
         )
         raise self._failure(phi, reason + f" (largest |u| = {np.abs(u).max():.3g})")
+
+    def _polished(self, u: np.ndarray, phi: np.ndarray, n_iter: int) -> ConditionalMode:
+        logp, _, hess = self._inner_fn(u, phi)
+        precision = -np.asarray(hess)
+        cholesky = _cholesky(precision)
+        if cholesky is None or not np.isfinite(logp):
+            raise self._failure(phi, "the conditional Hessian is not negative definite at û")
+        self._last_u = u
+        return ConditionalMode(u, float(logp), precision, cholesky, n_iter)
 
     def _failure(self, phi, reason: str) -> InnerModeError:
         shown = ", ".join(
