@@ -50,7 +50,7 @@ def statsmodels_fit():
     # The random-effects covariance restricted to its diagonal, as in the PyMC model.
     free = sm.regression.mixed_linear_model.MixedLMParams.from_components(np.ones(2), np.eye(2))
     return smf.mixedlm("y ~ x", data, groups="g", re_formula="~x").fit(
-        reml=False, free=free, method="bfgs", gtol=1e-10
+        reml=False, free=free, method="lbfgs", maxiter=2000
     )
 
 
