@@ -17,7 +17,8 @@ unconstrained space, where every draw is in the support.
 
 The result is the same DataTree as :func:`~pmfisher.laplace`'s, with these differences:
 ``fit`` holds the moments of :math:`q(\varphi)` over the hyperparameters only (with NUTS,
-the sample mean and covariance), and the inner-approximation check below; ``sample_stats``
+the sample mean and covariance, and no ``pareto_k``: the sampled :math:`q(\varphi)` has no
+normalized density to weigh draws with), and the inner-approximation check below; ``sample_stats``
 holds ``log_p`` (the joint log-density :math:`f(u, \varphi)`) and ``log_q`` (the
 approximation's normalized log-density, for ``hyper="gaussian"``) or, with NUTS, the
 sampler's statistics and ``log_q_latent`` (:math:`\log q(u \mid \varphi)`). The attrs add
