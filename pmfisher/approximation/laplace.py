@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pymc as pm
@@ -64,6 +65,9 @@ from pmfisher.errors import PMFisherError
 from pmfisher.fitting.mode import require_converged
 from pmfisher.fitting.mode_cache import current_mode
 
+if TYPE_CHECKING:
+    from pmfisher.approximation.nested_laplace import Hyper
+
 __all__ = ["laplace"]
 
 ImportanceSampling = Literal["psis"]
@@ -76,9 +80,13 @@ def laplace(
     draws: int = 4000,
     terms: Terms = "posterior",
     space: Space = "unconstrained",
+    latent: Sequence[str] | str | None = None,
+    hyper: Hyper = "gaussian",
     importance_sampling: ImportanceSampling | None = None,
     not_positive_definite: NotPositiveDefinite = "raise",
     random_seed=None,
+    chains: int = 2,
+    tune: int = 1000,
 ) -> xr.DataTree:
     r"""Laplace approximation :math:`\mathcal N(\hat\theta, H^{-1})` of the log-density of
     ``terms`` in ``space``, with draws, deterministics and its Pareto :math:`\hat k`.
@@ -115,6 +123,15 @@ def laplace(
     importance_sampling : {None, "psis"}
         ``"psis"`` resamples the draws with their PSIS weights, which corrects the moments
         wherever :math:`\hat k` allows it.
+    latent : list of str, optional
+        Free variables integrated out by a Laplace approximation at their conditional mode
+        (:mod:`pmfisher.approximation.nested_laplace`): the hyperparameters :math:`\varphi`
+        come from ``hyper``, the latent variables from their conditional Gaussian given each
+        draw of :math:`\varphi`. Works in the unconstrained space, without
+        ``importance_sampling``.
+    hyper : {"gaussian", "nuts"}
+        With ``latent``: the Gaussian at the mode of the Laplace marginal, or PyMC's NUTS
+        on it (``chains`` chains of ``draws / chains`` draws after ``tune`` tuning steps).
     not_positive_definite : {"raise", "regularize"}
         What to do when :math:`H` is not positive definite at the mode: raise a
         :class:`~pmfisher.errors.NotPositiveDefiniteError` naming its smallest eigenvalues
@@ -151,6 +168,26 @@ def laplace(
     if int(draws) != draws or draws < 10:
         raise PMFisherError(f"draws={draws!r} must be an integer of at least 10.")
     draws = int(draws)
+    if latent is not None:
+        if space != "unconstrained" or importance_sampling is not None:
+            raise PMFisherError(
+                "laplace(latent=...) works in space='unconstrained' without importance_sampling "
+                "(draws of the hyperparameters must stay in the support)."
+            )
+        # nested_laplace builds on this module's push-forward and DataTree, hence imported here.
+        from pmfisher.approximation.nested_laplace import nested_laplace
+
+        return nested_laplace(
+            model=model_graph(model, space=space, terms=terms).model,
+            latent=latent,
+            draws=draws,
+            terms=terms,
+            hyper=hyper,
+            not_positive_definite=not_positive_definite,
+            random_seed=random_seed,
+            chains=chains,
+            tune=tune,
+        )
     graph = model_graph(model, space=space, terms=terms)
     model = graph.model
     rng = np.random.default_rng(random_seed)
@@ -311,14 +348,19 @@ class _Pushforward:
 # -- the DataTree ---------------------------------------------------------------------------
 
 
-def _datatree(model, graph, pushed, stats, fit, attrs) -> xr.DataTree:
+def _datatree(model, graph, pushed, stats, fit, attrs, *, chains: int = 1) -> xr.DataTree:
+    """The result's DataTree from flat draws (``chains`` chains one after the other)."""
     coords, dims = coords_and_dims_for_inferencedata(model)
+
+    def by_chain(values):
+        return np.asarray(values).reshape(chains, -1, *np.shape(values)[1:])
+
     constrained, unconstrained = {}, {}
     for name, values in pushed.items():
         if name.startswith("unconstrained/"):
-            unconstrained[name.removeprefix("unconstrained/")] = values[None]
+            unconstrained[name.removeprefix("unconstrained/")] = by_chain(values)
         else:
-            constrained[name] = values[None]
+            constrained[name] = by_chain(values)
     # A value variable keeps its random variable's dims when the transform keeps the shape.
     unconstrained_dims = {}
     for rv in graph.free_rvs:
@@ -334,7 +376,7 @@ def _datatree(model, graph, pushed, stats, fit, attrs) -> xr.DataTree:
         "posterior": dataset(constrained, dims, attrs=attrs),
         "unconstrained_posterior": dataset(unconstrained, unconstrained_dims),
         "fit": fit,
-        "sample_stats": dataset({name: value[None] for name, value in stats.items()}, {}),
+        "sample_stats": dataset({name: by_chain(value) for name, value in stats.items()}, {}),
         "observed_data": dataset(find_observations(model), dims, sample_dims=[]),
         "constant_data": dataset(find_constants(model), dims, sample_dims=[]),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,6 +13,7 @@ from scipy import optimize
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Terms, check_option
 from pmfisher.errors import PMFisherError
+from pmfisher.fitting.laplace_marginal import laplace_marginal
 
 __all__ = ["Mode", "find_mode"]
 
@@ -69,6 +71,7 @@ def find_mode(
     terms: Terms = "posterior",
     space: Space = "unconstrained",
     start: dict | None = None,
+    latent: Sequence[str] | str | None = None,
     random_seed=None,
 ) -> Mode:
     r"""Maximize the model's log-likelihood (``terms="likelihood"``) or log-posterior.
@@ -82,6 +85,15 @@ def find_mode(
     constrained space it does not. If a start does not converge — or stops at a saddle, where
     the gradient vanishes but the density curves upwards along some direction (checked with
     the dense Hessian) — up to ``RESTARTS`` jittered starts follow.
+
+    With ``latent`` (names of free variables), those are integrated out by a Laplace
+    approximation at their conditional mode (:mod:`pmfisher.fitting.laplace_marginal`) and
+    the search is over the remaining variables :math:`\varphi`, maximizing the Laplace
+    marginal :math:`L(\varphi)` — the marginal likelihood :math:`p(y \mid \varphi)` for
+    ``terms="likelihood"`` (the latent variables' own density is part of it), times the
+    priors of :math:`\varphi` for ``terms="posterior"``. The result's ``x``, ``labels``,
+    ``logp`` and ``grad_norm`` are about :math:`\varphi` and :math:`L`; its ``point`` holds
+    every free variable, the latent ones at their conditional mode.
 
     Returns
     -------
@@ -104,10 +116,17 @@ def find_mode(
     check_option("terms", terms, Terms)
     check_option("space", space, Space)
     model = resolve_model(model)
-    objective = model_graph(
-        model, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
-    )
-    target = model_graph(model, space=space, terms=terms)
+    if latent is None:
+        objective = model_graph(
+            model, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
+        )
+        target = model_graph(model, space=space, terms=terms)
+    else:
+        # The Laplace marginal offers the functions the search below needs, like a graph.
+        objective = laplace_marginal(
+            model, latent, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
+        )
+        target = laplace_marginal(model, latent, space=space, terms=terms)
     rng = np.random.default_rng(random_seed)
     x0 = objective.flatten(start) if start is not None else _initial_point(objective)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pymc as pm
 import xarray as xr
@@ -12,7 +14,8 @@ from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Space, Structure, Terms
 from pmfisher._core.sparse_hessian import SparseHessian
 from pmfisher._core.structure import hessian_structure
-from pmfisher.fitting.mode import require_converged
+from pmfisher.fitting.laplace_marginal import laplace_marginal
+from pmfisher.fitting.mode import find_mode, require_converged
 from pmfisher.fitting.mode_cache import current_mode
 
 __all__ = ["observed_information"]
@@ -25,6 +28,7 @@ def observed_information(
     terms: Terms = "likelihood",
     space: Space = "constrained",
     structure: Structure = "auto",
+    latent: Sequence[str] | str | None = None,
 ) -> xr.DataArray:
     r"""Observed information :math:`J_n(\theta) = -\nabla^2_\theta \ell_n(\theta)`.
 
@@ -49,13 +53,21 @@ def observed_information(
         in memory; ``"auto"`` takes the sparse route when the pattern makes it cheaper or the
         dense one would not fit.
 
+    latent : list of str, optional
+        Free variables integrated out by a Laplace approximation at their conditional mode:
+        the matrix is then :math:`-\nabla^2 L(\varphi)` of the Laplace marginal over the
+        remaining variables :math:`\varphi` only (:mod:`pmfisher.fitting.laplace_marginal`),
+        exact to the fourth derivatives of the log-density — the standard errors of fixed
+        effects and variance components that lme4, glmmTMB and TMB's ``sdreport`` report.
+        ``point=None`` then means the marginal mode. The marginal's Hessian is dense.
+
     Returns
     -------
     xarray.DataArray
         Square, dims ``param_i`` × ``param_j`` labelled like ``"beta[x3]"``; ``attrs`` record
-        ``terms``, ``space`` and ``structure`` (the route taken). On the sparse route it is
-        backed by a pydata ``sparse.COO`` array; ``info.data.tocsc()`` is the SciPy matrix
-        for sparse linear algebra.
+        ``terms``, ``space``, ``structure`` (the route taken) and, with it, ``latent``. On the
+        sparse route it is backed by a pydata ``sparse.COO`` array; ``info.data.tocsc()`` is
+        the SciPy matrix for sparse linear algebra.
 
     Notes
     -----
@@ -83,6 +95,8 @@ def observed_information(
     1.0
     """
     graph = model_graph(model, space=space, terms=terms)
+    if latent is not None:
+        return _marginal_information(point, graph, latent)
     if point is None:
         point = require_converged(current_mode(graph.model, terms=terms, space=space))
     x = graph.flatten(point)
@@ -108,4 +122,24 @@ def observed_information(
         terms=terms,
         space=space,
         structure=route,
+    )
+
+
+def _marginal_information(point, graph, latent) -> xr.DataArray:
+    """The observed information of the Laplace marginal over the variables not in ``latent``."""
+    marginal = laplace_marginal(graph.model, latent, space=graph.space, terms=graph.terms)
+    if point is None:
+        point = require_converged(
+            find_mode(model=graph.model, terms=graph.terms, space=graph.space, latent=latent)
+        )
+    information = -marginal.hessian(marginal.flatten(point))
+    require_finite(information, marginal.labels, "the Hessian of the Laplace marginal")
+    return labelled.square(
+        information,
+        marginal.labels,
+        name="observed_information",
+        terms=graph.terms,
+        space=graph.space,
+        structure="dense",
+        latent=list(marginal.split.latent),
     )

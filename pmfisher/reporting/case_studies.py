@@ -46,6 +46,7 @@ CASE_STUDIES = (
     "laplace_eight_schools",
     "laplace_hierarchical_data",
     "laplace_real_data",
+    "nested_laplace_eight_schools",
 )
 
 

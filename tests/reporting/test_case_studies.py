@@ -164,6 +164,21 @@ def test_cramer_rao_vs_nuts(out_dir):
         assert abs(entry["sd_ratio"] - 1) < 4 * entry["posterior_sd_mcse"] / sd + 3 / np.sqrt(n)
 
 
+def test_nested_laplace_eight_schools(out_dir):
+    summary = run("nested_laplace_eight_schools", out_dir)
+    for name in ("nuts, non-centred", "nuts, centred"):
+        entry = summary[name]
+        # Both NUTS runs keep an effective sample size above 100 on (μ, τ) in the smoke run, so
+        # the mean gap in reference sds has a Monte Carlo sd below √(2/100).
+        for var in ("mu", "tau"):
+            assert abs(entry["z_gap"][var]) < 4 * np.sqrt(2 / 100), (name, var)
+        assert entry["max_abs_inner_check_error"] < 1e-8
+    # A Gaussian on (μ, log τ) misses the skew of log τ: τ's spread is far too wide, and k̂
+    # (noisy at smoke size) is well above 0.5.
+    assert summary["gaussian, non-centred"]["sd_ratio"]["tau"] > 1.3
+    assert summary["gaussian_pareto_k"] > 0.5
+
+
 def test_every_case_study_is_tested():
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     laplace_tests = (Path(__file__).parent / "test_laplace_case_studies.py").read_text()

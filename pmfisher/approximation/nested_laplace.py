@@ -1,0 +1,371 @@
+r"""Laplace with latent variables integrated out: the hyperparameters from the Laplace
+marginal, the latent variables from their conditional Gaussians.
+
+For a split of the free variables into latent :math:`u` and hyperparameters :math:`\varphi`
+(:mod:`pmfisher.fitting.laplace_marginal`), the approximation is
+
+.. math::
+
+    q(u, \varphi) = q(\varphi)\;\mathcal N\!\big(u \mid \hat u_\varphi,\, H(\varphi)^{-1}\big),
+
+with :math:`q(\varphi)` either the Gaussian at the mode of the Laplace marginal
+:math:`L(\varphi)` with its exact curvature (``hyper="gaussian"``, the empirical-Bayes / TMB
+route) or draws of :math:`\exp L(\varphi)` by PyMC's NUTS (``hyper="nuts"``): a model with
+one flat vector ``phi`` and a ``pm.Potential`` made of an operation that computes
+:math:`L` and, as its gradient, the exact implicit-function gradient. Both work in the
+unconstrained space, where every draw is in the support.
+
+The result is the same DataTree as :func:`~pmfisher.laplace`'s, with these differences:
+``fit`` holds the moments of :math:`q(\varphi)` over the hyperparameters only (with NUTS,
+the sample mean and covariance, and no ``pareto_k``: the sampled :math:`q(\varphi)` has no
+normalized density to weigh draws with), and the inner-approximation check below; ``sample_stats``
+holds ``log_p`` (the joint log-density :math:`f(u, \varphi)`) and ``log_q`` (the
+approximation's normalized log-density, for ``hyper="gaussian"``) or, with NUTS, the
+sampler's statistics and ``log_q_latent`` (:math:`\log q(u \mid \varphi)`). The attrs add
+``latent`` and ``hyper``.
+
+**Checking the inner Laplace** (TMB's ``checkConsistency`` idea). At the mode and a few
+draws of :math:`\varphi`, importance sampling with the conditional Gaussian as proposal
+estimates the exact :math:`\log\int e^{f(u,\varphi)}du` by
+:math:`\log\frac1M\sum_m e^{f(u_m,\varphi)}/q(u_m)`; its difference from :math:`L(\varphi)`
+(``fit["inner_check_error"]``, with its Monte Carlo standard error and the weights' Pareto
+:math:`\hat k`) says how good the Laplace marginal is there. A Gaussian conditional gives
+exactly zero; an error above ``INNER_ERROR_THRESHOLD`` nats, or :math:`\hat k > 0.7`, is
+warned about.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+from pytensor.graph import vectorize_graph
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+from scipy import linalg
+from scipy.special import logsumexp
+
+from pmfisher._core import labelled
+from pmfisher._core.compilation import COMPILE_MODE, compile_derived
+from pmfisher._core.definiteness import NotPositiveDefinite, positive_definite
+from pmfisher._core.latent_split import LatentSplit
+from pmfisher._core.model_graph import model_graph
+from pmfisher._core.options import Terms, check_option
+from pmfisher.approximation.laplace import PARETO_K_THRESHOLD, _datatree, _psis, _pushforward
+from pmfisher.errors import PMFisherError
+from pmfisher.fitting.laplace_marginal import InnerModeError, LaplaceMarginal, laplace_marginal
+from pmfisher.fitting.mode import find_mode, require_converged
+
+__all__ = ["Hyper", "nested_laplace"]
+
+Hyper = Literal["gaussian", "nuts"]
+# Values of φ at which the inner Laplace is checked, and importance draws at each.
+INNER_CHECKS = 4
+INNER_CHECK_DRAWS = 2000
+# A Laplace marginal off by more than this many nats (beyond 3 MCSE) is warned about.
+INNER_ERROR_THRESHOLD = 0.1
+
+
+def nested_laplace(
+    *,
+    model: pm.Model,
+    latent: Sequence[str] | str,
+    draws: int,
+    terms: Terms,
+    hyper: Hyper,
+    not_positive_definite: NotPositiveDefinite,
+    random_seed,
+    chains: int = 2,
+    tune: int = 1000,
+) -> xr.DataTree:
+    """The nested Laplace approximation (module docstring); called by
+    :func:`~pmfisher.laplace` with ``latent``. ``chains`` and ``tune`` apply to NUTS."""
+    check_option("hyper", hyper, Hyper)
+    rng = np.random.default_rng(random_seed)
+    marginal = laplace_marginal(model, latent, space="unconstrained", terms=terms)
+    split = marginal.split
+    mode = require_converged(
+        find_mode(model=model, terms=terms, space="unconstrained", latent=latent, random_seed=rng)
+    )
+    u_mode = marginal.conditional_mode(mode.x).u
+    attrs = {
+        "method": "laplace",
+        "terms": terms,
+        "space": "unconstrained",
+        "latent": list(split.latent),
+        "hyper": hyper,
+        "importance_sampling": "none",
+        "mode_logp": float(mode.logp),
+        "mode_grad_norm": float(mode.grad_norm),
+    }
+    if hyper == "gaussian":
+        phis, log_q_phi, fit, regularization = _gaussian_hyper(
+            marginal, mode.x, draws, not_positive_definite, rng
+        )
+        attrs["regularization"] = regularization
+        sampler_stats, n_chains = None, 1
+    else:
+        phis, sampler_stats, n_chains = _nuts_hyper(
+            marginal, mode.x, draws, chains=chains, tune=tune, rng=rng
+        )
+        fit = _sample_moments(phis, split.phi_labels)
+        attrs["regularization"] = ""
+
+    latent_draws, log_q_latent = _conditional_draws(marginal, phis, u_mode, rng)
+    full = model_graph(model, space="unconstrained", terms=terms)
+    thetas = np.empty((phis.shape[0], full.size))
+    thetas[:, split.u_index] = latent_draws
+    thetas[:, split.phi_index] = phis
+    pushed = _pushforward(full)(thetas)
+    pushed.pop("log_p")  # the model's own terms; the joint f(u, φ) of the split is wanted
+    log_p = split.companion(_JointOverDraws)(latent_draws, phis)
+
+    if hyper == "gaussian":
+        log_q = log_q_phi + log_q_latent
+        _, pareto_k = _psis(log_p - log_q)
+        fit["pareto_k"] = xr.DataArray(float(pareto_k), name="pareto_k")
+        attrs["pareto_k"] = float(pareto_k)
+        if pareto_k > PARETO_K_THRESHOLD:
+            warnings.warn(
+                f"Pareto k̂ = {pareto_k:.2f} > {PARETO_K_THRESHOLD}: the nested Laplace "
+                "approximation (Gaussian hyperparameters, Gaussian latent variables given them) "
+                f"is far from the joint {terms} in the tails; hyper='nuts' drops the Gaussian "
+                "on the hyperparameters.",
+                stacklevel=3,
+            )
+        stats = {"log_p": log_p, "log_q": log_q}
+    else:
+        stats = {"log_p": log_p, "log_q_latent": log_q_latent}
+
+    checked = np.vstack([mode.x, phis[: INNER_CHECKS - 1]])
+    fit = fit.merge(_inner_check(marginal, checked, rng))
+    fit.attrs = attrs
+    tree = _datatree(model, full, pushed, stats, fit, attrs, chains=n_chains)
+    if sampler_stats is not None:
+        tree["sample_stats"] = xr.DataTree(
+            sampler_stats.merge(tree["sample_stats"].to_dataset(), compat="override")
+        )
+    return tree
+
+
+# -- q(φ) ----------------------------------------------------------------------------------------
+
+
+def _gaussian_hyper(marginal: LaplaceMarginal, phi_mode, draws, action, rng):
+    labels = marginal.labels
+    precision = positive_definite(
+        -marginal.hessian(phi_mode),
+        labels,
+        what="negative Hessian of the Laplace marginal at its mode (unconstrained space)",
+        action=action,
+    )
+    if precision.regularization:
+        warnings.warn(precision.regularization, stacklevel=4)
+    cholesky = precision.cholesky
+    standard = rng.standard_normal((draws, marginal.size))
+    phis = phi_mode + linalg.solve_triangular(cholesky, standard.T, lower=True, trans="T").T
+    log_q = _gaussian_log_density(standard, cholesky)
+    covariance = linalg.cho_solve((cholesky, True), np.eye(marginal.size))
+    fit = xr.Dataset(
+        {
+            "mean_vector": labelled.vector(phi_mode, labels, name="mean_vector"),
+            "covariance_matrix": labelled.square(
+                0.5 * (covariance + covariance.T), labels, name="covariance_matrix"
+            ),
+            "precision_matrix": labelled.square(precision.matrix, labels, name="precision_matrix"),
+        }
+    )
+    return phis, log_q, fit, precision.regularization
+
+
+def _sample_moments(phis: np.ndarray, labels) -> xr.Dataset:
+    covariance = np.atleast_2d(np.cov(phis, rowvar=False))
+    return xr.Dataset(
+        {
+            "mean_vector": labelled.vector(phis.mean(axis=0), labels, name="mean_vector"),
+            "covariance_matrix": labelled.square(covariance, labels, name="covariance_matrix"),
+        }
+    )
+
+
+def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng):
+    """Draws of :math:`\\exp L(\\varphi)` by PyMC's NUTS, flat ``(chains·draws, n_φ)``, and
+    the sampler's statistics (dims chain, draw)."""
+    if draws % chains:
+        raise PMFisherError(f"draws={draws} must be a multiple of chains={chains} with NUTS.")
+    density = _MarginalDensityOp(marginal)
+    with pm.Model() as hyper_model:
+        phi = pm.Flat("phi", shape=(marginal.size,))
+        pm.Potential("laplace_marginal", density(phi))
+    seeds = rng.integers(2**31, size=chains).tolist()
+    with warnings.catch_warnings():
+        # The sampler's own summaries of chains and runtime are not this function's warnings.
+        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+        idata = pm.sample(
+            draws=draws // chains,
+            tune=tune,
+            chains=chains,
+            cores=1,
+            model=hyper_model,
+            initvals={"phi": phi_mode},
+            random_seed=seeds,
+            progressbar=False,
+            compute_convergence_checks=False,
+            compile_kwargs={"mode": COMPILE_MODE},
+        )
+    phis = np.asarray(idata["posterior"]["phi"].values).reshape(-1, marginal.size)
+    return phis, idata["sample_stats"].to_dataset(), chains
+
+
+class _MarginalDensityOp(Op):
+    """:math:`\\varphi \\mapsto L(\\varphi)` for PyMC's sampler; its gradient is the exact one
+    (:class:`_MarginalGradientOp`). Both share one inner solve per point. Where the inner
+    problem has no mode the density is :math:`-\\infty` (a rejected proposal)."""
+
+    def __init__(self, marginal: LaplaceMarginal):
+        self.marginal = marginal
+        self.gradient = _MarginalGradientOp(self)
+        self._last: tuple[bytes, float, np.ndarray] | None = None
+
+    def value_and_gradient(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
+        key = np.asarray(phi, dtype="float64").tobytes()
+        if self._last is None or self._last[0] != key:
+            try:
+                value, gradient = self.marginal.value_and_gradient(phi)
+            except InnerModeError:
+                value, gradient = -np.inf, np.zeros(self.marginal.size)
+            self._last = (key, value, gradient)
+        return self._last[1], self._last[2]
+
+    def make_node(self, phi):
+        return Apply(self, [pt.as_tensor(phi)], [pt.dscalar()])
+
+    def perform(self, node, inputs, outputs):
+        outputs[0][0] = np.asarray(self.value_and_gradient(inputs[0])[0], dtype="float64")
+
+    def pullback(self, inputs, outputs, cotangents):
+        return [cotangents[0] * self.gradient(inputs[0])]
+
+
+class _MarginalGradientOp(Op):
+    """:math:`\\nabla L(\\varphi)`, computed alongside the value."""
+
+    def __init__(self, density: _MarginalDensityOp):
+        self.density = density
+
+    def make_node(self, phi):
+        return Apply(self, [pt.as_tensor(phi)], [pt.dvector()])
+
+    def perform(self, node, inputs, outputs):
+        outputs[0][0] = np.asarray(self.density.value_and_gradient(inputs[0])[1])
+
+
+# -- q(u | φ) ------------------------------------------------------------------------------------
+
+
+def _conditional_draws(marginal: LaplaceMarginal, phis, u_start, rng):
+    """One draw of :math:`u \\sim \\mathcal N(\\hat u_\\varphi, H(\\varphi)^{-1})` per row of
+    ``phis``, and its normalized log-density."""
+    n_u = marginal.split.n_u
+    standard = rng.standard_normal((phis.shape[0], n_u))
+    draws = np.empty_like(standard)
+    log_q = np.empty(phis.shape[0])
+    for s, phi in enumerate(phis):
+        inner = marginal.conditional_mode(phi, start=u_start)
+        draws[s] = inner.u + linalg.solve_triangular(
+            inner.cholesky, standard[s], lower=True, trans="T"
+        )
+        log_q[s] = _gaussian_log_density(standard[s : s + 1], inner.cholesky)[0]
+    return draws, log_q
+
+
+def _gaussian_log_density(standard: np.ndarray, cholesky: np.ndarray) -> np.ndarray:
+    """:math:`\\log\\mathcal N` at ``x = m + L^{-\\top} z`` for a precision :math:`LL^\\top`."""
+    return (
+        -0.5 * np.einsum("sd,sd->s", standard, standard)
+        - 0.5 * cholesky.shape[0] * np.log(2 * np.pi)
+        + np.log(np.diag(cholesky)).sum()
+    )
+
+
+class _JointOverDraws:
+    """:math:`f(u_s, \\varphi_s)` for rows of draws, in one compiled call."""
+
+    def __init__(self, split: LatentSplit):
+        self.split = split
+
+    @functools.cached_property
+    def function(self):
+        split = self.split
+        us = pt.matrix("us", dtype="float64")
+        phis = pt.matrix("phis", dtype="float64")
+        return compile_derived(
+            [us, phis],
+            [split.logp],
+            lambda: vectorize_graph(split.logp, replace={split.u: us, split.phi: phis}),
+            recipe="joint log-density over draws",
+            replaced=[split.u, split.phi],
+        )
+
+    def __call__(self, us: np.ndarray, phis: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.asarray(self.function(us, phis), dtype="float64")
+
+
+# -- the inner check -----------------------------------------------------------------------------
+
+
+def _inner_check(marginal: LaplaceMarginal, phis: np.ndarray, rng) -> xr.Dataset:
+    """Importance-sampling estimates of the exact marginal against :math:`L` at ``phis``."""
+    joint = marginal.split.companion(_JointOverDraws)
+    errors, mcses, pareto_ks = [], [], []
+    for phi in phis:
+        inner = marginal.conditional_mode(phi)
+        standard = rng.standard_normal((INNER_CHECK_DRAWS, marginal.split.n_u))
+        us = inner.u + linalg.solve_triangular(inner.cholesky, standard.T, lower=True, trans="T").T
+        log_q = _gaussian_log_density(standard, inner.cholesky)
+        log_w = joint(us, np.broadcast_to(phi, (INNER_CHECK_DRAWS, phi.size))) - log_q
+        log_w = np.where(np.isnan(log_w), -np.inf, log_w)
+        value = inner.logp - np.log(np.diag(inner.cholesky)).sum()
+        value += 0.5 * marginal.split.n_u * np.log(2 * np.pi)
+        errors.append(float(logsumexp(log_w) - np.log(INNER_CHECK_DRAWS) - value))
+        weights = np.exp(log_w - log_w.max())
+        # The delta method: the relative standard error of the mean weight.
+        mcses.append(float(weights.std() / (np.sqrt(weights.size) * weights.mean())))
+        pareto_ks.append(_psis(log_w)[1])
+    errors, mcses, pareto_ks = np.array(errors), np.array(mcses), np.array(pareto_ks)
+    poor = (np.abs(errors) > INNER_ERROR_THRESHOLD + 3 * mcses) | (pareto_ks > PARETO_K_THRESHOLD)
+    if poor.any():
+        worst = int(np.argmax(np.abs(errors)))
+        shown = ", ".join(
+            f"{label}={value:.3g}"
+            for label, value in zip(marginal.labels, phis[worst], strict=True)
+        )
+        warnings.warn(
+            f"the inner Laplace approximation over {', '.join(marginal.split.latent)} is poor: "
+            f"importance sampling puts the exact log-marginal {errors[worst]:+.3g} ± "
+            f"{mcses[worst]:.2g} nats from the Laplace one at {shown} (Pareto k̂ "
+            f"{pareto_ks[worst]:.2f}); see fit['inner_check_error']. Integrate fewer variables "
+            "out, or compare with NUTS on the whole model.",
+            stacklevel=4,
+        )
+    checks = np.arange(phis.shape[0])
+    return xr.Dataset(
+        {
+            "inner_check_phi": xr.DataArray(
+                phis,
+                dims=("inner_check", "param"),
+                coords={"inner_check": checks, "param": list(marginal.labels)},
+            ),
+            "inner_check_error": ("inner_check", errors),
+            "inner_check_mcse": ("inner_check", mcses),
+            "inner_check_pareto_k": ("inner_check", pareto_ks),
+        },
+        coords={"inner_check": checks},
+    )

@@ -1,0 +1,157 @@
+"""Nested Laplace on eight schools: the school effects integrated out, (μ, τ) by a Gaussian
+or by NUTS on the Laplace marginal. Given (μ, τ) the effects are Gaussian in both the centred
+and the non-centred form, so the Laplace marginal is exact and NUTS on it must reproduce the
+exact marginal posterior of (μ, τ), computed here by quadrature."""
+
+import arviz_stats
+import numpy as np
+import pymc as pm
+import pytest
+from scipy import stats
+from scipy.integrate import trapezoid
+
+from pmfisher import find_mode, laplace, observed_information
+from pmfisher.approximation.nested_laplace import _inner_check
+from pmfisher.errors import PMFisherError
+from pmfisher.fitting.laplace_marginal import laplace_marginal
+
+Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
+SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+SCHOOLS = ["A", "B", "C", "D", "E", "F", "G", "H"]
+
+
+def eight_schools(centred: bool) -> pm.Model:
+    with pm.Model(coords={"school": SCHOOLS}) as model:
+        mu = pm.Normal("mu", 0.0, 5.0)
+        tau = pm.HalfCauchy("tau", 5.0)
+        if centred:
+            theta = pm.Normal("theta", mu, tau, dims="school")
+        else:
+            theta_tilde = pm.Normal("theta_tilde", 0.0, 1.0, dims="school")
+            theta = pm.Deterministic("theta", mu + tau * theta_tilde, dims="school")
+        pm.Normal("y", theta, SIGMA, observed=Y, dims="school")
+    return model
+
+
+@pytest.fixture(scope="module")
+def exact_moments():
+    """Posterior means of μ and τ by quadrature of p(μ, log τ | y), y_j ~ N(μ, σ_j² + τ²)."""
+    mu = np.linspace(-25.0, 35.0, 601)
+    log_tau = np.linspace(-9.0, 6.0, 751)
+    m, t = np.meshgrid(mu, np.exp(log_tau), indexing="ij")
+    log_density = (
+        stats.norm(0, 5).logpdf(m)
+        + stats.halfcauchy(scale=5).logpdf(t)
+        + np.log(t)
+        + stats.norm(m[..., None], np.sqrt(SIGMA**2 + t[..., None] ** 2)).logpdf(Y).sum(-1)
+    )
+    density = np.exp(log_density - log_density.max())
+    mass = trapezoid(trapezoid(density, log_tau, axis=1), mu)
+
+    def mean(values):
+        return trapezoid(trapezoid(values * density, log_tau, axis=1), mu) / mass
+
+    return {"mu": mean(m), "tau": mean(t)}
+
+
+@pytest.fixture(scope="module")
+def nuts_results():
+    return {
+        name: laplace(
+            model=eight_schools(centred),
+            latent=latent,
+            hyper="nuts",
+            draws=1000,
+            tune=500,
+            random_seed=11,
+        )
+        for name, centred, latent in (
+            ("centred", True, "theta"),
+            ("non-centred", False, "theta_tilde"),
+        )
+    }
+
+
+@pytest.mark.parametrize("name", ["centred", "non-centred"])
+def test_nuts_on_the_marginal_reproduces_the_exact_posterior(nuts_results, exact_moments, name):
+    result = nuts_results[name]
+    posterior = result["posterior"]
+    assert dict(posterior["theta"].sizes) == {"chain": 2, "draw": 500, "school": 8}
+    assert list(posterior["theta"].school.values) == SCHOOLS
+    assert {"diverging", "step_size", "log_p", "log_q_latent"} <= set(result["sample_stats"])
+    mcse = arviz_stats.mcse(result, var_names=["mu", "tau"])
+    for var in ("mu", "tau"):
+        gap = float(posterior[var].mean()) - exact_moments[var]
+        assert abs(gap) < 4 * float(mcse[var]), (var, gap)
+    # The effects given (μ, τ) are Gaussian: the inner check finds no error.
+    np.testing.assert_allclose(result.fit["inner_check_error"], 0.0, atol=1e-8)
+
+
+def test_the_two_parameterizations_agree(nuts_results):
+    centred, non_centred = nuts_results["centred"], nuts_results["non-centred"]
+    for var in ("mu", "tau", "theta"):
+        a = centred["posterior"][var].mean(("chain", "draw"))
+        b = non_centred["posterior"][var].mean(("chain", "draw"))
+        se_a = arviz_stats.mcse(centred, var_names=[var])[var]
+        se_b = arviz_stats.mcse(non_centred, var_names=[var])[var]
+        assert np.all(np.abs(a - b) < 4 * np.sqrt(se_a**2 + se_b**2)), var
+
+
+def test_gaussian_hyperparameters_and_the_result_structure():
+    model = eight_schools(centred=False)
+    # A Gaussian on (μ, log τ) is poor for eight schools, and the joint k̂ says so.
+    with pytest.warns(UserWarning, match="Pareto k̂"):
+        result = laplace(model=model, latent=["theta_tilde"], draws=500, random_seed=3)
+    mode = find_mode(model=model, latent="theta_tilde")
+    fit = result.fit
+    assert list(fit["mean_vector"].param.values) == ["mu", "tau_log__"]
+    np.testing.assert_allclose(fit["mean_vector"], mode.x)
+    information = observed_information(
+        mode, model=model, latent="theta_tilde", terms="posterior", space="unconstrained"
+    )
+    np.testing.assert_allclose(fit["covariance_matrix"], np.linalg.inv(information.values))
+    posterior = result["posterior"]
+    assert set(posterior.data_vars) == {"mu", "tau", "theta_tilde", "theta"}
+    assert dict(posterior["theta"].sizes) == {"chain": 1, "draw": 500, "school": 8}
+    # The deterministic is pushed forward from the same draws.
+    np.testing.assert_allclose(
+        posterior["theta"], posterior["mu"] + posterior["tau"] * posterior["theta_tilde"]
+    )
+    assert set(result["unconstrained_posterior"].data_vars) == {"mu", "tau_log__", "theta_tilde"}
+    assert {"log_p", "log_q"} <= set(result["sample_stats"].data_vars)
+    assert result.attrs["latent"] == ["theta_tilde"]
+    assert result.attrs["hyper"] == "gaussian"
+    np.testing.assert_allclose(fit["inner_check_error"], 0.0, atol=1e-8)
+    # Given the hyperparameters the approximation is exact, so the importance ratios vary only
+    # through the Gaussian on (μ, log τ).
+    assert float(fit["pareto_k"]) > 0.7
+
+
+def test_latent_needs_the_unconstrained_space():
+    with pytest.raises(PMFisherError, match="space='unconstrained'"):
+        laplace(model=eight_schools(centred=True), latent="theta", space="constrained")
+
+
+def test_the_inner_check_measures_a_poor_laplace_marginal():
+    """Binary data, one observation per group and a large random-effect scale: the classic case
+    where the Laplace marginal is biased. The importance-sampling check must find the error
+    that Gauss–Hermite quadrature of each group's one-dimensional integral gives."""
+    rng = np.random.default_rng(5)
+    y = rng.binomial(1, 0.5, size=20)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 1.0)
+        z = pm.Normal("z", 0.0, 1.0, shape=y.size)
+        pm.Bernoulli("y", logit_p=mu + 3.0 * z, observed=y)
+    marginal = laplace_marginal(model, "z", space="unconstrained", terms="likelihood")
+    phis = np.array([[0.0], [0.8]])
+    with pytest.warns(UserWarning, match="inner Laplace approximation over z is poor"):
+        check = _inner_check(marginal, phis, np.random.default_rng(0))
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    weights = weights / weights.sum()
+    for row, (phi,) in enumerate(phis):
+        p = 1 / (1 + np.exp(-(phi + 3.0 * nodes)))
+        exact = np.log(np.where(y[:, None] == 1, p, 1 - p) @ weights).sum()
+        error = exact - marginal.value(np.array([phi]))
+        assert abs(error) > 0.1
+        estimate = float(check["inner_check_error"][row])
+        assert abs(estimate - error) < 4 * float(check["inner_check_mcse"][row]) + 1e-3

@@ -1,0 +1,210 @@
+"""The Laplace marginal: exact where the conditional is Gaussian (a linear mixed model against
+statsmodels and the closed-form normal likelihood), exact derivatives on GLMMs (against
+Richardson finite differences of the marginal itself), the tensor law between spaces, and the
+errors for bad ``latent=``."""
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+from scipy import stats
+
+import pmfisher
+from pmfisher.errors import PMFisherError, UnsupportedModelError
+from pmfisher.fitting.laplace_marginal import InnerModeError, laplace_marginal
+from pmfisher.testing import finite_difference_hessian, finite_difference_jacobian
+
+RNG = np.random.default_rng(3)
+GROUPS, PER_GROUP = 12, 8
+GROUP = np.repeat(np.arange(GROUPS), PER_GROUP)
+X = RNG.normal(size=GROUPS * PER_GROUP)
+Y = (
+    1.0
+    + 0.5 * X
+    + RNG.normal(0, 0.8, GROUPS)[GROUP]
+    + RNG.normal(0, 0.5, GROUPS)[GROUP] * X
+    + RNG.normal(0, 0.7, GROUPS * PER_GROUP)
+)
+LATENT = ["b0", "b1"]
+
+
+@pytest.fixture(scope="module")
+def mixed_model():
+    """Random intercepts and random slopes, independent, with a Gaussian response."""
+    with pm.Model() as model:
+        beta = pm.Normal("beta", 0, 10, shape=2)
+        s0 = pm.HalfNormal("s0", 2)
+        s1 = pm.HalfNormal("s1", 2)
+        sigma = pm.HalfNormal("sigma", 2)
+        b0 = pm.Normal("b0", 0, s0, shape=GROUPS)
+        b1 = pm.Normal("b1", 0, s1, shape=GROUPS)
+        pm.Normal("y", beta[0] + beta[1] * X + b0[GROUP] + b1[GROUP] * X, sigma, observed=Y)
+    return model
+
+
+@pytest.fixture(scope="module")
+def statsmodels_fit():
+    data = pd.DataFrame({"y": Y, "x": X, "g": GROUP})
+    # The random-effects covariance restricted to its diagonal, as in the PyMC model.
+    free = sm.regression.mixed_linear_model.MixedLMParams.from_components(np.ones(2), np.eye(2))
+    return smf.mixedlm("y ~ x", data, groups="g", re_formula="~x").fit(
+        reml=False, free=free, method="lbfgs", maxiter=2000
+    )
+
+
+@pytest.fixture(scope="module")
+def mixed_mode(mixed_model):
+    return pmfisher.find_mode(
+        model=mixed_model, terms="likelihood", space="unconstrained", latent=LATENT
+    )
+
+
+def test_marginal_mle_equals_statsmodels(mixed_mode, statsmodels_fit):
+    point = mixed_mode.point
+    assert mixed_mode.converged
+    assert mixed_mode.labels == ("beta[0]", "beta[1]", "s0_log__", "s1_log__", "sigma_log__")
+    np.testing.assert_allclose(point["beta"], statsmodels_fit.fe_params, atol=1e-4)
+    np.testing.assert_allclose(
+        [point["s0"] ** 2, point["s1"] ** 2], np.diag(statsmodels_fit.cov_re), atol=1e-4
+    )
+    np.testing.assert_allclose(point["sigma"] ** 2, statsmodels_fit.scale, atol=1e-4)
+    np.testing.assert_allclose(mixed_mode.logp, statsmodels_fit.llf, rtol=1e-9)
+    # The latent variables at their conditional mode: the BLUPs.
+    blups = np.array([effects.values for effects in statsmodels_fit.random_effects.values()])
+    np.testing.assert_allclose(np.c_[point["b0"], point["b1"]], blups, atol=1e-4)
+
+
+def test_standard_errors_equal_statsmodels(mixed_model, mixed_mode, statsmodels_fit):
+    information = pmfisher.observed_information(
+        mixed_mode, model=mixed_model, latent=LATENT, space="unconstrained"
+    )
+    assert information.attrs["latent"] == LATENT
+    covariance = np.linalg.inv(information.values)
+    # statsmodels' parameters: β and the variance ratios ψ_k = s_k² / σ² (σ² profiled out,
+    # whose inverse information is the corresponding block of the full one at the MLE).
+    ratios = np.array([mixed_mode.point["s0"] ** 2, mixed_mode.point["s1"] ** 2])
+    ratios /= mixed_mode.point["sigma"] ** 2
+    jacobian = np.zeros((4, 5))
+    jacobian[0, 0] = jacobian[1, 1] = 1.0
+    jacobian[2, 2], jacobian[2, 4] = 2 * ratios[0], -2 * ratios[0]
+    jacobian[3, 3], jacobian[3, 4] = 2 * ratios[1], -2 * ratios[1]
+    errors = np.sqrt(np.diag(jacobian @ covariance @ jacobian.T))
+    expected = statsmodels_fit.bse[["Intercept", "x", "g Var", "x Var"]].to_numpy()
+    np.testing.assert_allclose(errors, expected, atol=1e-4)
+
+
+def test_marginal_density_is_the_multivariate_normal(mixed_model):
+    marginal = laplace_marginal(mixed_model, LATENT, space="unconstrained", terms="likelihood")
+    beta, s0, s1, sigma = np.array([0.7, -0.2]), 0.9, 0.4, 1.3  # away from the mode
+    phi = np.r_[beta, np.log([s0, s1, sigma])]
+    exact = 0.0
+    for group in range(GROUPS):
+        x = X[group == GROUP]
+        design = np.c_[np.ones_like(x), x]
+        covariance = design @ np.diag([s0**2, s1**2]) @ design.T + sigma**2 * np.eye(x.size)
+        exact += stats.multivariate_normal(design @ beta, covariance).logpdf(Y[group == GROUP])
+    assert abs(marginal.value(phi) - exact) < 1e-10
+    value, _ = marginal.value_and_gradient(phi)
+    assert abs(value - exact) < 1e-10
+
+
+# -- GLMMs: exact derivatives -----------------------------------------------------------------
+
+GLMM_GROUPS = 6
+GLMM_GROUP = np.repeat(np.arange(GLMM_GROUPS), 6)
+GLMM_X = RNG.normal(size=GLMM_GROUP.size)
+GLMM_EFFECTS = RNG.normal(0, 0.7, GLMM_GROUPS)
+POISSON_Y = RNG.poisson(np.exp(0.4 + 0.6 * GLMM_X + GLMM_EFFECTS[GLMM_GROUP]))
+BERNOULLI_Y = RNG.binomial(1, 1 / (1 + np.exp(-(0.2 - 0.9 * GLMM_X + GLMM_EFFECTS[GLMM_GROUP]))))
+
+
+@pytest.fixture(scope="module")
+def poisson_glmm():
+    with pm.Model() as model:
+        beta = pm.Normal("beta", 0, 2, shape=2)
+        tau = pm.HalfNormal("tau", 1)
+        u = pm.Normal("u", 0, tau, shape=GLMM_GROUPS)
+        pm.Poisson("y", pm.math.exp(beta[0] + beta[1] * GLMM_X + u[GLMM_GROUP]), observed=POISSON_Y)
+    return model
+
+
+@pytest.fixture(scope="module")
+def bernoulli_glmm():
+    """An interval transform on the scale (not a log) and a non-centred latent vector."""
+    with pm.Model() as model:
+        beta = pm.Normal("beta", 0, 2, shape=2)
+        tau = pm.Uniform("tau", 0.0, 4.0)
+        z = pm.Normal("z", 0, 1, shape=GLMM_GROUPS)
+        eta = beta[0] + beta[1] * GLMM_X + tau * z[GLMM_GROUP]
+        pm.Bernoulli("y", logit_p=eta, observed=BERNOULLI_Y)
+    return model
+
+
+@pytest.mark.parametrize(
+    ("model_name", "latent", "terms", "phi"),
+    [
+        ("poisson_glmm", "u", "likelihood", [0.3, 0.5, np.log(0.6)]),
+        ("bernoulli_glmm", "z", "posterior", [0.1, -0.7, -0.4]),
+    ],
+)
+def test_gradient_and_hessian_equal_finite_differences(request, model_name, latent, terms, phi):
+    model = request.getfixturevalue(model_name)
+    marginal = laplace_marginal(model, latent, space="unconstrained", terms=terms)
+    phi = np.array(phi)
+    value, gradient = marginal.value_and_gradient(phi)
+    assert value == pytest.approx(marginal.value(phi), abs=1e-12)
+    reference = finite_difference_jacobian(lambda p: np.array([marginal.value(p)]), phi)[0]
+    np.testing.assert_allclose(gradient, reference, atol=1e-6)
+    hessian = marginal.hessian(phi)
+    reference = finite_difference_hessian(lambda p: marginal.value_and_gradient(p)[1], phi)
+    np.testing.assert_allclose(hessian, reference, atol=1e-6)
+    # The conditional is not Gaussian: the Laplace terms matter (a check that can fail).
+    inner = marginal.conditional_mode(phi)
+    assert abs(value - inner.logp) > 1e-2
+
+
+def test_information_obeys_the_tensor_law_between_spaces(poisson_glmm):
+    mode = pmfisher.find_mode(model=poisson_glmm, terms="likelihood", latent="u")
+    assert mode.converged
+    assert set(mode.point) == {"beta", "tau", "u"}
+    unconstrained = pmfisher.observed_information(
+        mode, model=poisson_glmm, latent="u", space="unconstrained"
+    )
+    constrained = pmfisher.observed_information(mode, model=poisson_glmm, latent="u")
+    assert list(constrained.param_i.values) == ["beta[0]", "beta[1]", "tau"]
+    # At the marginal MLE the gradient vanishes: I_ψ = Jᵀ I_θ J with J = diag(1, 1, τ).
+    jacobian = np.diag([1.0, 1.0, float(mode.point["tau"])])
+    np.testing.assert_allclose(
+        unconstrained.values, jacobian @ constrained.values @ jacobian, rtol=1e-7
+    )
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("latent", "error", "match"),
+    [
+        (["nope"], PMFisherError, "not a variable of the model"),
+        (["y"], PMFisherError, "an observed variable"),
+        (["u", "u"], PMFisherError, "twice"),
+        (["beta", "tau", "u"], UnsupportedModelError, "nothing is left"),
+    ],
+)
+def test_bad_latent_names_are_named(poisson_glmm, latent, error, match):
+    with pytest.raises(error, match=match):
+        pmfisher.observed_information(
+            {"beta": [0.0, 0.0], "tau": 1.0}, model=poisson_glmm, latent=latent
+        )
+
+
+def test_an_inner_problem_without_a_mode_is_a_typed_error():
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, 1)
+        u = pm.Flat("u")  # nothing keeps u finite: all-ones data push it to infinity
+        pm.Bernoulli("y", logit_p=mu + u, observed=np.ones(5))
+    marginal = laplace_marginal(model, "u", space="unconstrained", terms="likelihood")
+    with pytest.raises(InnerModeError, match=r"latent variables u .* mu=0"):
+        marginal.conditional_mode(np.array([0.0]))
