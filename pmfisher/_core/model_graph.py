@@ -85,12 +85,26 @@ def element_labels(name: str, shape: tuple[int, ...], dims, coords) -> tuple[str
     return tuple(f"{name}[{', '.join(index)}]" for index in grid)
 
 
-def _variables_signature(model: pm.Model) -> tuple:
-    """What, if it changes, makes a cached graph stale (variables added to the model)."""
-    return tuple(
+def _model_signature(model: pm.Model) -> tuple:
+    """What, if it changes, makes a cached graph stale: variables added to the model, and the
+    shapes of its data containers and its coordinates, which ``pm.set_data`` can change.
+
+    A graph holds the layout of the observations (their number and labels) and its companions
+    hold structures sized by it; data *values* are never cached, every compiled function
+    reads the containers as they are at the call.
+    """
+    variables = tuple(
         tuple(id(var) for var in group)
         for group in (model.free_RVs, model.observed_RVs, model.potentials, model.deterministics)
     )
+    data_shapes = tuple(
+        (id(data), np.shape(data.get_value(borrow=True)))
+        for data in model.data_vars
+        if isinstance(data, SharedVariable)
+    )
+    # Coordinate values are tuples that set_data replaces: compared by identity first.
+    coords = tuple((name, values) for name, values in model.coords.items())
+    return variables, data_shapes, coords
 
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -111,7 +125,7 @@ def model_graph(
     if jacobian is None:
         jacobian = space == "unconstrained"
     model = resolve_model(model)
-    signature = _variables_signature(model)
+    signature = _model_signature(model)
     cached = _CACHE.get(model)
     if cached is None or cached[0] != signature:
         cached = (signature, {})
