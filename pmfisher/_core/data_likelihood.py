@@ -222,12 +222,14 @@ class DataLikelihood:
 
     def observation_scores(self, theta_batch, data) -> np.ndarray:
         """Per-observation scores ``(R, n, d)``, chunked over replicates and directions."""
+        self.graph.require_elementwise()
         theta_batch = self._check(theta_batch, data)
         return self._directional(self._scores_fn, theta_batch, data, self.n_elements)
 
     def observed_scores(self, x) -> np.ndarray:
         """Per-observation scores ``(n, d)`` of the model's own data at the flat ``x``,
         chunked over parameter directions."""
+        self.graph.require_elementwise()
         x = np.asarray(x, dtype="float64")
         data = [
             np.asarray(self.observed_data[name], dtype=self.data[name].dtype) for name in self.names
@@ -243,6 +245,7 @@ class DataLikelihood:
 
     def observation_hessians(self, theta_batch, data) -> np.ndarray:
         """Per-observation Hessians ``(R, n, d, d)``, chunked over replicates and directions."""
+        self.graph.require_elementwise()
         theta_batch = self._check(theta_batch, data)
         d = self.graph.size
         return self._directional(

@@ -390,6 +390,31 @@ class ModelGraph:
                 "observe data with pm.<Distribution>(..., observed=...)."
             )
 
+    def require_elementwise(self) -> None:
+        """An ``UnsupportedModelError`` naming the observed variables whose log-density term
+        does not have one entry per observation, so that no per-observation score exists."""
+        self.require_observations()
+        culprits = []
+        for rv in self.observed_rvs:
+            term = self._terms[rv]
+            support_ndim = getattr(rv.owner.op, "ndim_supp", 0)
+            batch_ndim = self.data_inputs[rv.name].ndim - support_ndim
+            if term.ndim != batch_ndim:
+                culprits.append(
+                    f"{rv.name} (a term of {term.ndim} dimension(s) for data of "
+                    f"{batch_ndim} batch dimension(s))"
+                )
+        if culprits:
+            raise UnsupportedModelError(
+                f"the log-density of the observed variable(s) {', '.join(culprits)} is not "
+                "elementwise: it does not give one term per observation (a CustomDist whose "
+                "logp sums over the data does this), so per-observation scores do not exist. "
+                "scores, empirical_fisher, sandwich_covariance and information_matrix_test "
+                "need them: return one log-density value per observation from the logp "
+                "(without .sum()). observed_information, find_mode, laplace and "
+                "fisher_information do not need them."
+            )
+
     # -- points -----------------------------------------------------------------------------
 
     def flatten(self, point) -> np.ndarray:
