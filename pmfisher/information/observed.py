@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pymc as pm
 import xarray as xr
 
 from pmfisher._core import labelled
+from pmfisher._core.definiteness import flat_directions
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Space, Terms
 from pmfisher.errors import PMFisherError
@@ -44,6 +47,12 @@ def observed_information(
         Square, dims ``param_i`` × ``param_j`` labelled like ``"beta[x3]"``; ``attrs`` record
         ``terms`` and ``space``.
 
+    Warns
+    -----
+    UserWarning
+        When the matrix is singular (a curvature below ``√ε`` of the largest), naming the
+        parameters along its null directions.
+
     Notes
     -----
     For a reparameterization :math:`\theta = \theta(\phi)` with Jacobian
@@ -76,6 +85,13 @@ def observed_information(
     graph.check_in_support(x)
     information = -np.asarray(graph.hessian_fn(x))
     _require_finite(information, graph.labels)
+    flat = flat_directions(information, graph.labels)
+    if flat:
+        warnings.warn(
+            f"the observed information is singular at this point ({space} space): {flat}. "
+            "It has no inverse; these combinations of parameters are not identified here.",
+            stacklevel=2,
+        )
     return labelled.square(
         information, graph.labels, name="observed_information", terms=terms, space=space
     )
