@@ -208,6 +208,17 @@ CASES = [
         ("p_logodds__",),
         space="unconstrained",
     ),
+    # Beta(1, 1) prior: the unconstrained posterior k log p + (n − k) log(1 − p) + log p(1 − p)
+    # includes the log-Jacobian, so its curvature is (n + 2) p(1 − p), not n p(1 − p).
+    Case(
+        "bernoulli-logit-posterior",
+        bernoulli,
+        {"p": 0.3},
+        np.array([[(BERNOULLI_Y.size + 2) * 0.3 * 0.7]]),
+        ("p_logodds__",),
+        terms="posterior",
+        space="unconstrained",
+    ),
     Case(
         "normal-mle",
         normal,

@@ -86,9 +86,14 @@ class DataLikelihood:
     # -- data ----------------------------------------------------------------------------
 
     @functools.cached_property
+    def _observed_values_fn(self):
+        return compile_function([], [pt.as_tensor(v) for v in self.graph.data_inputs.values()])
+
+    @property
     def observed_data(self) -> dict[str, np.ndarray]:
-        """The model's own observed values, observed name → array."""
-        values = compile_function([], [pt.as_tensor(v) for v in self.graph.data_inputs.values()])()
+        """The model's own observed values as they are now (after any ``pm.set_data``),
+        observed name → array."""
+        values = self._observed_values_fn()
         return {name: np.asarray(value) for name, value in zip(self.names, values, strict=True)}
 
     def observed_batch(self, replicates: int = 1) -> dict[str, np.ndarray]:
@@ -98,9 +103,9 @@ class DataLikelihood:
             for name, value in self.observed_data.items()
         }
 
-    @functools.cached_property
+    @property
     def n_elements(self) -> int:
-        """Number of observed elements, summed over observed variables."""
+        """Number of observed elements now, summed over observed variables."""
         return int(sum(value.size for value in self.observed_data.values()))
 
     # -- compiled functions --------------------------------------------------------------
@@ -217,12 +222,14 @@ class DataLikelihood:
 
     def observation_scores(self, theta_batch, data) -> np.ndarray:
         """Per-observation scores ``(R, n, d)``, chunked over replicates and directions."""
+        self.graph.require_elementwise()
         theta_batch = self._check(theta_batch, data)
         return self._directional(self._scores_fn, theta_batch, data, self.n_elements)
 
     def observed_scores(self, x) -> np.ndarray:
         """Per-observation scores ``(n, d)`` of the model's own data at the flat ``x``,
         chunked over parameter directions."""
+        self.graph.require_elementwise()
         x = np.asarray(x, dtype="float64")
         data = [
             np.asarray(self.observed_data[name], dtype=self.data[name].dtype) for name in self.names
@@ -238,6 +245,7 @@ class DataLikelihood:
 
     def observation_hessians(self, theta_batch, data) -> np.ndarray:
         """Per-observation Hessians ``(R, n, d, d)``, chunked over replicates and directions."""
+        self.graph.require_elementwise()
         theta_batch = self._check(theta_batch, data)
         d = self.graph.size
         return self._directional(

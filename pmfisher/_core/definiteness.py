@@ -19,7 +19,13 @@ from scipy import linalg, sparse
 from pmfisher._core.options import check_option
 from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
 
-__all__ = ["NotPositiveDefinite", "PositiveDefinite", "positive_definite", "require_finite"]
+__all__ = [
+    "NotPositiveDefinite",
+    "PositiveDefinite",
+    "flat_directions",
+    "positive_definite",
+    "require_finite",
+]
 
 NotPositiveDefinite = Literal["raise", "regularize"]
 
@@ -140,6 +146,30 @@ def positive_definite(
         f"(|λ| floored at {REGULARIZATION_FLOOR:g} × λ_max = {floor:.3g})"
     )
     return PositiveDefinite(regularized, np.linalg.cholesky(regularized), regularization)
+
+
+# A direction along which the curvature is below this fraction of the largest is flat: the
+# Hessian's own rounding (and that of special functions, about √ε) cannot tell it from zero.
+FLAT_TOLERANCE = np.sqrt(np.finfo(float).eps)
+
+
+def flat_directions(matrix: np.ndarray, labels) -> str:
+    """The identifiability report of the directions along which the symmetric ``matrix`` (a
+    negative Hessian) is numerically zero — ``|λ| ≤ FLAT_TOLERANCE · λ_max`` — or ``""``.
+
+    Examples
+    --------
+    >>> flat_directions(np.array([[1.0, 1.0], [1.0, 1.0]]), ["a", "b"])
+    'eigenvalue 0 along a (+0.71), b (-0.71)'
+    >>> flat_directions(np.diag([2.0, 1.0]), ["a", "b"])
+    ''
+    """
+    eigenvalues, eigenvectors = np.linalg.eigh(np.asarray(matrix, dtype="float64"))
+    scale = float(np.abs(eigenvalues).max(initial=0.0))
+    flat = np.flatnonzero(np.abs(eigenvalues) <= FLAT_TOLERANCE * scale)[:REPORTED_EIGENVALUES]
+    if scale == 0.0 or flat.size == 0:
+        return ""
+    return identifiability_report(eigenvalues, eigenvectors, list(labels), flat)
 
 
 def identifiability_report(eigenvalues, eigenvectors, labels, indices) -> str:

@@ -32,14 +32,16 @@ def hessian(cost, wrt, *, vectorize: bool = True):
     operation in the graph has no batched form, a ``scan`` over the rows is used instead.
     """
     gradient_graph = grad(cost, wrt)
+    # A cost linear in wrt (g·θ(φ) for a linear map) has a gradient that depends on wrt, if
+    # at all, only through its shape: its Hessian is zero, not an error.
     matrix = None
     if vectorize:
         try:
-            matrix = jacobian(gradient_graph, wrt, vectorize=True)
+            matrix = jacobian(gradient_graph, wrt, vectorize=True, disconnected_inputs="ignore")
         except NotImplementedError:
             matrix = None
     if matrix is None:
-        matrix = jacobian(gradient_graph, wrt, vectorize=False)
+        matrix = jacobian(gradient_graph, wrt, vectorize=False, disconnected_inputs="ignore")
     return 0.5 * (matrix + matrix.T)
 
 

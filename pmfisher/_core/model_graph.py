@@ -70,12 +70,26 @@ def resolve_model(model: pm.Model | None) -> pm.Model:
     return pm.modelcontext(model)
 
 
-def _variables_signature(model: pm.Model) -> tuple:
-    """What, if it changes, makes a cached graph stale (variables added to the model)."""
-    return tuple(
+def _model_signature(model: pm.Model) -> tuple:
+    """What, if it changes, makes a cached graph stale: variables added to the model, and the
+    shapes of its data containers and its coordinates, which ``pm.set_data`` can change.
+
+    A graph holds the layout of the observations (their number and labels) and its companions
+    hold structures sized by it; data *values* are never cached, every compiled function
+    reads the containers as they are at the call.
+    """
+    variables = tuple(
         tuple(id(var) for var in group)
         for group in (model.free_RVs, model.observed_RVs, model.potentials, model.deterministics)
     )
+    data_shapes = tuple(
+        (id(data), np.shape(data.get_value(borrow=True)))
+        for data in model.data_vars
+        if isinstance(data, SharedVariable)
+    )
+    # Coordinate values are tuples that set_data replaces: compared by identity first.
+    coords = tuple((name, values) for name, values in model.coords.items())
+    return variables, data_shapes, coords
 
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -96,7 +110,7 @@ def model_graph(
     if jacobian is None:
         jacobian = space == "unconstrained"
     model = resolve_model(model)
-    signature = _variables_signature(model)
+    signature = _model_signature(model)
     cached = _CACHE.get(model)
     if cached is None or cached[0] != signature:
         cached = (signature, {})
@@ -336,6 +350,31 @@ class ModelGraph:
             raise UnsupportedModelError(
                 "the model has no observed variables, so it has no likelihood terms; "
                 "observe data with pm.<Distribution>(..., observed=...)."
+            )
+
+    def require_elementwise(self) -> None:
+        """An ``UnsupportedModelError`` naming the observed variables whose log-density term
+        does not have one entry per observation, so that no per-observation score exists."""
+        self.require_observations()
+        culprits = []
+        for rv in self.observed_rvs:
+            term = self._terms[rv]
+            support_ndim = getattr(rv.owner.op, "ndim_supp", 0)
+            batch_ndim = self.data_inputs[rv.name].ndim - support_ndim
+            if term.ndim != batch_ndim:
+                culprits.append(
+                    f"{rv.name} (a term of {term.ndim} dimension(s) for data of "
+                    f"{batch_ndim} batch dimension(s))"
+                )
+        if culprits:
+            raise UnsupportedModelError(
+                f"the log-density of the observed variable(s) {', '.join(culprits)} is not "
+                "elementwise: it does not give one term per observation (a CustomDist whose "
+                "logp sums over the data does this), so per-observation scores do not exist. "
+                "scores, empirical_fisher, sandwich_covariance and information_matrix_test "
+                "need them: return one log-density value per observation from the logp "
+                "(without .sum()). observed_information, find_mode, laplace and "
+                "fisher_information do not need them."
             )
 
     # -- points -----------------------------------------------------------------------------

@@ -10,9 +10,10 @@ import numpy as np
 import pymc as pm
 from scipy import optimize
 
+from pmfisher._core.definiteness import flat_directions
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Terms, check_option
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import PMFisherError, PointError
 from pmfisher.fitting.laplace_marginal import laplace_marginal
 
 __all__ = ["Mode", "find_mode"]
@@ -41,7 +42,8 @@ class Mode:
     grad_norm : float
         Euclidean norm of the gradient at the mode, in ``space``.
     converged : bool
-        Whether ``grad_norm`` fell below the tolerance.
+        Whether an interior mode was found: ``grad_norm`` fell below the tolerance in
+        ``space`` and no coordinate ran off to the edge of the support.
     n_iter : int
         Optimizer iterations, summed over starts.
     labels : tuple[str, ...]
@@ -49,8 +51,10 @@ class Mode:
     terms, space : str
         Which density was maximized, in which coordinates.
     message : str
-        Why no mode was found (``""`` when ``converged``): which coordinates ran off to
-        infinity while the density kept growing, or that the optimizer stalled.
+        Why no mode was found: which coordinates ran off to infinity while the density kept
+        growing, that the maximum lies on the boundary of the support, or that the optimizer
+        stalled. For a converged mode, ``""`` or the flat directions along which the mode is
+        not unique (the eigenvectors of the Hessian's numerically zero eigenvalues).
     """
 
     point: dict[str, np.ndarray] = field(repr=False)
@@ -100,8 +104,11 @@ def find_mode(
     Mode
         ``converged`` is ``False`` (and a warning is issued) when no start reached a gradient
         norm below ``GRADIENT_TOLERANCE`` relative to the scale of the log-density — as happens
-        when the density grows without bound (a centred hierarchical model with τ → 0);
-        ``message`` then names the coordinates that ran off to infinity.
+        when the density grows without bound (a centred hierarchical model with τ → 0) —
+        or when the maximum lies on the boundary of the support (a Uniform prior's edge, where
+        the gradient does not vanish); ``message`` then names the coordinates that ran off to
+        infinity. A converged mode with flat directions (a non-identified model) is warned
+        about, and ``message`` names the parameters along them.
 
     Examples
     --------
@@ -128,7 +135,7 @@ def find_mode(
         )
         target = laplace_marginal(model, latent, space=space, terms=terms)
     rng = np.random.default_rng(random_seed)
-    x0 = objective.flatten(start) if start is not None else _initial_point(objective)
+    x0 = _start(model, objective, start) if start is not None else _initial_point(objective)
 
     best, iterations = None, 0
     for attempt in range(RESTARTS + 1):
@@ -147,14 +154,26 @@ def find_mode(
     grad_norm = float(np.linalg.norm(grad))
     converged = best.status != "failed" and bool(np.isfinite(logp))
     message = ""
-    if not converged:
+    if converged:
+        message = _boundary(objective, x_unconstrained, target, point, grad_norm, float(logp))
+        converged = not message
+    elif not message:
         message = _diagnose(objective, x0, best.result, terms)
+    if not converged:
         warnings.warn(
             f"find_mode did not converge for terms={terms!r}: the gradient norm is "
             f"{grad_norm:.3g} after {iterations} iterations from {attempt + 1} start(s). "
             + message,
             stacklevel=2,
         )
+    elif target.size <= DENSE_HESSIAN_LIMIT:
+        flat = flat_directions(-np.asarray(target.hessian_fn(x)), target.labels)
+        if flat:
+            message = (
+                f"The mode is not unique: the log-{terms} is flat ({target.space} space), "
+                f"{flat}. These combinations are not identified by the {terms}."
+            )
+            warnings.warn(f"find_mode: {message}", stacklevel=2)
     return Mode(
         point=point,
         x=np.asarray(x),
@@ -181,6 +200,47 @@ def require_converged(
             f"{mode.n_iter} iterations). {reason} {advice}"
         )
     return mode
+
+
+def _start(model, objective, start) -> np.ndarray:
+    """The flat start in the search space; a ``PointError`` naming the variable when it lies
+    outside the support (which the priors define, whatever ``terms``)."""
+    support = model_graph(model, space="constrained", terms="posterior")
+    support.check_in_support(support.flatten(start))
+    x0 = objective.flatten(start)
+    if not np.all(np.isfinite(x0)):
+        bad = [label for label, x in zip(objective.labels, x0, strict=True) if not np.isfinite(x)]
+        raise PointError(f"the start maps to non-finite unconstrained values at {', '.join(bad)}.")
+    return x0
+
+
+def _boundary(objective, x_unconstrained, target, point, grad_norm: float, logp: float) -> str:
+    """Why a stationary point of the search is not an interior mode of the target, or ``""``:
+    coordinates of the search space ran off to infinity (the supremum is approached at the
+    edge of the support), or the target's gradient does not vanish there."""
+    runaway, at_edge = [], []
+    for block, rv in zip(objective.blocks, objective.free_rvs, strict=True):
+        values = x_unconstrained[block.start : block.stop]
+        off = [
+            label
+            for label, value in zip(block.labels, values, strict=True)
+            if objective.transforms[rv] is not None and abs(value) > RUNAWAY
+        ]
+        if off:
+            runaway += off
+            at_edge.append(f"{rv.name} = {np.array2string(point[rv.name], precision=4)}")
+    steep = grad_norm > GRADIENT_TOLERANCE * max(1.0, abs(logp))
+    if not runaway and not steep:
+        return ""
+    where = ""
+    if runaway:
+        where = f"at {', '.join(at_edge)} ({', '.join(runaway)} ran off to infinity), "
+    return (
+        "The maximum lies on the boundary of the support, not in its interior: "
+        f"{where}the gradient norm in the {target.space} space is {grad_norm:.3g}. The density "
+        "keeps increasing towards the edge, so the curvature there is not that of a mode and "
+        "asymptotic normal approximations do not apply."
+    )
 
 
 def _initial_point(graph) -> np.ndarray:

@@ -19,8 +19,11 @@ from pmfisher.fitting.mode_cache import current_mode
 
 __all__ = ["InformationMatrixTest", "information_matrix_test"]
 
-# Singular values below this, relative to the largest, count as collinear indicators.
-RANK_TOLERANCE = 1e-10
+# Relative accuracy assumed of the computed per-observation derivatives: half of double
+# precision. Graphs of elementary operations do far better, but likelihoods evaluate special
+# functions (log-CDFs, incomplete gamma and beta functions) by series and continued
+# fractions: PyTensor's normal log-CDF gives scores accurate to 2e-8 relative, not to 1e-16.
+DERIVATIVE_ACCURACY = np.sqrt(np.finfo(float).eps)
 
 
 @dataclass(frozen=True)
@@ -154,17 +157,36 @@ def im_statistics(like: DataLikelihood, theta_batch, data):
             "the per-observation scores or Hessians are not finite at the MLE; the "
             "information-matrix test needs a twice-differentiable likelihood there."
         )
-    statistic, rank_design = _explained_sum_of_ones(design)
-    _, rank_scores = _explained_sum_of_ones(scores)
+    # Each indicator sums sᵢsⱼ and ∇²ℓᵢⱼ: its rounding error scales with the sizes of the
+    # two terms, not with their (possibly much smaller) sum.
+    sizes = np.abs(hessians) + np.abs(scores[..., :, None] * scores[..., None, :])
+    magnitude = np.concatenate([np.abs(scores), sizes[..., upper[0], upper[1]]], axis=-1)
+    statistic, rank_design = _explained_sum_of_ones(design, magnitude)
+    _, rank_scores = _explained_sum_of_ones(scores, np.abs(scores))
     return statistic, rank_design - rank_scores, indicators.mean(axis=1)
 
 
-def _explained_sum_of_ones(design: np.ndarray):
-    """Per replicate, :math:`1^\\top Z (Z^\\top Z)^+ Z^\\top 1` and the rank of ``Z``, from an
-    SVD of the column-normalized design (so the rank tolerance is scale-free)."""
+def _explained_sum_of_ones(design: np.ndarray, magnitude: np.ndarray):
+    r"""Per replicate, :math:`1^\top Z (Z^\top Z)^+ Z^\top 1` and the numerical rank of ``Z``.
+
+    From an SVD of the column-normalized design :math:`\tilde Z`. The computed design is
+    :math:`\tilde Z + E` with :math:`|E_{ik}| \le \delta M_{ik}`, where :math:`M` holds the
+    sizes of the terms each entry sums (``magnitude``, normalized like the design) and
+    :math:`\delta` is ``DERIVATIVE_ACCURACY``; by Weyl's inequality rounding moves every
+    singular value by at most :math:`\|E\|_2 \le \delta \|M\|_F`. Singular values below that
+    bound (or below the SVD's own rounding, :math:`\max(n, q)\,\epsilon\,\sigma_{\max}`)
+    cannot be told from zero: their directions are collinear indicators — one indicator equal
+    to another in exact arithmetic, as for a location–scale likelihood — and keeping them
+    would project the ones vector onto rounding noise.
+    """
     norms = np.linalg.norm(design, axis=-2, keepdims=True)
     normalized = np.divide(design, norms, out=np.zeros_like(design), where=norms > 0)
+    scaled = np.divide(magnitude, norms, out=np.zeros_like(magnitude), where=norms > 0)
     left, singular, _ = np.linalg.svd(normalized, full_matrices=False)
-    keep = singular > RANK_TOLERANCE * singular.max(axis=-1, keepdims=True)
+    tolerance = np.maximum(
+        DERIVATIVE_ACCURACY * np.linalg.norm(scaled, axis=(-2, -1))[..., None],
+        max(design.shape[-2:]) * np.finfo(float).eps * singular.max(axis=-1, keepdims=True),
+    )
+    keep = singular > tolerance
     projection = left.sum(axis=-2)  # Uᵀ1, one entry per singular direction
     return np.sum(np.where(keep, projection**2, 0.0), axis=-1), keep.sum(axis=-1)

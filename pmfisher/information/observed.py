@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,7 +10,7 @@ import pymc as pm
 import xarray as xr
 
 from pmfisher._core import labelled
-from pmfisher._core.definiteness import require_finite
+from pmfisher._core.definiteness import flat_directions, require_finite
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Space, Structure, Terms
 from pmfisher._core.sparse_hessian import SparseHessian
@@ -69,6 +70,12 @@ def observed_information(
         sparse route it is backed by a pydata ``sparse.COO`` array; ``info.data.tocsc()`` is
         the SciPy matrix for sparse linear algebra.
 
+    Warns
+    -----
+    UserWarning
+        When the matrix is singular (a curvature below ``√ε`` of the largest), naming the
+        parameters along its null directions.
+
     Notes
     -----
     For a reparameterization :math:`\theta = \theta(\phi)` with Jacobian
@@ -115,6 +122,13 @@ def observed_information(
         )
     information = -np.asarray(graph.hessian_fn(x))
     require_finite(information, graph.labels, "the Hessian at this point")
+    flat = flat_directions(information, graph.labels)
+    if flat:
+        warnings.warn(
+            f"the observed information is singular at this point ({space} space): {flat}. "
+            "It has no inverse; these combinations of parameters are not identified here.",
+            stacklevel=2,
+        )
     return labelled.square(
         information,
         graph.labels,

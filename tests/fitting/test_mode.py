@@ -1,5 +1,7 @@
 """find_mode: closed-form maxima of likelihoods and posteriors, and the flag when none exists."""
 
+import warnings
+
 import numpy as np
 import pymc as pm
 import pytest
@@ -94,3 +96,76 @@ def test_truncated_newton_above_the_dense_limit():
     mode = pmfisher.find_mode(model=model)
     assert mode.converged
     np.testing.assert_allclose(mode.x, y / 2, rtol=1e-8, atol=1e-10)
+
+
+BOUNDARY_Y = np.random.default_rng(4).normal(2.0, 1.0, size=50)
+
+
+def uniform_mean():
+    """The data's mean (2) lies outside the prior's support (-1, 1)."""
+    with pm.Model() as model:
+        mu = pm.Uniform("mu", -1.0, 1.0)
+        pm.Normal("y", mu, 1.0, observed=BOUNDARY_Y)
+    return model
+
+
+@pytest.mark.parametrize("space", ["constrained", "unconstrained"])
+def test_a_maximum_on_the_boundary_is_not_a_converged_mode(space):
+    with pytest.warns(UserWarning, match="boundary of the support"):
+        mode = pmfisher.find_mode(model=model_for(uniform_mean), terms="likelihood", space=space)
+    assert not mode.converged
+    assert "mu_interval__ ran off to infinity" in mode.message
+    np.testing.assert_allclose(mode.point["mu"], 1.0, atol=1e-6)
+    with (
+        pytest.warns(UserWarning, match="boundary"),
+        pytest.raises(pmfisher.PMFisherError, match="boundary"),
+    ):
+        pmfisher.observed_information(model=model_for(uniform_mean))
+
+
+def test_the_jacobian_makes_the_unconstrained_posterior_mode_interior():
+    mode = pmfisher.find_mode(model=model_for(uniform_mean))
+    assert mode.converged
+    assert mode.message == ""
+    assert -1.0 < mode.point["mu"] < 1.0
+
+
+def non_identified():
+    with pm.Model() as model:
+        a = pm.Normal("a", 0.0, 10.0)
+        b = pm.Normal("b", 0.0, 10.0)
+        pm.Normal("y", a + b, 1.0, observed=NORMAL_Y)
+    return model
+
+
+def test_flat_directions_of_a_mode_are_named():
+    with pytest.warns(UserWarning, match="not unique") as record:
+        mode = pmfisher.find_mode(model=model_for(non_identified), terms="likelihood")
+    assert mode.converged
+    assert mode.x.sum() == pytest.approx(NORMAL_Y.mean(), rel=1e-8)
+    assert "a (+0.71), b (-0.71)" in str(record[0].message)
+    assert "a (+0.71), b (-0.71)" in mode.message
+    # The posterior's priors identify a - b: no flat direction, no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pmfisher.find_mode(model=model_for(non_identified)).message == ""
+
+
+def test_singular_observed_information_warns_with_its_null_direction():
+    point = {"a": 0.5, "b": 0.5}
+    with pytest.warns(UserWarning, match=r"singular.*a \(\+0.71\), b \(-0.71\)"):
+        information = pmfisher.observed_information(point, model=model_for(non_identified))
+    np.testing.assert_allclose(information.values, np.full((2, 2), NORMAL_Y.size))
+
+
+@pytest.mark.parametrize(
+    ("factory", "start", "culprit"),
+    [
+        (uniform_mean, {"mu": 3.0}, "outside the support of mu"),
+        (normal, {"mu": 0.0, "sigma": -1.0}, "outside the support of sigma"),
+        (uniform_mean, {"mu_interval__": np.nan}, "non-finite values at mu_interval__"),
+    ],
+)
+def test_a_start_outside_the_support_is_a_point_error(factory, start, culprit):
+    with pytest.raises(pmfisher.PointError, match=culprit):
+        pmfisher.find_mode(model=model_for(factory), start=start)

@@ -3,11 +3,22 @@
 import numpy as np
 import pymc as pm
 import pytest
+from pytensor.tensor import dot as pt_dot
 
 from pmfisher.errors import PMFisherError
 from pmfisher.geometry.tensor_law import TensorLawCheck, check_tensor_law
 from pmfisher.testing import finite_difference_jacobian
-from tests.closed_forms import BERNOULLI_Y, NORMAL_Y, bernoulli, model_for, normal
+from tests.closed_forms import (
+    BERNOULLI_Y,
+    LOGIT_X,
+    LOGIT_Y,
+    NORMAL_Y,
+    _logit_information,
+    bernoulli,
+    logistic,
+    model_for,
+    normal,
+)
 
 N_BERNOULLI, N_NORMAL = BERNOULLI_Y.size, NORMAL_Y.size
 
@@ -24,6 +35,27 @@ def normal_log_sigma():
         mu = pm.Normal("mu", 0.0, 10.0)
         log_sigma = pm.Normal("log_sigma", 0.0, 2.0)
         pm.Normal("y", mu, pm.math.exp(log_sigma), observed=NORMAL_Y)
+    return model
+
+
+# A non-symmetric mixing of the logistic coefficients: β = A γ. Its Jacobian is A, so a
+# transposed J (Aᵀ I A against A I Aᵀ) shows.
+MIXING = np.array([[1.0, 0.5, 0.0], [0.0, 1.0, -0.3], [0.2, 0.0, 1.0]])
+
+
+def logistic_mixed():
+    with pm.Model() as model:
+        gamma = pm.Normal("gamma", 0.0, 2.0, shape=3)
+        pm.Bernoulli("y", logit_p=LOGIT_X @ (MIXING @ gamma), observed=LOGIT_Y)
+    return model
+
+
+def normal_shifted_log_sigma():
+    """μ = m + t/2, σ = exp(t): a non-diagonal, non-linear map (not a PyMC transform)."""
+    with pm.Model() as model:
+        m = pm.Normal("m", 0.0, 10.0)
+        t = pm.Normal("t", 0.0, 2.0)
+        pm.Normal("y", m + 0.5 * t, pm.math.exp(t), observed=NORMAL_Y)
     return model
 
 
@@ -125,3 +157,52 @@ def test_mapping_must_return_the_model_variables():
             reparameterized=model_for(bernoulli_logit),
             mapping=lambda phi: {"q": phi["eta"]},
         )
+
+
+@pytest.mark.parametrize("information", ["expected", "observed"])
+def test_untransformed_model_is_its_own_unconstrained_space(information):
+    """No variable is transformed (the README's logistic regression): J is the identity and
+    the map has no curvature, for both kinds of information."""
+    beta = np.array([0.3, -0.8, 0.1])
+    check = check_tensor_law({"beta": beta}, model=model_for(logistic), information=information)
+    np.testing.assert_array_equal(check.jacobian.values, np.eye(3))
+    assert not check.gradient_term.values.any()
+    np.testing.assert_allclose(check.direct.values, _logit_information(beta), rtol=1e-10)
+    assert check.max_error < 1e-12
+
+
+@pytest.mark.parametrize("information", ["expected", "observed"])
+def test_non_symmetric_linear_map(information):
+    """I_γ = Aᵀ I_β A with A not symmetric, against the closed form."""
+    gamma = np.array([0.4, -0.6, 0.2])
+    check = check_tensor_law(
+        {"gamma": gamma},
+        model=model_for(logistic),
+        reparameterized=model_for(logistic_mixed),
+        mapping=lambda phi: {"beta": pt_dot(MIXING, phi["gamma"])},
+        information=information,
+    )
+    np.testing.assert_allclose(check.jacobian.values, MIXING, rtol=1e-12)
+    expected = MIXING.T @ _logit_information(MIXING @ gamma) @ MIXING
+    np.testing.assert_allclose(check.direct.values, expected, rtol=1e-10)
+    np.testing.assert_allclose(check.pulled_back.values, expected, rtol=1e-10)
+    assert check.max_error < 1e-10
+
+
+@pytest.mark.parametrize("information", ["expected", "observed"])
+def test_non_diagonal_non_linear_map(information):
+    """(m, t) ↦ (μ, σ) = (m + t/2, eᵗ): J = [[1, 1/2], [0, eᵗ]], away from the MLE so that the
+    observed information's gradient term is not zero."""
+    m, t = 0.4, 0.3
+    check = check_tensor_law(
+        {"m": m, "t": t},
+        model=model_for(normal),
+        reparameterized=model_for(normal_shifted_log_sigma),
+        mapping=lambda phi: {"mu": phi["m"] + 0.5 * phi["t"], "sigma": pm.math.exp(phi["t"])},
+        information=information,
+    )
+    jacobian = np.array([[1.0, 0.5], [0.0, np.exp(t)]])
+    np.testing.assert_allclose(check.jacobian.values, jacobian, rtol=1e-12)
+    assert check.max_error < 1e-8
+    if information == "observed":
+        assert np.abs(check.gradient_term.values).max() > 1.0

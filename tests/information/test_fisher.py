@@ -248,3 +248,62 @@ def test_exact_per_data_set_equality_is_not_reported_as_disagreement():
     np.testing.assert_allclose(
         info.score_covariance.values, info.negative_hessian.values, rtol=1e-12
     )
+
+
+# -- estimator choice and chunking (deliberate errors these tests catch) -----------------------
+
+LONG_N, LONG_SIGMA, LONG_MU = 2**18, 2.0, 0.5
+
+
+def long_normal_mean():
+    """σ known: the Hessian −n/σ² does not depend on the data."""
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 10.0)
+        pm.Normal("y", mu, LONG_SIGMA, observed=np.zeros(LONG_N))
+    return model
+
+
+def test_monte_carlo_uses_every_draw_of_uneven_chunks_and_the_exact_estimator():
+    """2¹⁸ observations make the simulation run in chunks of 64 data sets, so 100 draws are
+    chunks of 64 and 36. The score covariance is recomputed from the same data sets by hand
+    (sᵣ = Σ(y − μ)/σ²); the negative Hessian, n/σ² for every data set, has no Monte Carlo
+    error and must be the estimator chosen."""
+    from pmfisher._core.simulation import simulator
+
+    model = model_for(long_normal_mean)
+    info = fisher_information(
+        {"mu": LONG_MU}, model=model, method="monte_carlo", draws=100, random_seed=5
+    )
+    sim = simulator(model)
+    scores = []
+    for seed, size in zip(np.random.SeedSequence(5).spawn(2), (64, 36), strict=True):
+        y = sim.draw(np.full((size, 1), LONG_MU), seed)["y"]
+        scores.append((y - LONG_MU).sum(axis=1) / LONG_SIGMA**2)
+    scores = np.concatenate(scores)
+    np.testing.assert_allclose(info.score_covariance.values, [[np.mean(scores**2)]], rtol=1e-9)
+    exact = LONG_N / LONG_SIGMA**2
+    np.testing.assert_allclose(info.negative_hessian.values, [[exact]], rtol=1e-12)
+    assert info.matrix.attrs["estimator"] == "negative_hessian"
+    np.testing.assert_allclose(info.matrix.values, [[exact]], rtol=1e-12)
+    assert float(info.mcse["matrix"].squeeze()) == 0.0
+
+
+@pytest.mark.parametrize("budget", [1, 700, 2000, 10**9])
+def test_negative_binomial_series_in_uneven_chunks(monkeypatch, budget):
+    """I_nn = E[ψ'(n) − ψ'(n + Y)] summed over the pmf directly, against the tail-sum series
+    evaluated in chunks of rows of every size (one row, uneven chunks, all at once)."""
+    from scipy import special, stats
+
+    from pmfisher.information import exact_fisher
+
+    n = np.array([0.5, 1.3, 2.0, 4.5, 7.0, 10.0, 0.8])
+    p = np.array([0.2, 0.5, 0.35, 0.6, 0.3, 0.8, 0.05])
+    k = np.arange(20000)[:, None]
+    direct = np.sum(
+        stats.nbinom.pmf(k, n, p) * (special.polygamma(1, n) - special.polygamma(1, n + k)), axis=0
+    )
+    monkeypatch.setattr(exact_fisher, "_SERIES_BUDGET", budget)
+    information = exact_fisher._negative_binomial(n, p)
+    np.testing.assert_allclose(information[:, 0, 0], direct, rtol=1e-10)
+    np.testing.assert_allclose(information[:, 0, 1], -1 / p, rtol=1e-14)
+    np.testing.assert_allclose(information[:, 1, 1], n / (p**2 * (1 - p)), rtol=1e-14)

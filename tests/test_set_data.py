@@ -1,0 +1,151 @@
+"""``pm.set_data`` reaches every public function: after it, each function gives what it gives on a
+model built afresh on the new data (same number of observations, and a new number)."""
+
+import dataclasses
+import inspect
+
+import numpy as np
+import pymc as pm
+import pytest
+import xarray as xr
+
+import pmfisher
+
+RNG = np.random.default_rng(20261130)
+X_OLD = RNG.normal(size=30)
+Y_OLD = 1.0 + 0.5 * X_OLD + RNG.normal(scale=1.2, size=30)
+NEW_DATA = {
+    "same length": (X_OLD[::-1] + 0.3, -1.0 + 2.0 * X_OLD + RNG.normal(scale=0.8, size=30)),
+    "new length": (X := RNG.normal(size=45), 0.5 - 1.5 * X + RNG.normal(scale=0.9, size=45)),
+}
+POINT = {"a": 0.3, "b": 0.4, "s": 1.1}
+OTHER = {"a": 0.1, "b": 0.6, "s": 0.9}
+
+
+def regression(x, y) -> pm.Model:
+    """The likelihood's shape follows the covariate's data container, and a deterministic
+    has one entry per observation."""
+    with pm.Model() as model:
+        covariate = pm.Data("x", x)
+        observed = pm.Data("y_obs", y)
+        a = pm.Normal("a", 0.0, 5.0)
+        b = pm.Normal("b", 0.0, 5.0)
+        s = pm.HalfNormal("s", 2.0)
+        mean = pm.Deterministic("mean", a + b * covariate)
+        pm.Normal("y", mean, s, observed=observed, shape=covariate.shape)
+    return model
+
+
+def _laplace(model):
+    return pmfisher.laplace(model=model, draws=200, random_seed=3)
+
+
+# Every public function that takes a model, called the same way on any model of this file.
+CALLS = {
+    "observed_information": lambda model: pmfisher.observed_information(model=model),
+    "fisher_information": lambda model: (
+        pmfisher.fisher_information(POINT, model=model),
+        pmfisher.fisher_information(
+            POINT, model=model, method="monte_carlo", draws=200, random_seed=2
+        ),
+    ),
+    "scores": lambda model: pmfisher.scores(POINT, model=model, space="unconstrained"),
+    "empirical_fisher": lambda model: pmfisher.empirical_fisher(POINT, model=model),
+    "sandwich_covariance": lambda model: pmfisher.sandwich_covariance(model=model),
+    "information_matrix_test": lambda model: pmfisher.information_matrix_test(model=model),
+    "find_mode": lambda model: pmfisher.find_mode(model=model),
+    "laplace": _laplace,
+    "delta_method": lambda model: pmfisher.delta_method(_laplace(model), model=model),
+    "cramer_rao_bound": lambda model: pmfisher.cramer_rao_bound(POINT, model=model),
+    "simulate_estimator": lambda model: pmfisher.simulate_estimator(
+        POINT, model=model, replicates=6, random_seed=4
+    ),
+    "check_tensor_law": lambda model: pmfisher.check_tensor_law(
+        POINT, model=model, information="observed"
+    ),
+    "natural_gradient": lambda model: pmfisher.natural_gradient(POINT, model=model),
+    "gauss_newton": lambda model: pmfisher.gauss_newton(POINT, model=model),
+    "kl_curvature": lambda model: pmfisher.kl_curvature(POINT, model=model),
+    "kl_divergence": lambda model: pmfisher.kl_divergence(POINT, OTHER, model=model),
+}
+
+
+def test_every_public_function_taking_a_model_is_covered():
+    taking_a_model = {
+        name
+        for name in pmfisher.__all__
+        if inspect.isfunction(function := getattr(pmfisher, name))
+        and "model" in inspect.signature(function).parameters
+    }
+    assert taking_a_model == set(CALLS)
+
+
+def _numbers(result, prefix="") -> dict[str, np.ndarray]:
+    """Every number and label of a result, flattened to path → array (creation times and
+    other provenance attributes left out)."""
+    if isinstance(result, tuple):
+        return {k: v for i, part in enumerate(result) for k, v in _numbers(part, f"{i}.").items()}
+    if dataclasses.is_dataclass(result):
+        return {
+            key: value
+            for field in dataclasses.fields(result)
+            for key, value in _numbers(getattr(result, field.name), prefix + field.name).items()
+        }
+    if isinstance(result, xr.DataTree):
+        return {
+            key: value
+            for node in result.subtree
+            for key, value in _numbers(node.to_dataset(), prefix + node.path).items()
+        }
+    if isinstance(result, xr.Dataset):
+        return {
+            key: value
+            for name, variable in result.data_vars.items()
+            for key, value in _numbers(variable, f"{prefix}/{name}").items()
+        }
+    if isinstance(result, xr.DataArray):
+        numbers = {prefix: np.asarray(result.values)}
+        numbers.update({f"{prefix}@{dim}": np.asarray(result[dim].values) for dim in result.coords})
+        return numbers
+    if isinstance(result, dict):
+        return {
+            key: value
+            for name, part in result.items()
+            for key, value in _numbers(part, f"{prefix}[{name}]").items()
+        }
+    if isinstance(result, str):
+        return {}
+    return {prefix: np.asarray(result)}
+
+
+def _assert_same(result, expected):
+    result, expected = _numbers(result), _numbers(expected)
+    assert result.keys() == expected.keys()
+    for key, value in expected.items():
+        if value.dtype.kind in "fc":
+            np.testing.assert_allclose(result[key], value, rtol=1e-7, atol=1e-9, err_msg=key)
+        else:
+            np.testing.assert_array_equal(result[key], value, err_msg=key)
+
+
+def _differs(result, expected) -> bool:
+    try:
+        _assert_same(result, expected)
+    except AssertionError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("change", list(NEW_DATA))
+@pytest.mark.parametrize("name", list(CALLS))
+def test_set_data_equals_a_model_built_on_the_new_data(name, change):
+    call = CALLS[name]
+    x_new, y_new = NEW_DATA[change]
+    model = regression(X_OLD, Y_OLD)
+    before = call(model)  # fills every cache with the old data
+    with model:
+        pm.set_data({"x": x_new, "y_obs": y_new})
+    after = call(model)
+    _assert_same(after, call(regression(x_new, y_new)))
+    # Otherwise the comparison could not tell stale results from fresh ones.
+    assert _differs(after, before)
