@@ -15,7 +15,7 @@ def test_matches_closed_form(case):
     np.testing.assert_allclose(info.values, case.information, rtol=1e-8, atol=1e-10)
     assert list(info.param_i.values) == list(case.labels)
     assert list(info.param_j.values) == list(case.labels)
-    assert info.attrs == {"terms": case.terms, "space": case.space}
+    assert info.attrs == {"terms": case.terms, "space": case.space, "structure": "dense"}
 
 
 def test_default_point_is_the_mle():
