@@ -307,7 +307,8 @@ def _mle_html(model, figures, plots) -> str:
             mode = require_converged(
                 find_mode(model=model, terms="likelihood", space="constrained")
             )
-        information = observed_information(mode, model=model)
+        # The figures show the dense matrix (the memory guard says so if it cannot be).
+        information = observed_information(mode, model=model, structure="dense")
         precision = positive_definite(
             information.values, mode.labels, what="observed information at the MLE"
         )
