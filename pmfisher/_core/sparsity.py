@@ -144,13 +144,11 @@ class HessianSparsity:
 
     ``pattern`` is a symmetric boolean ``d × d`` CSC array including the diagonal;
     ``intermediate_elements`` is the total number of elements of the variables that depend on
-    θ (what a batched dense derivative multiplies by ``d``), ``largest_intermediate`` the
-    largest of them.
+    θ (what a batched dense derivative multiplies by ``d``).
     """
 
     pattern: sparse.csc_array
     intermediate_elements: int
-    largest_intermediate: int
 
     @property
     def density(self) -> float:
@@ -182,7 +180,6 @@ class _Tracer:
         self.deps: dict = {theta: sparse.identity(self.d, dtype=bool, format="csr")}
         self.hessian: list[sparse.csr_array] = []
         self.elements = 0
-        self.largest = 0
 
     def run(self) -> HessianSparsity:
         remaining = {var: len(clients) for var, clients in self.fgraph.clients.items()}
@@ -203,7 +200,6 @@ class _Tracer:
                     if dep is not None and not _discrete(var):
                         self.deps[var] = dep
                         self.elements += dep.shape[0]
-                        self.largest = max(self.largest, dep.shape[0])
             for var in node.inputs:  # free what no later op reads
                 remaining[var] = remaining.get(var, 1) - 1
                 if remaining[var] == 0 and var not in outputs:
@@ -212,7 +208,7 @@ class _Tracer:
         pattern = sparse.identity(self.d, dtype=bool, format="csr")
         for part in self.hessian:
             pattern = pattern + part + part.T
-        return HessianSparsity(sparse.csc_array(pattern, dtype=bool), self.elements, self.largest)
+        return HessianSparsity(sparse.csc_array(pattern, dtype=bool), self.elements)
 
     def _value(self, var):
         if var in self.values:

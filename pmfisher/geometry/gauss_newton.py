@@ -95,7 +95,9 @@ def gauss_newton(
     True
     """
     graph = model_graph(model, space=space, terms="likelihood")
-    hessian = observed_information(point, model=graph.model, terms="likelihood", space=space)
+    hessian = observed_information(
+        point, model=graph.model, terms="likelihood", space=space, structure="dense"
+    )
     fisher = exact_fisher_matrix(graph, graph.flatten(point))
     residual = hessian.values - fisher
     scale = np.linalg.norm(hessian.values)

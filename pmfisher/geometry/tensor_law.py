@@ -264,4 +264,6 @@ def _expected(graph: ModelGraph, x: np.ndarray) -> np.ndarray:
 
 
 def _observed(graph: ModelGraph, point) -> np.ndarray:
-    return observed_information(point, model=graph.model, space=graph.space).values
+    return observed_information(
+        point, model=graph.model, space=graph.space, structure="dense"
+    ).values

@@ -200,7 +200,8 @@ def _print_mle(model, out) -> None:
         f"\nmaximum likelihood: log-likelihood {mode.logp:.6g}, |gradient| {mode.grad_norm:.2g}, "
         f"{mode.n_iter} Newton iterations"
     )
-    information = observed_information(mode, model=model)
+    # A CSV of the matrix: dense (the memory guard says so if it cannot be).
+    information = observed_information(mode, model=model, structure="dense")
     positive_definite(
         information.values,
         mode.labels,

@@ -83,7 +83,8 @@ def mle_html(model, figures, plots) -> str:
             f"no maximum-likelihood estimate was found (gradient norm {mode.grad_norm:.3g} "
             f"after {mode.n_iter} iterations). {mode.message}"
         )
-    information = observed_information(mode, model=model)
+    # The figures show the dense matrix (the memory guard says so if it cannot be).
+    information = observed_information(mode, model=model, structure="dense")
     precision = positive_definite(
         information.values, mode.labels, what="observed information at the MLE", advice=NO_MLE
     )

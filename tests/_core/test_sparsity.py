@@ -106,3 +106,23 @@ def test_ops_without_a_rule_fall_back_to_every_pair():
     pattern = hessian_pattern(graph).toarray()
     assert pattern[:4, :4].all()
     assert not pattern[4, :4].any()
+
+
+def test_products_of_two_parameter_blocks_and_scattered_increments():
+    """``A @ b`` with both factors free (bilinear: row ``i`` of ``A`` pairs with ``b`` only)
+    and ``inc_subtensor`` with a repeated index (``w[1]`` lands twice on ``z[2]``)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    with pm.Model() as model:
+        a = pm.Normal("A", shape=(2, 3))
+        b = pm.Normal("b", shape=3)
+        w = pm.Normal("w", shape=2)
+        z = pm.Normal("z", shape=4)
+        scattered = pt.inc_subtensor(z[[0, 2, 2]], w[[0, 1, 1]])
+        pm.Potential("p", -((a @ b) ** 2).sum() - pt.exp(0.1 * scattered).sum())
+    graph = model_graph(model, space="constrained", terms="posterior")
+    dense = graph.hessian_fn(random_point(graph)) != 0
+    pattern = hessian_pattern(graph).toarray()
+    np.testing.assert_array_equal(pattern, dense | np.eye(graph.size, dtype=bool))
+    assert not pattern[0, 3]  # A[0, 0] and A[1, 0] never meet

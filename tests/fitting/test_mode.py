@@ -116,11 +116,12 @@ def test_a_maximum_on_the_boundary_is_not_a_converged_mode(space):
     assert not mode.converged
     assert "mu_interval__ ran off to infinity" in mode.message
     np.testing.assert_allclose(mode.point["mu"], 1.0, atol=1e-6)
-    with (
-        pytest.warns(UserWarning, match="boundary"),
-        pytest.raises(pmfisher.PMFisherError, match="boundary"),
-    ):
-        pmfisher.observed_information(model=model_for(uniform_mean))
+    # The search behind observed_information() may be one already made (and warned about)
+    # for this model and data: the error says it all the same.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with pytest.raises(pmfisher.PMFisherError, match="boundary"):
+            pmfisher.observed_information(model=model_for(uniform_mean))
 
 
 def test_the_jacobian_makes_the_unconstrained_posterior_mode_interior():
