@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-CASE_STUDIES = Path(__file__).parent.parent / "case_studies"
+CASE_STUDIES = Path(__file__).resolve().parents[2] / "case_studies"
 FIGURES = {
     "marginals.png",
     "forest.png",
