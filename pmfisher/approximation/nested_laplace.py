@@ -57,7 +57,8 @@ from pmfisher._core.definiteness import NotPositiveDefinite, positive_definite
 from pmfisher._core.latent_split import LatentSplit
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Terms, check_option
-from pmfisher.approximation.laplace import PARETO_K_THRESHOLD, _datatree, _psis, _pushforward
+from pmfisher.approximation.importance_sampling import khat_threshold, psis
+from pmfisher.approximation.laplace import _datatree, _pushforward
 from pmfisher.errors import PMFisherError
 from pmfisher.fitting.laplace_marginal import InnerModeError, LaplaceMarginal, laplace_marginal
 from pmfisher.fitting.mode import find_mode, require_converged
@@ -128,12 +129,13 @@ def nested_laplace(
 
     if hyper == "gaussian":
         log_q = log_q_phi + log_q_latent
-        _, pareto_k = _psis(log_p - log_q)
+        _, pareto_k = psis(log_p - log_q)
         fit["pareto_k"] = xr.DataArray(float(pareto_k), name="pareto_k")
         attrs["pareto_k"] = float(pareto_k)
-        if pareto_k > PARETO_K_THRESHOLD:
+        threshold = khat_threshold(len(log_p))
+        if pareto_k > threshold:
             warnings.warn(
-                f"Pareto k̂ = {pareto_k:.2f} > {PARETO_K_THRESHOLD}: the nested Laplace "
+                f"Pareto k̂ = {pareto_k:.2f} > {threshold:.2f}: the nested Laplace "
                 "approximation (Gaussian hyperparameters, Gaussian latent variables given them) "
                 f"is far from the joint {terms} in the tails; hyper='nuts' drops the Gaussian "
                 "on the hyperparameters.",
@@ -338,9 +340,10 @@ def _inner_check(marginal: LaplaceMarginal, phis: np.ndarray, rng) -> xr.Dataset
         weights = np.exp(log_w - log_w.max())
         # The delta method: the relative standard error of the mean weight.
         mcses.append(float(weights.std() / (np.sqrt(weights.size) * weights.mean())))
-        pareto_ks.append(_psis(log_w)[1])
+        pareto_ks.append(psis(log_w)[1])
     errors, mcses, pareto_ks = np.array(errors), np.array(mcses), np.array(pareto_ks)
-    poor = (np.abs(errors) > INNER_ERROR_THRESHOLD + 3 * mcses) | (pareto_ks > PARETO_K_THRESHOLD)
+    threshold = khat_threshold(INNER_CHECK_DRAWS)
+    poor = (np.abs(errors) > INNER_ERROR_THRESHOLD + 3 * mcses) | (pareto_ks > threshold)
     if poor.any():
         worst = int(np.argmax(np.abs(errors)))
         shown = ", ".join(
