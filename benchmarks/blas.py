@@ -66,7 +66,8 @@ def main():
     for kind, size in cases:
         blas = measure(kind, size, "")
         none = measure(kind, size, "blas__ldflags=")
-        assert blas["ldflags"] and not none["ldflags"], (blas, none)
+        if not blas["ldflags"] or none["ldflags"]:
+            raise SystemExit(f"PyTensor's BLAS was not as intended: {blas}, {none}")
         name = f"{kind} d={size}" if kind == "logistic" else f"hierarchical J={size}"
         print(
             f"{name:>24} {1e3 * blas['seconds']:9.2f} {1e3 * none['seconds']:11.2f} "

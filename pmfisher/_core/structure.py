@@ -17,7 +17,7 @@ from pmfisher._core.model_graph import ModelGraph
 from pmfisher._core.options import check_option
 from pmfisher._core.sparse_hessian import hessian_pattern
 
-__all__ = ["Route", "Structure", "SPARSE_MAXIMUM_DENSITY", "SPARSE_MINIMUM_SIZE", "route"]
+__all__ = ["SPARSE_MAXIMUM_DENSITY", "SPARSE_MINIMUM_SIZE", "Route", "Structure", "route"]
 
 Structure = Literal["auto", "dense", "sparse"]
 Route = Literal["dense", "sparse"]
