@@ -1,9 +1,10 @@
 """Labelling flat NumPy results into xarray objects, once, at the public edge."""
 
 import numpy as np
+import sparse
 import xarray as xr
 
-__all__ = ["square", "vector"]
+__all__ = ["sparse_square", "square", "vector"]
 
 ROW, COLUMN = "param_i", "param_j"
 
@@ -26,6 +27,19 @@ def vector(values: np.ndarray, labels, *, name: str, dim: str = "param", **attrs
         np.asarray(values, dtype="float64"),
         dims=(dim,),
         coords={dim: list(labels)},
+        name=name,
+        attrs=attrs,
+    )
+
+
+def sparse_square(matrix, labels, *, name: str, **attrs) -> xr.DataArray:
+    """A square SciPy sparse matrix over parameters, labelled as :func:`square` and backed by
+    a pydata ``sparse.COO`` array; ``matrix.data.to_scipy_sparse()`` converts it back."""
+    labels = list(labels)
+    return xr.DataArray(
+        sparse.COO.from_scipy_sparse(matrix).astype("float64"),
+        dims=(ROW, COLUMN),
+        coords={ROW: labels, COLUMN: labels},
         name=name,
         attrs=attrs,
     )

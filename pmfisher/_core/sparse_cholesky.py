@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy import sparse
@@ -29,6 +30,7 @@ from scipy.sparse import linalg as sparse_linalg
 from sksparse.cholmod import CholmodNotPositiveDefiniteError, CholmodTypeConversionWarning
 from sksparse.cholmod import cholesky as cholmod_cholesky
 
+from pmfisher._core import labelled
 from pmfisher._core.definiteness import (
     REPORTED_EIGENVALUES,
     NotPositiveDefinite,
@@ -47,6 +49,8 @@ class SparsePositiveDefinite:
 
     matrix: sparse.csc_array
     factor: object  # sksparse.cholmod.Factor
+    # Never regularized: see sparse_positive_definite.
+    regularization: ClassVar[str] = ""
 
     @property
     def log_determinant(self) -> float:
@@ -62,6 +66,12 @@ class SparsePositiveDefinite:
     def solve(self, vector: np.ndarray) -> np.ndarray:
         r""":math:`A^{-1} b`."""
         return np.asarray(self.factor(vector))
+
+    def fit_variables(self, labels) -> dict:
+        """The labelled sparse precision; a covariance would be dense, so there is none."""
+        return {
+            "precision_matrix": labelled.sparse_square(self.matrix, labels, name="precision_matrix")
+        }
 
 
 def sparse_positive_definite(

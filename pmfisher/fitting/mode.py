@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pymc as pm
 from scipy import optimize
+from scipy.sparse import linalg as sparse_linalg
 
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Terms, check_option
+from pmfisher._core.sparse_hessian import SparseHessian
+from pmfisher._core.structure import Structure, route
 from pmfisher.errors import PMFisherError
 
 __all__ = ["Mode", "find_mode"]
@@ -69,6 +72,7 @@ def find_mode(
     terms: Terms = "posterior",
     space: Space = "unconstrained",
     start: dict | None = None,
+    structure: Structure = "auto",
     random_seed=None,
 ) -> Mode:
     r"""Maximize the model's log-likelihood (``terms="likelihood"``) or log-posterior.
@@ -79,9 +83,14 @@ def find_mode(
     (``trust-krylov``). The objective is the density *of the requested space*: the
     log-likelihood is invariant to reparameterization, but the posterior mode is not — in
     the unconstrained space it includes :math:`\log|\det J|` of the transforms, in the
-    constrained space it does not. If a start does not converge — or stops at a saddle, where
-    the gradient vanishes but the density curves upwards along some direction (checked with
-    the dense Hessian) — up to ``RESTARTS`` jittered starts follow.
+    constrained space it does not. With ``structure="sparse"`` (or ``"auto"`` on a model
+    whose Hessian is sparse, :mod:`pmfisher._core.structure`) each iteration forms the exact
+    Hessian as a sparse matrix (one Hessian-vector product per colour of its pattern) and the
+    ``trust-krylov`` subproblem runs on products with it, which cost a sparse matrix-vector
+    product instead of a pass through the model's graph. If a start does not converge — or
+    stops at a saddle, where the gradient vanishes but the density curves upwards along some
+    direction (checked with the dense or sparse Hessian) — up to ``RESTARTS`` jittered starts
+    follow.
 
     Returns
     -------
@@ -107,6 +116,7 @@ def find_mode(
     objective = model_graph(
         model, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
     )
+    chosen = route(objective, structure)
     target = model_graph(model, space=space, terms=terms)
     rng = np.random.default_rng(random_seed)
     x0 = objective.flatten(start) if start is not None else _initial_point(objective)
@@ -114,7 +124,7 @@ def find_mode(
     best, iterations = None, 0
     for attempt in range(RESTARTS + 1):
         begin = x0 if attempt == 0 else x0 + rng.normal(scale=1.0, size=x0.size)
-        search = _Search.run(objective, begin)
+        search = _Search.run(objective, begin, chosen)
         iterations += search.result.nit
         if best is None or search.better_than(best):
             best = search
@@ -177,11 +187,13 @@ class _Search:
     status: str
 
     @classmethod
-    def run(cls, graph, x0: np.ndarray) -> _Search:
-        result = _newton_search(graph, x0)
+    def run(cls, graph, x0: np.ndarray, chosen: str) -> _Search:
+        result = _newton_search(graph, x0, chosen)
         if not _converged(result):
             return cls(result, "failed")
-        if graph.size <= DENSE_HESSIAN_LIMIT and _is_saddle(graph, result.x):
+        if chosen == "sparse" and _is_saddle_sparse(graph, result.x):
+            return cls(result, "saddle")
+        if chosen == "dense" and graph.size <= DENSE_HESSIAN_LIMIT and _is_saddle(graph, result.x):
             return cls(result, "saddle")
         return cls(result, "mode")
 
@@ -196,7 +208,7 @@ class _NonFiniteHessian(ArithmeticError):
     """The Hessian overflowed: the density is running off to infinity."""
 
 
-def _newton_search(graph, x0: np.ndarray):
+def _newton_search(graph, x0: np.ndarray, chosen: str):
     last = {"x": x0, "fun": np.inf, "jac": np.full_like(x0, np.inf), "nit": 0}
 
     def negative_logp_and_grad(x):
@@ -215,6 +227,15 @@ def _newton_search(graph, x0: np.ndarray):
     options = {"gtol": 1e-3 * GRADIENT_TOLERANCE, "maxiter": 500}
     try:
         with np.errstate(all="ignore"):
+            if chosen == "sparse":
+                return optimize.minimize(
+                    negative_logp_and_grad,
+                    x0,
+                    jac=True,
+                    hessp=_SparseHessianProduct(graph),
+                    method="trust-krylov",
+                    options=options,
+                )
             if graph.size <= DENSE_HESSIAN_LIMIT:
                 return optimize.minimize(
                     negative_logp_and_grad,
@@ -239,6 +260,23 @@ def _newton_search(graph, x0: np.ndarray):
         return optimize.OptimizeResult(success=False, **last)
 
 
+class _SparseHessianProduct:
+    """``(x, v) ↦ -H(x) v`` with the sparse Hessian formed once per iterate ``x``: the
+    trust-region subproblem asks for many products at the same ``x``."""
+
+    def __init__(self, graph):
+        self.hessian = graph.companion(SparseHessian)
+        self.at, self.negative = None, None
+
+    def __call__(self, x: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        if self.at is None or not np.array_equal(self.at, x):
+            negative = -self.hessian(x)
+            if not np.all(np.isfinite(negative.data)):
+                raise _NonFiniteHessian
+            self.at, self.negative = np.array(x), negative
+        return self.negative @ vector
+
+
 def _converged(result) -> bool:
     if not np.isfinite(result.fun):
         return False
@@ -251,6 +289,19 @@ def _is_saddle(graph, x: np.ndarray) -> bool:
     eigenvalues = np.linalg.eigvalsh(graph.hessian_fn(x))
     scale = max(float(np.abs(eigenvalues).max()), 1.0)
     return bool(eigenvalues[-1] > np.sqrt(np.finfo(float).eps) * scale)
+
+
+def _is_saddle_sparse(graph, x: np.ndarray) -> bool:
+    """As :func:`_is_saddle`, from the sparse Hessian's extreme eigenvalues (Lanczos)."""
+    hessian = graph.companion(SparseHessian)(x)
+    if graph.size <= DENSE_HESSIAN_LIMIT:
+        eigenvalues = np.linalg.eigvalsh(hessian.toarray())
+        largest, scale = eigenvalues[-1], np.abs(eigenvalues).max()
+    else:
+        [largest] = sparse_linalg.eigsh(hessian, k=1, which="LA", return_eigenvectors=False)
+        [extreme] = sparse_linalg.eigsh(hessian, k=1, which="LM", return_eigenvectors=False)
+        scale = abs(extreme)
+    return bool(largest > np.sqrt(np.finfo(float).eps) * max(float(scale), 1.0))
 
 
 def _diagnose(graph, x0: np.ndarray, result, terms: str) -> str:
