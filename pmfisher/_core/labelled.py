@@ -21,25 +21,25 @@ def square(matrix: np.ndarray, labels, *, name: str, **attrs) -> xr.DataArray:
     )
 
 
+def sparse_square(matrix, labels, *, name: str, **attrs) -> xr.DataArray:
+    """Like :func:`square` for a SciPy sparse matrix: the DataArray is backed by a pydata
+    ``sparse.COO`` array; ``result.data.tocsr()`` gives SciPy's CSR back."""
+    labels = list(labels)
+    return xr.DataArray(
+        sparse.COO.from_scipy_sparse(matrix).astype("float64"),
+        dims=(ROW, COLUMN),
+        coords={ROW: labels, COLUMN: labels},
+        name=name,
+        attrs=attrs,
+    )
+
+
 def vector(values: np.ndarray, labels, *, name: str, dim: str = "param", **attrs) -> xr.DataArray:
     """A vector over parameters (or observations, with ``dim``)."""
     return xr.DataArray(
         np.asarray(values, dtype="float64"),
         dims=(dim,),
         coords={dim: list(labels)},
-        name=name,
-        attrs=attrs,
-    )
-
-
-def sparse_square(matrix, labels, *, name: str, **attrs) -> xr.DataArray:
-    """A square SciPy sparse matrix over parameters, labelled as :func:`square` and backed by
-    a pydata ``sparse.COO`` array; ``matrix.data.to_scipy_sparse()`` converts it back."""
-    labels = list(labels)
-    return xr.DataArray(
-        sparse.COO.from_scipy_sparse(matrix).astype("float64"),
-        dims=(ROW, COLUMN),
-        coords={ROW: labels, COLUMN: labels},
         name=name,
         attrs=attrs,
     )

@@ -4,6 +4,7 @@ from typing import Literal, get_args
 
 Space = Literal["constrained", "unconstrained"]
 Terms = Literal["likelihood", "posterior"]
+Structure = Literal["auto", "dense", "sparse"]
 
 
 def check_option(name: str, value, allowed) -> None:

@@ -1,12 +1,12 @@
-"""Dense or sparse: the route a function takes for a model's Hessian (``structure=``).
+"""TEMPORARY STAND-IN, on the ``sparseuse`` branch only, for the ``structure`` option's
+chooser that the ``sparse`` branch builds (same name, same signature: at merge the real
+module replaces this file whole).
 
-``"dense"`` forms the d × d Hessian (``ModelGraph.hessian_fn``) and factorizes it with
-LAPACK; ``"sparse"`` forms it with the structure of its sparsity pattern
-(:class:`~pmfisher._core.sparse_hessian.SparseHessian`) and factorizes it with CHOLMOD.
-``"auto"`` reads the pattern (never the dense matrix) and takes the sparse route when the
-model has at least ``SPARSE_MINIMUM_SIZE`` parameters and at most ``SPARSE_MAXIMUM_DENSITY``
-of the Hessian's entries can be nonzero; below that size a dense d × d matrix is small
-(< 2 MB) and LAPACK on it is as fast as any sparse factorization.
+``hessian_structure(graph, structure)`` is the route for a graph's Hessian: ``"dense"``
+(``ModelGraph.hessian_fn``, LAPACK) or ``"sparse"``
+(:class:`~pmfisher._core.sparse_hessian.SparseHessian`, CHOLMOD). Here ``"auto"`` takes the
+sparse route when the model has at least ``AUTO_MIN_SIZE`` parameters and at most
+``DENSE_PATTERN`` of the Hessian's entries can be nonzero.
 """
 
 from __future__ import annotations
@@ -14,24 +14,21 @@ from __future__ import annotations
 from typing import Literal
 
 from pmfisher._core.model_graph import ModelGraph
-from pmfisher._core.options import check_option
+from pmfisher._core.options import Structure, check_option
 from pmfisher._core.sparse_hessian import hessian_pattern
 
-__all__ = ["SPARSE_MAXIMUM_DENSITY", "SPARSE_MINIMUM_SIZE", "Route", "Structure", "route"]
+__all__ = ["AUTO_MIN_SIZE", "DENSE_PATTERN", "hessian_structure"]
 
-Structure = Literal["auto", "dense", "sparse"]
-Route = Literal["dense", "sparse"]
-
-SPARSE_MINIMUM_SIZE = 400
-SPARSE_MAXIMUM_DENSITY = 0.05
+AUTO_MIN_SIZE = 400
+DENSE_PATTERN = 0.05
 
 
-def route(graph: ModelGraph, structure: Structure) -> Route:
+def hessian_structure(graph: ModelGraph, structure: Structure) -> Literal["dense", "sparse"]:
     """The route ``structure`` asks for on ``graph``: ``"auto"`` resolved as described above."""
     check_option("structure", structure, Structure)
     if structure != "auto":
         return structure
-    if graph.size < SPARSE_MINIMUM_SIZE:
+    if graph.size < AUTO_MIN_SIZE:
         return "dense"
     pattern = hessian_pattern(graph)
-    return "sparse" if pattern.nnz <= SPARSE_MAXIMUM_DENSITY * graph.size**2 else "dense"
+    return "sparse" if pattern.nnz <= DENSE_PATTERN * graph.size**2 else "dense"

@@ -59,10 +59,10 @@ from pmfisher._core import labelled
 from pmfisher._core.compilation import compile_derived
 from pmfisher._core.definiteness import NotPositiveDefinite, positive_definite
 from pmfisher._core.model_graph import ModelGraph, model_graph
-from pmfisher._core.options import Space, Terms, check_option
+from pmfisher._core.options import Space, Structure, Terms, check_option
 from pmfisher._core.sparse_cholesky import sparse_positive_definite
 from pmfisher._core.sparse_hessian import SparseHessian
-from pmfisher._core.structure import Structure, route
+from pmfisher._core.structure import hessian_structure
 from pmfisher.errors import PMFisherError
 from pmfisher.fitting.mode import find_mode, require_converged
 
@@ -171,7 +171,7 @@ def laplace(
     draws = int(draws)
     graph = model_graph(model, space=space, terms=terms)
     model = graph.model
-    chosen = route(graph, structure)
+    chosen = hessian_structure(graph, structure)
     rng = np.random.default_rng(random_seed)
 
     mode = require_converged(

@@ -11,9 +11,9 @@ from scipy import optimize
 from scipy.sparse import linalg as sparse_linalg
 
 from pmfisher._core.model_graph import model_graph, resolve_model
-from pmfisher._core.options import Space, Terms, check_option
+from pmfisher._core.options import Space, Structure, Terms, check_option
 from pmfisher._core.sparse_hessian import SparseHessian
-from pmfisher._core.structure import Structure, route
+from pmfisher._core.structure import hessian_structure
 from pmfisher.errors import PMFisherError
 
 __all__ = ["Mode", "find_mode"]
@@ -116,7 +116,7 @@ def find_mode(
     objective = model_graph(
         model, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
     )
-    chosen = route(objective, structure)
+    chosen = hessian_structure(objective, structure)
     target = model_graph(model, space=space, terms=terms)
     rng = np.random.default_rng(random_seed)
     x0 = objective.flatten(start) if start is not None else _initial_point(objective)

@@ -156,19 +156,15 @@ def test_find_mode_takes_the_sparse_route_and_reaches_the_closed_form(monkeypatc
         np.testing.assert_allclose(result.x, mode, rtol=1e-8, atol=1e-10)
 
 
-def test_auto_takes_the_sparse_route_only_for_large_sparse_hessians(monkeypatch):
-    model = gaussian_hierarchy()[0]
-    graph = model_graph(model, space="unconstrained", terms="posterior")
-    assert structure.route(graph, "auto") == "dense"  # 26 parameters: dense is cheap
-    monkeypatch.setattr(structure, "SPARSE_MINIMUM_SIZE", 10)
-    # 26 + 2·25 nonzeros out of 26²: 11% of the entries, above the density limit ...
-    assert structure.route(graph, "auto") == "dense"
-    monkeypatch.setattr(structure, "SPARSE_MAXIMUM_DENSITY", 0.2)
-    # ... and below a looser one.
-    assert structure.route(graph, "auto") == "sparse"
-    assert structure.route(graph, "dense") == "dense"
-    with pytest.raises(PMFisherError, match="structure='banded'.*'auto', 'dense', 'sparse'"):
-        structure.route(graph, "banded")
+def test_structure_is_checked_and_auto_keeps_small_models_dense():
+    """Which large models ``auto`` sends down the sparse route is the chooser's own test."""
+    graph = model_graph(gaussian_hierarchy()[0], space="unconstrained", terms="posterior")
+    assert structure.hessian_structure(graph, "auto") == "dense"  # 26 parameters
+    assert structure.hessian_structure(graph, "sparse") == "sparse"
+    with pytest.raises(PMFisherError, match=r"structure='banded'.*'auto', 'dense', 'sparse'"):
+        laplace(model=gaussian_hierarchy()[0], structure="banded")
+    with pytest.raises(PMFisherError, match=r"structure='banded'"):
+        find_mode(model=gaussian_hierarchy()[0], structure="banded")
 
 
 @pytest.mark.filterwarnings("ignore:Pareto k̂")  # 41 draws: the tails are not the point
@@ -180,9 +176,9 @@ def test_chunked_push_forward_gives_the_same_draws_as_one_batch(monkeypatch):
     sizes = []
     original = pushforward.__call__
     monkeypatch.setattr(
-        pushforward, "__call__", lambda self, thetas: sizes.append(len(thetas)) or original(
-            self, thetas
-        )
+        pushforward,
+        "__call__",
+        lambda self, thetas: sizes.append(len(thetas)) or original(self, thetas),
     )
     size, observations = GROUPS + 3, Y.size
     # Normals and draws; outputs (log p, both spaces, the deterministic); intermediates.
