@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 .PHONY: case-studies test browser system-libraries
 
 # Debian's OpenBLAS, which PyTensor's own detection links its C code to (-lopenblas -lgfortran
-# -lgomp: 24x faster dense Hessians, benchmarks/blas.py), and SuiteSparse, whose CHOLMOD
+# -lgomp: up to 7x faster dense Hessians, benchmarks/blas.py), and SuiteSparse, whose CHOLMOD
 # scikit-sparse is built against during the pip install below (sparse Laplace).
 SYSTEM_LIBRARIES := libopenblas-dev libgfortran-12-dev libsuitesparse-dev
 system-libraries:

@@ -177,7 +177,7 @@ def warn_if_no_blas() -> None:
     if not pytensor.config.blas__ldflags:
         warnings.warn(
             "pmfisher: PyTensor is linked to no BLAS, so every dot product in a compiled "
-            "Hessian runs without one (24x slower on a 100-parameter logistic regression, "
+            "Hessian runs without one (7x slower on a 100-parameter logistic regression, "
             "benchmarks/blas.py); install OpenBLAS (Debian/Ubuntu: apt-get install "
             "libopenblas-dev libgfortran-12-dev, or `make` in a pmfisher checkout) and start "
             "a new Python process.",
