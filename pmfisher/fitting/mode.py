@@ -12,9 +12,10 @@ from scipy.sparse import linalg as sparse_linalg
 
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms, check_option
+from pmfisher._core.sparse_cholesky import sparse_positive_definite
 from pmfisher._core.sparse_hessian import SparseHessian
 from pmfisher._core.structure import hessian_structure
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
 
 __all__ = ["Mode", "find_mode"]
 
@@ -292,16 +293,16 @@ def _is_saddle(graph, x: np.ndarray) -> bool:
 
 
 def _is_saddle_sparse(graph, x: np.ndarray) -> bool:
-    """As :func:`_is_saddle`, from the sparse Hessian's extreme eigenvalues (Lanczos)."""
-    hessian = graph.companion(SparseHessian)(x)
-    if graph.size <= DENSE_HESSIAN_LIMIT:
-        eigenvalues = np.linalg.eigvalsh(hessian.toarray())
-        largest, scale = eigenvalues[-1], np.abs(eigenvalues).max()
-    else:
-        [largest] = sparse_linalg.eigsh(hessian, k=1, which="LA", return_eigenvectors=False)
-        [extreme] = sparse_linalg.eigsh(hessian, k=1, which="LM", return_eigenvectors=False)
-        scale = abs(extreme)
-    return bool(largest > np.sqrt(np.finfo(float).eps) * max(float(scale), 1.0))
+    """As :func:`_is_saddle`, with the sparse Hessian: a successful CHOLMOD factorization of
+    its negative proves a maximum; only if it fails are the smallest eigenvalues computed
+    (Lanczos), against a scale bounded by the largest absolute row sum."""
+    negative = -graph.companion(SparseHessian)(x)
+    try:
+        sparse_positive_definite(negative, graph.labels, what="negative Hessian")
+    except NotPositiveDefiniteError as error:
+        scale = max(float(sparse_linalg.norm(negative, np.inf)), 1.0)
+        return bool(np.min(error.eigenvalues) < -np.sqrt(np.finfo(float).eps) * scale)
+    return False
 
 
 def _diagnose(graph, x0: np.ndarray, result, terms: str) -> str:
