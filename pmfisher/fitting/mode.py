@@ -117,7 +117,10 @@ def find_mode(
     objective = model_graph(
         model, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
     )
-    chosen = hessian_structure(objective, structure)
+    check_option("structure", structure, Structure)
+    # The dense route forms no d × d Hessian above DENSE_HESSIAN_LIMIT (it uses products),
+    # so only the other choices need the chooser and its memory estimate.
+    chosen = "dense" if structure == "dense" else hessian_structure(objective, structure)
     target = model_graph(model, space=space, terms=terms)
     rng = np.random.default_rng(random_seed)
     x0 = objective.flatten(start) if start is not None else _initial_point(objective)
