@@ -135,9 +135,10 @@ def laplace(
         and the parameters that load on them, or regularize the eigenvalues and record that
         in ``attrs["regularization"]`` (dense route only).
     structure : {"auto", "dense", "sparse"}
-        How :math:`H` is formed and factorized (and the mode found): dense with LAPACK, or
-        sparse with CHOLMOD; ``"auto"`` takes the sparse route for large models with sparse
-        Hessians (:mod:`pmfisher._core.structure`). Results agree to rounding.
+        How :math:`H` is formed and factorized: dense with LAPACK, or sparse with CHOLMOD;
+        ``"auto"`` takes the sparse route for large models with sparse Hessians
+        (:mod:`pmfisher._core.structure`). Passed on to :func:`~pmfisher.find_mode`. Results
+        agree to rounding.
     random_seed : int or numpy.random.Generator, optional
 
     Returns
@@ -175,7 +176,7 @@ def laplace(
     rng = np.random.default_rng(random_seed)
 
     mode = require_converged(
-        find_mode(model=model, terms=terms, space=space, structure=chosen, random_seed=rng)
+        find_mode(model=model, terms=terms, space=space, structure=structure, random_seed=rng)
     )
     what = f"negative Hessian of the log-{terms} at its mode ({space} space)"
     if chosen == "sparse":

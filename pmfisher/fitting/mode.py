@@ -14,7 +14,6 @@ from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms, check_option
 from pmfisher._core.sparse_cholesky import sparse_positive_definite
 from pmfisher._core.sparse_hessian import SparseHessian
-from pmfisher._core.structure import hessian_structure
 from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
 
 __all__ = ["Mode", "find_mode"]
@@ -84,14 +83,16 @@ def find_mode(
     (``trust-krylov``). The objective is the density *of the requested space*: the
     log-likelihood is invariant to reparameterization, but the posterior mode is not — in
     the unconstrained space it includes :math:`\log|\det J|` of the transforms, in the
-    constrained space it does not. With ``structure="sparse"`` (or ``"auto"`` on a model
-    whose Hessian is sparse, :mod:`pmfisher._core.structure`) each iteration forms the exact
+    constrained space it does not. With ``structure="sparse"`` each iteration forms the exact
     Hessian as a sparse matrix (one Hessian-vector product per colour of its pattern) and the
     ``trust-krylov`` subproblem runs on products with it, which cost a sparse matrix-vector
-    product instead of a pass through the model's graph. If a start does not converge — or
-    stops at a saddle, where the gradient vanishes but the density curves upwards along some
-    direction (checked with the dense or sparse Hessian) — up to ``RESTARTS`` jittered starts
-    follow.
+    product instead of a pass through the model's graph; that wins when the subproblem needs
+    many products (badly conditioned curvature). ``"auto"`` and ``"dense"`` take the dense
+    route, which above ``DENSE_HESSIAN_LIMIT`` parameters forms no matrix at all and was
+    faster on the hierarchical models of ``benchmarks/sparse_laplace.py``. If a start does
+    not converge — or stops at a saddle, where the gradient vanishes but the density curves
+    upwards along some direction (checked with the dense or sparse Hessian) — up to
+    ``RESTARTS`` jittered starts follow.
 
     Returns
     -------
@@ -118,9 +119,12 @@ def find_mode(
         model, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
     )
     check_option("structure", structure, Structure)
-    # The dense route forms no d × d Hessian above DENSE_HESSIAN_LIMIT (it uses products),
-    # so only the other choices need the chooser and its memory estimate.
-    chosen = "dense" if structure == "dense" else hessian_structure(objective, structure)
+    # "auto" keeps the dense route, which forms no d × d Hessian above DENSE_HESSIAN_LIMIT:
+    # measured on the hierarchical model at J = 5,000 (benchmarks/sparse_laplace.py), its
+    # Hessian-vector products (1.7 gradients each, a few per iteration) found the mode in
+    # 0.82 s against 1.22 s for the sparse Hessian (10 gradients per iteration), with the
+    # same 34 iterations.
+    chosen = "sparse" if structure == "sparse" else "dense"
     target = model_graph(model, space=space, terms=terms)
     rng = np.random.default_rng(random_seed)
     x0 = objective.flatten(start) if start is not None else _initial_point(objective)
