@@ -12,10 +12,10 @@ Structure of the result (an :class:`xarray.DataTree`; other modules rely on it):
     ``mean_vector`` (dim ``param``), ``covariance_matrix`` and ``precision_matrix`` (dims
     ``param_i`` × ``param_j``), labelled like ``"beta[x1]"`` in the approximation's
     ``space``, and the scalar ``pareto_k`` (``-inf`` when the importance ratios are constant,
-    i.e. the Gaussian is exact). On the sparse route (``attrs["structure"] == "sparse"``:
-    large models with sparse Hessians) the dense d × d covariance would not fit in memory, so
-    ``fit`` holds no ``covariance_matrix`` and its ``precision_matrix`` is backed by a pydata
-    ``sparse.COO`` array (``fit["precision_matrix"].data.to_scipy_sparse()`` for SciPy).
+    i.e. the Gaussian is exact). Above ``DENSE_FIT_LIMIT`` parameters on the sparse route
+    (``attrs["structure"] == "sparse"``) the dense d × d covariance could not be held in
+    memory, so ``fit`` holds no ``covariance_matrix`` and its ``precision_matrix`` is backed by
+    a pydata ``sparse.COO`` array (``fit["precision_matrix"].data.tocsr()`` for SciPy).
 ``sample_stats``
     ``log_p`` (the log-density of ``terms`` in ``space``, up to its normalizing constant) and
     ``log_q`` (the Gaussian's normalized log-density) per draw; with PSIS also
@@ -71,6 +71,8 @@ __all__ = ["laplace"]
 ImportanceSampling = Literal["psis"]
 # Above this Pareto k̂ importance-sampling estimates are unreliable (Vehtari et al., 2024).
 PARETO_K_THRESHOLD = 0.7
+# Up to this many parameters (32 MB per matrix) fit holds dense matrices whatever the route.
+DENSE_FIT_LIMIT = 2000
 # Draws are pushed forward in chunks whose estimated working memory stays below this.
 PUSHFORWARD_BYTES = 256 * 2**20
 # Live intermediates of the vectorized log-density per observation and draw, in float64s:
@@ -228,12 +230,30 @@ def laplace(
     fit = xr.Dataset(
         {
             "mean_vector": labelled.vector(mode.x, graph.labels, name="mean_vector"),
-            **precision.fit_variables(graph.labels),
+            **_fit_matrices(precision, graph.labels),
             "pareto_k": xr.DataArray(float(pareto_k), name="pareto_k"),
         },
         attrs=attrs,
     )
     return _datatree(model, graph, pushed, stats, fit, attrs)
+
+
+def _fit_matrices(precision, labels) -> dict[str, xr.DataArray]:
+    """Dense covariance and precision matrices, or the sparse precision alone for a large
+    model on the sparse route."""
+    if isinstance(precision, _DensePrecision):
+        matrix, covariance = precision.matrix, precision.covariance()
+    elif precision.matrix.shape[0] <= DENSE_FIT_LIMIT:
+        matrix = precision.matrix.toarray()
+        covariance = precision.solve(np.eye(matrix.shape[0]))
+    else:
+        return precision.fit_variables(labels)
+    return {
+        "covariance_matrix": labelled.square(
+            0.5 * (covariance + covariance.T), labels, name="covariance_matrix"
+        ),
+        "precision_matrix": labelled.square(matrix, labels, name="precision_matrix"),
+    }
 
 
 class _DensePrecision:
@@ -255,14 +275,8 @@ class _DensePrecision:
         r""":math:`L^{-\top} z` for every row :math:`z` of ``standard``."""
         return linalg.solve_triangular(self.cholesky, standard.T, lower=True, trans="T").T
 
-    def fit_variables(self, labels) -> dict[str, xr.DataArray]:
-        covariance = linalg.cho_solve((self.cholesky, True), np.eye(self.matrix.shape[0]))
-        return {
-            "covariance_matrix": labelled.square(
-                0.5 * (covariance + covariance.T), labels, name="covariance_matrix"
-            ),
-            "precision_matrix": labelled.square(self.matrix, labels, name="precision_matrix"),
-        }
+    def covariance(self) -> np.ndarray:
+        return linalg.cho_solve((self.cholesky, True), np.eye(self.matrix.shape[0]))
 
 
 def _require_usable_log_p(log_p: np.ndarray, space: str) -> np.ndarray:

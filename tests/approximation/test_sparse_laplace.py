@@ -61,6 +61,10 @@ def gaussian():
         route: laplace(model=model, draws=400, structure=route, random_seed=5)
         for route in ("dense", "sparse")
     }
+    # As for a model above DENSE_FIT_LIMIT parameters: the sparse precision alone.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(laplace_module, "DENSE_FIT_LIMIT", GROUPS)
+        results["large"] = laplace(model=model, draws=400, structure="sparse", random_seed=5)
     return results, mode, precision
 
 
@@ -70,13 +74,16 @@ def test_both_routes_give_the_closed_form_gaussian(gaussian):
         # trust-exact and trust-krylov stop within their tolerance of the exact mode.
         np.testing.assert_allclose(result.fit["mean_vector"], mode, rtol=1e-8, atol=1e-10)
         assert result.fit.attrs["pareto_k"] == -np.inf  # log p - log q is constant: exact
-    np.testing.assert_allclose(results["dense"].fit["precision_matrix"], precision, rtol=1e-10)
-    sparse_precision = results["sparse"].fit["precision_matrix"]
-    assert isinstance(sparse_precision.data, sparse.COO)
-    np.testing.assert_allclose(sparse_precision.data.todense(), precision, rtol=1e-10)
-    assert "covariance_matrix" not in results["sparse"].fit
-    assert results["sparse"].attrs["structure"] == "sparse"
-    assert results["dense"].attrs["structure"] == "dense"
+    covariance = np.linalg.inv(precision)
+    for route in ("dense", "sparse"):
+        fit = results[route].fit
+        np.testing.assert_allclose(fit["precision_matrix"], precision, rtol=1e-10)
+        np.testing.assert_allclose(fit["covariance_matrix"], covariance, rtol=1e-9, atol=1e-12)
+        assert results[route].attrs["structure"] == route
+    large = results["large"].fit
+    assert isinstance(large["precision_matrix"].data, sparse.COO)
+    np.testing.assert_allclose(large["precision_matrix"].data.todense(), precision, rtol=1e-10)
+    assert "covariance_matrix" not in large
 
 
 def test_log_q_is_the_gaussian_density_of_each_draw_on_both_routes(gaussian):
@@ -116,16 +123,13 @@ def test_routes_agree_on_a_non_gaussian_hierarchy():
         sparse_route.fit["mean_vector"], dense.fit["mean_vector"], rtol=1e-5, atol=1e-6
     )
     np.testing.assert_allclose(
-        sparse_route.fit["precision_matrix"].data.todense(),
-        dense.fit["precision_matrix"],
-        rtol=1e-4,
-        atol=1e-6,
+        sparse_route.fit["precision_matrix"], dense.fit["precision_matrix"], rtol=1e-4, atol=1e-6
     )
     # At its own mode, the sparse precision is the exact negative Hessian there.
     graph = model_graph(model, space="unconstrained", terms="posterior")
     x = sparse_route.fit["mean_vector"].values
     np.testing.assert_allclose(
-        sparse_route.fit["precision_matrix"].data.todense(),
+        sparse_route.fit["precision_matrix"],
         -graph.hessian_fn(x),
         rtol=1e-10,
         atol=1e-10,
