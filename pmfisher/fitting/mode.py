@@ -14,6 +14,7 @@ from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms, check_option
 from pmfisher._core.sparse_cholesky import sparse_positive_definite
 from pmfisher._core.sparse_hessian import SparseHessian
+from pmfisher._core.structure import hessian_structure
 from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
 
 __all__ = ["Mode", "find_mode"]
@@ -86,13 +87,12 @@ def find_mode(
     constrained space it does not. With ``structure="sparse"`` each iteration forms the exact
     Hessian as a sparse matrix (one Hessian-vector product per colour of its pattern) and the
     ``trust-krylov`` subproblem runs on products with it, which cost a sparse matrix-vector
-    product instead of a pass through the model's graph; that wins when the subproblem needs
-    many products (badly conditioned curvature). ``"auto"`` and ``"dense"`` take the dense
-    route, which above ``DENSE_HESSIAN_LIMIT`` parameters forms no matrix at all and was
-    faster on the hierarchical models of ``benchmarks/sparse_laplace.py``. If a start does
-    not converge — or stops at a saddle, where the gradient vanishes but the density curves
-    upwards along some direction (checked with the dense or sparse Hessian) — up to
-    ``RESTARTS`` jittered starts follow.
+    product instead of a pass through the model's graph. ``"auto"`` takes that route when
+    the Hessian's pattern is sparse (:mod:`pmfisher._core.structure`); the dense route uses
+    the dense Hessian up to ``DENSE_HESSIAN_LIMIT`` parameters and Hessian-vector products
+    (no matrix at all) above. If a start does not converge — or stops at a saddle, where the
+    gradient vanishes but the density curves upwards along some direction (checked with the
+    dense or sparse Hessian) — up to ``RESTARTS`` jittered starts follow.
 
     Returns
     -------
@@ -119,12 +119,11 @@ def find_mode(
         model, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
     )
     check_option("structure", structure, Structure)
-    # "auto" keeps the dense route, which forms no d × d Hessian above DENSE_HESSIAN_LIMIT:
-    # measured on the hierarchical model at J = 5,000 (benchmarks/sparse_laplace.py), its
-    # Hessian-vector products (1.7 gradients each, a few per iteration) found the mode in
-    # 0.82 s against 1.22 s for the sparse Hessian (10 gradients per iteration), with the
-    # same 34 iterations.
-    chosen = "sparse" if structure == "sparse" else "dense"
+    # The dense route forms no d × d Hessian above DENSE_HESSIAN_LIMIT (it uses products), so
+    # "dense" needs no memory estimate. Measured on the hierarchical model (same iterations
+    # on both routes): at J = 5,000 products 0.82 s, sparse Hessians 1.22 s; at J = 50,000
+    # products 158 s, sparse Hessians 71 s. "auto" therefore follows the Hessian's route.
+    chosen = "dense" if structure == "dense" else hessian_structure(objective, structure)
     target = model_graph(model, space=space, terms=terms)
     rng = np.random.default_rng(random_seed)
     x0 = objective.flatten(start) if start is not None else _initial_point(objective)
