@@ -3,9 +3,16 @@
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: case-studies test browser
+.PHONY: case-studies test browser system-libraries
 
-$(STAMP): pyproject.toml
+# Debian's OpenBLAS, which PyTensor's own detection links its C code to (-lopenblas -lgfortran
+# -lgomp: up to 7x faster dense Hessians, benchmarks/blas.py), and SuiteSparse, whose CHOLMOD
+# scikit-sparse is built against during the pip install below (sparse Laplace).
+SYSTEM_LIBRARIES := libopenblas-dev libgfortran-12-dev libsuitesparse-dev
+system-libraries:
+	dpkg -s $(SYSTEM_LIBRARIES) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(SYSTEM_LIBRARIES) >/dev/null; }
+
+$(STAMP): pyproject.toml | system-libraries
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e ".[test,bench]"

@@ -63,13 +63,15 @@ from pmfisher._core.graph_digest import UndigestibleGraph, graph_digest, shared_
 from pmfisher._core.progress import slow_work_notice
 from pmfisher._core.rewrites import SWITCH_SINK
 
-__all__ = ["CompiledFunction", "compile_derived", "compile_function", "statistics"]
+__all__ = [
+    "CompiledFunction",
+    "compile_derived",
+    "compile_function",
+    "statistics",
+    "warn_if_no_blas",
+]
 
 _log = logging.getLogger(__name__)
-
-# pip-installed PyTensor links no BLAS into its C code and says so once per process; the
-# dot products then run through NumPy's BLAS, which is what the measurements above include.
-warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
 
 COMPILE_MODE = (
     get_mode(os.environ["PMFISHER_MODE"])
@@ -132,6 +134,7 @@ def compile_derived(
     ``replaced`` lists the symbolic inputs of ``sources`` that ``build`` substitutes (for
     instance a vector of parameters by a matrix of draws).
     """
+    warn_if_no_blas()
     sources = list(sources) if isinstance(sources, list | tuple) else [sources]
     shared = shared_ancestors(sources)
     path = _cache_path([*inputs, *replaced], sources, shared, recipe)
@@ -175,6 +178,26 @@ def _compiling(recipe: str, inputs, *, kept: bool) -> str:
     parameters = f" of {size:,} parameter{'s' * (size != 1)}" if size is not None else ""
     once = " (once: it is kept in the cache)" if kept else ""
     return f"compiling the {what}{parameters}{once}"
+
+
+@functools.cache
+def warn_if_no_blas() -> None:
+    """Say once per process, in one line, what a PyTensor without BLAS costs and how to fix it.
+
+    A ``UserWarning`` rather than a log record: it reaches a user who has configured no
+    logging (a script, a notebook), Python shows it once per call site, and it can be
+    filtered by its message like PyTensor's own warning, which stays visible too.
+    """
+    if not pytensor.config.blas__ldflags:
+        warnings.warn(
+            "pmfisher: PyTensor is linked to no BLAS, so every dot product in a compiled "
+            "Hessian runs without one (7x slower on a 100-parameter logistic regression, "
+            "benchmarks/blas.py); install OpenBLAS (Debian/Ubuntu: apt-get install "
+            "libopenblas-dev libgfortran-12-dev, or `make` in a pmfisher checkout) and start "
+            "a new Python process.",
+            UserWarning,
+            stacklevel=2,
+        )
 
 
 # -- the disk cache ---------------------------------------------------------------------------
@@ -263,6 +286,8 @@ def _environment() -> str:
             source.hexdigest(),
             _mode_description(COMPILE_MODE),
             config.floatX,
+            # Without a BLAS the rewrites choose other operations for every dot product.
+            config.blas__ldflags,
             config.optimizer,
             config.optimizer_excluding,
             config.optimizer_including,

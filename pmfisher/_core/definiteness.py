@@ -54,6 +54,17 @@ class PositiveDefinite:
         inverse = linalg.cho_solve((self.cholesky, True), identity)
         return 0.5 * (inverse + inverse.T)
 
+    @property
+    def log_determinant(self) -> float:
+        """:math:`\\log\\det H`, from the Cholesky factor :math:`H = LL^\top`."""
+        return 2.0 * float(np.log(np.diag(self.cholesky)).sum())
+
+    def deviations(self, standard: np.ndarray) -> np.ndarray:
+        r""":math:`L^{-\top} z` for every row :math:`z` of ``standard``: draws of
+        :math:`N(0, H^{-1})` from standard normal ones (the same interface as
+        :class:`~pmfisher._core.sparse_cholesky.SparsePositiveDefinite`)."""
+        return linalg.solve_triangular(self.cholesky, standard.T, lower=True, trans="T").T
+
 
 def require_finite(values: np.ndarray, labels, what: str) -> None:
     """A :class:`~pmfisher.errors.PMFisherError` naming the parameters whose entries of

@@ -12,7 +12,10 @@ Structure of the result (an :class:`xarray.DataTree`; other modules rely on it):
     ``mean_vector`` (dim ``param``), ``covariance_matrix`` and ``precision_matrix`` (dims
     ``param_i`` × ``param_j``), labelled like ``"beta[x1]"`` in the approximation's
     ``space``, and the scalar ``pareto_k`` (``-inf`` when the importance ratios are constant,
-    i.e. the Gaussian is exact).
+    i.e. the Gaussian is exact). Above ``DENSE_FIT_LIMIT`` parameters on the sparse route
+    (``attrs["structure"] == "sparse"``) the dense d × d covariance could not be held in
+    memory, so ``fit`` holds no ``covariance_matrix`` and its ``precision_matrix`` is backed by
+    a pydata ``sparse.COO`` array (``fit["precision_matrix"].data.tocsr()`` for SciPy).
 ``sample_stats``
     ``log_p`` (the log-density of ``terms`` in ``space``, up to its normalizing constant) and
     ``log_q`` (the Gaussian's normalized log-density) per draw; with PSIS also
@@ -22,7 +25,8 @@ Structure of the result (an :class:`xarray.DataTree`; other modules rely on it):
     The model's observations and ``pm.Data`` containers (possibly empty groups).
 
 The root, ``posterior`` and ``fit`` carry the same ``attrs``: ``method="laplace"``, ``terms``,
-``space`` (which density was differentiated, in which coordinates), ``importance_sampling``
+``space`` (which density was differentiated, in which coordinates), ``structure``
+(``"dense"`` or ``"sparse"``: the route taken), ``importance_sampling``
 (``"none"`` or ``"psis"``), ``pareto_k``, ``mode_logp``, ``mode_grad_norm`` and
 ``regularization`` (``""``, or what was done to a precision that was not positive definite).
 """
@@ -49,13 +53,15 @@ from pytensor.graph import vectorize_graph
 from pytensor.graph.rewriting.basic import in2out
 from pytensor.graph.rewriting.utils import rewrite_graph
 from pytensor.tensor.rewriting.basic import local_view_op
-from scipy import linalg
 
 from pmfisher._core import labelled
 from pmfisher._core.compilation import compile_derived
-from pmfisher._core.definiteness import NotPositiveDefinite, positive_definite
+from pmfisher._core.definiteness import NotPositiveDefinite, PositiveDefinite, positive_definite
 from pmfisher._core.model_graph import ModelGraph, model_graph
-from pmfisher._core.options import Space, Terms, check_option
+from pmfisher._core.options import Space, Structure, Terms, check_option
+from pmfisher._core.sparse_cholesky import sparse_positive_definite
+from pmfisher._core.sparse_hessian import SparseHessian
+from pmfisher._core.structure import hessian_structure
 from pmfisher.approximation.importance_sampling import (
     khat_threshold,
     psis,
@@ -72,6 +78,13 @@ __all__ = ["laplace"]
 
 ImportanceSampling = Literal["psis"]
 # Above this Pareto k̂ importance-sampling estimates are unreliable (Vehtari et al., 2024).
+# Up to this many parameters (32 MB per matrix) fit holds dense matrices whatever the route.
+DENSE_FIT_LIMIT = 2000
+# Draws are pushed forward in chunks whose estimated working memory stays below this.
+PUSHFORWARD_BYTES = 256 * 2**20
+# Live intermediates of the vectorized log-density per observation and draw, in float64s:
+# the linear predictor, the residual, its square and the elementwise log-density, with room.
+INTERMEDIATES_PER_OBSERVATION = 8
 
 
 def laplace(
@@ -84,6 +97,7 @@ def laplace(
     hyper: Hyper = "gaussian",
     importance_sampling: ImportanceSampling | None = None,
     not_positive_definite: NotPositiveDefinite = "raise",
+    structure: Structure = "auto",
     random_seed=None,
     chains: int = 2,
     tune: int = 1000,
@@ -102,7 +116,12 @@ def laplace(
 
     With :math:`H = LL^\top`, the draws are :math:`\theta_s = \hat\theta + L^{-\top} z_s`,
     :math:`z_s \sim \mathcal N(0, I)`, pushed through the transforms and every
-    deterministic in one vectorized compiled function. The importance ratios
+    deterministic by one vectorized compiled function, in chunks of draws sized so that its
+    intermediates (draws × observations) stay within ``PUSHFORWARD_BYTES``. On the sparse
+    route :math:`H` is formed as a sparse matrix and factorized by CHOLMOD with a
+    fill-reducing permutation :math:`P`, :math:`PHP^\top = LL^\top`, and
+    :math:`\theta_s = \hat\theta + P^\top L^{-\top} z_s`; the log-determinant in
+    :math:`\log q` is :math:`2\sum_i \log L_{ii}` either way. The importance ratios
     :math:`r_s = \log p(\theta_s) - \log q(\theta_s)` are Pareto-smoothed (PSIS); their
     :math:`\hat k` says how far the Gaussian is from the density it approximates
     (:math:`\hat k < 0.5` good, :math:`> 0.7` unreliable, warned about).
@@ -136,7 +155,12 @@ def laplace(
         What to do when :math:`H` is not positive definite at the mode: raise a
         :class:`~pmfisher.errors.NotPositiveDefiniteError` naming its smallest eigenvalues
         and the parameters that load on them, or regularize the eigenvalues and record that
-        in ``attrs["regularization"]``.
+        in ``attrs["regularization"]`` (dense route only).
+    structure : {"auto", "dense", "sparse"}
+        How :math:`H` is formed and factorized: dense with LAPACK, or sparse with CHOLMOD;
+        ``"auto"`` takes the sparse route for large models with sparse Hessians
+        (:mod:`pmfisher._core.structure`). Passed on to :func:`~pmfisher.find_mode`. Results
+        agree to rounding.
     random_seed : int or numpy.random.Generator, optional
 
     Returns
@@ -190,29 +214,31 @@ def laplace(
         )
     graph = model_graph(model, space=space, terms=terms)
     model = graph.model
+    chosen = hessian_structure(graph, structure)
     rng = np.random.default_rng(random_seed)
 
     mode = require_converged(
-        current_mode(model, terms=terms, space=space),
+        current_mode(model, terms=terms, space=space, structure=structure),
         advice="Reparameterize the model, or sample it with NUTS (pm.sample).",
     )
-    precision = positive_definite(
-        -np.asarray(graph.hessian_fn(mode.x)),
-        graph.labels,
-        what=f"negative Hessian of the log-{terms} at its mode ({space} space)",
-        action=not_positive_definite,
-    )
-    if precision.regularization:
-        warnings.warn(precision.regularization, stacklevel=2)
-    cholesky = precision.cholesky
-    standard = rng.standard_normal((draws, graph.size))
-    thetas = mode.x + linalg.solve_triangular(cholesky, standard.T, lower=True, trans="T").T
-    log_q = (
-        -0.5 * np.einsum("sd,sd->s", standard, standard)
-        - 0.5 * graph.size * np.log(2 * np.pi)
-        + np.log(np.diag(cholesky)).sum()
-    )
-    pushed = _pushforward(graph)(thetas)
+    what = f"negative Hessian of the log-{terms} at its mode ({space} space)"
+    if chosen == "sparse":
+        precision = sparse_positive_definite(
+            -graph.companion(SparseHessian)(mode.x),
+            graph.labels,
+            what=what,
+            action=not_positive_definite,
+        )
+    else:
+        precision = positive_definite(
+            -np.asarray(graph.hessian_fn(mode.x)),
+            graph.labels,
+            what=what,
+            action=not_positive_definite,
+        )
+        if precision.regularization:
+            warnings.warn(precision.regularization, stacklevel=2)
+    pushed, log_q = _pushforward(graph).draw(mode.x, precision, draws, rng)
     log_p = _require_usable_log_p(pushed.pop("log_p"), space)
 
     log_weights, pareto_k = psis(log_p - log_q)
@@ -239,22 +265,35 @@ def laplace(
         "mode_logp": float(mode.logp),
         "mode_grad_norm": float(mode.grad_norm),
         "regularization": precision.regularization,
+        "structure": chosen,
     }
-    covariance = linalg.cho_solve((cholesky, True), np.eye(graph.size))
     fit = xr.Dataset(
         {
             "mean_vector": labelled.vector(mode.x, graph.labels, name="mean_vector"),
-            "covariance_matrix": labelled.square(
-                0.5 * (covariance + covariance.T), graph.labels, name="covariance_matrix"
-            ),
-            "precision_matrix": labelled.square(
-                precision.matrix, graph.labels, name="precision_matrix"
-            ),
+            **_fit_matrices(precision, graph.labels),
             "pareto_k": xr.DataArray(float(pareto_k), name="pareto_k"),
         },
         attrs=attrs,
     )
     return _datatree(model, graph, pushed, stats, fit, attrs)
+
+
+def _fit_matrices(precision, labels) -> dict[str, xr.DataArray]:
+    """Dense covariance and precision matrices, or the sparse precision alone for a large
+    model on the sparse route."""
+    if isinstance(precision, PositiveDefinite):
+        matrix, covariance = precision.matrix, precision.inverse()
+    elif precision.matrix.shape[0] <= DENSE_FIT_LIMIT:
+        matrix = precision.matrix.toarray()
+        covariance = precision.solve(np.eye(matrix.shape[0]))
+    else:
+        return precision.fit_variables(labels)
+    return {
+        "covariance_matrix": labelled.square(
+            0.5 * (covariance + covariance.T), labels, name="covariance_matrix"
+        ),
+        "precision_matrix": labelled.square(matrix, labels, name="precision_matrix"),
+    }
 
 
 def _require_usable_log_p(log_p: np.ndarray, space: str) -> np.ndarray:
@@ -327,6 +366,49 @@ class _Pushforward:
             recipe="Laplace draws pushed forward",
             replaced=[graph.theta],
         )
+
+    @functools.cached_property
+    def observations(self) -> int:
+        return sum(int(np.size(value)) for value in find_observations(self.graph.model).values())
+
+    def chunk_size(self, draws: int, outputs_per_draw: int) -> int:
+        """Draws per chunk: the working memory of a chunk — standard normals, draws and
+        outputs, and the vectorized log-density's intermediates over the observations —
+        estimated to stay within ``PUSHFORWARD_BYTES``."""
+        floats = (
+            2 * self.graph.size
+            + outputs_per_draw
+            + INTERMEDIATES_PER_OBSERVATION * self.observations
+        )
+        return int(np.clip(PUSHFORWARD_BYTES // (8 * floats), 1, draws))
+
+    def draw(self, mean: np.ndarray, precision, draws: int, rng):
+        r"""``draws`` draws of :math:`\mathcal N(\text{mean}, \text{precision}^{-1})` pushed
+        forward, in chunks of draws (:meth:`chunk_size`), and their :math:`\log q`.
+
+        The standard normals are drawn chunk after chunk from ``rng``, which gives the same
+        numbers as drawing them all at once, so the chunking never changes a result.
+        """
+        size = self.graph.size
+        normalization = 0.5 * precision.log_determinant - 0.5 * size * np.log(2 * np.pi)
+        log_q = np.empty(draws)
+        pushed, chunk, start = {}, 1, 0
+        while start < draws:
+            stop = min(start + chunk, draws)
+            standard = rng.standard_normal((stop - start, size))
+            log_q[start:stop] = normalization - 0.5 * np.einsum("sd,sd->s", standard, standard)
+            values = self(mean + precision.deviations(standard))
+            if not pushed:
+                pushed = {
+                    name: np.empty((draws, *value.shape[1:]), dtype=value.dtype)
+                    for name, value in values.items()
+                }
+                per_draw = sum(value[0].size for value in values.values())
+                chunk = self.chunk_size(draws, per_draw)
+            for name, value in values.items():
+                pushed[name][start:stop] = value
+            start = stop
+        return pushed, log_q
 
     def __call__(self, thetas: np.ndarray) -> dict[str, np.ndarray]:
         with np.errstate(all="ignore"):

@@ -9,11 +9,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pymc as pm
 from scipy import optimize
+from scipy.sparse import linalg as sparse_linalg
 
 from pmfisher._core.definiteness import flat_directions
 from pmfisher._core.model_graph import model_graph, resolve_model
-from pmfisher._core.options import Space, Terms, check_option
-from pmfisher.errors import PMFisherError, PointError
+from pmfisher._core.options import Space, Structure, Terms, check_option
+from pmfisher._core.sparse_cholesky import sparse_positive_definite
+from pmfisher._core.sparse_hessian import SparseHessian
+from pmfisher._core.structure import hessian_structure
+from pmfisher.errors import NotPositiveDefiniteError, PMFisherError, PointError
 from pmfisher.fitting.laplace_marginal import laplace_marginal
 
 __all__ = ["Mode", "find_mode"]
@@ -76,6 +80,7 @@ def find_mode(
     space: Space = "unconstrained",
     start: dict | None = None,
     latent: Sequence[str] | str | None = None,
+    structure: Structure = "auto",
     random_seed=None,
 ) -> Mode:
     r"""Maximize the model's log-likelihood (``terms="likelihood"``) or log-posterior.
@@ -86,9 +91,15 @@ def find_mode(
     (``trust-krylov``). The objective is the density *of the requested space*: the
     log-likelihood is invariant to reparameterization, but the posterior mode is not — in
     the unconstrained space it includes :math:`\log|\det J|` of the transforms, in the
-    constrained space it does not. If a start does not converge — or stops at a saddle, where
-    the gradient vanishes but the density curves upwards along some direction (checked with
-    the dense Hessian) — up to ``RESTARTS`` jittered starts follow.
+    constrained space it does not. With ``structure="sparse"`` each iteration forms the exact
+    Hessian as a sparse matrix (one Hessian-vector product per colour of its pattern) and the
+    ``trust-krylov`` subproblem runs on products with it, which cost a sparse matrix-vector
+    product instead of a pass through the model's graph. ``"auto"`` takes that route when
+    the Hessian's pattern is sparse (:mod:`pmfisher._core.structure`); the dense route uses
+    the dense Hessian up to ``DENSE_HESSIAN_LIMIT`` parameters and Hessian-vector products
+    (no matrix at all) above. If a start does not converge — or stops at a saddle, where the
+    gradient vanishes but the density curves upwards along some direction (checked with the
+    dense or sparse Hessian) — up to ``RESTARTS`` jittered starts follow.
 
     With ``latent`` (names of free variables), those are integrated out by a Laplace
     approximation at their conditional mode (:mod:`pmfisher.fitting.laplace_marginal`) and
@@ -123,16 +134,25 @@ def find_mode(
     check_option("terms", terms, Terms)
     check_option("space", space, Space)
     model = resolve_model(model)
+    check_option("structure", structure, Structure)
     if latent is None:
         objective = model_graph(
             model, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
         )
+        # The dense route forms no d × d Hessian above DENSE_HESSIAN_LIMIT (it uses
+        # products), so "dense" needs no memory estimate. Measured on the hierarchical model
+        # (same iterations on both routes): at J = 5,000 products 0.82 s, sparse Hessians
+        # 1.22 s; at J = 50,000 products 158 s, sparse Hessians 71 s. "auto" therefore
+        # follows the Hessian's route.
+        chosen = "dense" if structure == "dense" else hessian_structure(objective, structure)
         target = model_graph(model, space=space, terms=terms)
     else:
-        # The Laplace marginal offers the functions the search below needs, like a graph.
+        # The Laplace marginal offers the functions the search below needs, like a graph;
+        # its Hessian is dense.
         objective = laplace_marginal(
             model, latent, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
         )
+        chosen = "dense"
         target = laplace_marginal(model, latent, space=space, terms=terms)
     rng = np.random.default_rng(random_seed)
     x0 = _start(model, objective, start) if start is not None else _initial_point(objective)
@@ -140,7 +160,7 @@ def find_mode(
     best, iterations = None, 0
     for attempt in range(RESTARTS + 1):
         begin = x0 if attempt == 0 else x0 + rng.normal(scale=1.0, size=x0.size)
-        search = _Search.run(objective, begin)
+        search = _Search.run(objective, begin, chosen)
         iterations += search.result.nit
         if best is None or search.better_than(best):
             best = search
@@ -258,11 +278,13 @@ class _Search:
     status: str
 
     @classmethod
-    def run(cls, graph, x0: np.ndarray) -> _Search:
-        result = _newton_search(graph, x0)
+    def run(cls, graph, x0: np.ndarray, chosen: str) -> _Search:
+        result = _newton_search(graph, x0, chosen)
         if not _converged(result):
             return cls(result, "failed")
-        if graph.size <= DENSE_HESSIAN_LIMIT and _is_saddle(graph, result.x):
+        if chosen == "sparse" and _is_saddle_sparse(graph, result.x):
+            return cls(result, "saddle")
+        if chosen == "dense" and graph.size <= DENSE_HESSIAN_LIMIT and _is_saddle(graph, result.x):
             return cls(result, "saddle")
         return cls(result, "mode")
 
@@ -277,7 +299,7 @@ class _NonFiniteHessian(ArithmeticError):
     """The Hessian overflowed: the density is running off to infinity."""
 
 
-def _newton_search(graph, x0: np.ndarray):
+def _newton_search(graph, x0: np.ndarray, chosen: str):
     last = {"x": x0, "fun": np.inf, "jac": np.full_like(x0, np.inf), "nit": 0}
 
     def negative_logp_and_grad(x):
@@ -296,6 +318,15 @@ def _newton_search(graph, x0: np.ndarray):
     options = {"gtol": 1e-3 * GRADIENT_TOLERANCE, "maxiter": 500}
     try:
         with np.errstate(all="ignore"):
+            if chosen == "sparse":
+                return optimize.minimize(
+                    negative_logp_and_grad,
+                    x0,
+                    jac=True,
+                    hessp=_SparseHessianProduct(graph),
+                    method="trust-krylov",
+                    options=options,
+                )
             if graph.size <= DENSE_HESSIAN_LIMIT:
                 return optimize.minimize(
                     negative_logp_and_grad,
@@ -320,6 +351,23 @@ def _newton_search(graph, x0: np.ndarray):
         return optimize.OptimizeResult(success=False, **last)
 
 
+class _SparseHessianProduct:
+    """``(x, v) ↦ -H(x) v`` with the sparse Hessian formed once per iterate ``x``: the
+    trust-region subproblem asks for many products at the same ``x``."""
+
+    def __init__(self, graph):
+        self.hessian = graph.companion(SparseHessian)
+        self.at, self.negative = None, None
+
+    def __call__(self, x: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        if self.at is None or not np.array_equal(self.at, x):
+            negative = -self.hessian(x)
+            if not np.all(np.isfinite(negative.data)):
+                raise _NonFiniteHessian
+            self.at, self.negative = np.array(x), negative
+        return self.negative @ vector
+
+
 def _converged(result) -> bool:
     if not np.isfinite(result.fun):
         return False
@@ -332,6 +380,19 @@ def _is_saddle(graph, x: np.ndarray) -> bool:
     eigenvalues = np.linalg.eigvalsh(graph.hessian_fn(x))
     scale = max(float(np.abs(eigenvalues).max()), 1.0)
     return bool(eigenvalues[-1] > np.sqrt(np.finfo(float).eps) * scale)
+
+
+def _is_saddle_sparse(graph, x: np.ndarray) -> bool:
+    """As :func:`_is_saddle`, with the sparse Hessian: a successful CHOLMOD factorization of
+    its negative proves a maximum; only if it fails are the smallest eigenvalues computed
+    (Lanczos), against a scale bounded by the largest absolute row sum."""
+    negative = -graph.companion(SparseHessian)(x)
+    try:
+        sparse_positive_definite(negative, graph.labels, what="negative Hessian")
+    except NotPositiveDefiniteError as error:
+        scale = max(float(sparse_linalg.norm(negative, np.inf)), 1.0)
+        return bool(np.min(error.eigenvalues) < -np.sqrt(np.finfo(float).eps) * scale)
+    return False
 
 
 def _diagnose(graph, x0: np.ndarray, result, terms: str) -> str:

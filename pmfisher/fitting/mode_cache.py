@@ -21,7 +21,7 @@ import pymc as pm
 
 from pmfisher._core.graph_digest import shared_ancestors
 from pmfisher._core.model_graph import ModelGraph, model_graph
-from pmfisher._core.options import Space, Terms
+from pmfisher._core.options import Space, Structure, Terms
 from pmfisher.fitting.mode import Mode, find_mode
 
 __all__ = ["current_mode"]
@@ -30,7 +30,9 @@ __all__ = ["current_mode"]
 RESTART_SEED = 20_240_611
 
 
-def current_mode(model: pm.Model | None, *, terms: Terms, space: Space) -> Mode:
+def current_mode(
+    model: pm.Model | None, *, terms: Terms, space: Space, structure: Structure = "auto"
+) -> Mode:
     """The mode of ``terms`` in ``space`` at the model's current data (converged or not:
     callers decide with :func:`~pmfisher.fitting.mode.require_converged`).
 
@@ -46,11 +48,17 @@ def current_mode(model: pm.Model | None, *, terms: Terms, space: Space) -> Mode:
     """
     graph = model_graph(model, space=space, terms=terms)
     modes = graph.companion(_Modes)
-    key = _data_digest(graph)
+    digest = _data_digest(graph)
+    if not any(found_digest == digest for found_digest, _ in modes.found):
+        modes.found.clear()  # only the current data's modes are worth keeping
+    key = (digest, structure)
     if key not in modes.found:
-        modes.found.clear()  # only the current data's mode is worth keeping
         modes.found[key] = find_mode(
-            model=graph.model, terms=terms, space=space, random_seed=RESTART_SEED
+            model=graph.model,
+            terms=terms,
+            space=space,
+            structure=structure,
+            random_seed=RESTART_SEED,
         )
     return modes.found[key]
 
@@ -59,7 +67,7 @@ class _Modes:
     """The modes found for one graph, by data digest."""
 
     def __init__(self, graph: ModelGraph):
-        self.found: dict[str, Mode] = {}
+        self.found: dict[tuple[str, str], Mode] = {}
 
 
 def _data_digest(graph: ModelGraph) -> str:

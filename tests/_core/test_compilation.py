@@ -190,3 +190,54 @@ def test_cache_keys_cover_every_layer_of_the_package():
     package = Path(compilation.__file__).resolve().parent.parent
     sources = {path.relative_to(package).as_posix() for path in compilation.package_sources()}
     assert {"fitting/mode.py", "approximation/laplace.py", "_core/compilation.py"} <= sources
+
+
+# -- BLAS -----------------------------------------------------------------------------------
+
+
+BLAS_PROBE = textwrap.dedent(
+    """
+    import warnings
+    import numpy as np, pytensor
+    import pytensor.tensor as pt
+    from pmfisher._core.compilation import compile_function
+    x = pt.vector("x")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for power in (2, 3):  # two compilations, one message
+            compile_function([x], pt.dot(x, x) ** power)(np.ones(3))
+    for warning in caught:
+        if str(warning.message).startswith("pmfisher:"):
+            print(repr(str(warning.message)))
+    print("ldflags", repr(pytensor.config.blas__ldflags))
+    """
+)
+
+
+def _probe_blas(flags: str) -> list[str]:
+    environment = {**os.environ, "PMFISHER_FUNCTION_CACHE": "off", "PYTENSOR_FLAGS": flags}
+    completed = subprocess.run(
+        [sys.executable, "-c", BLAS_PROBE],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout.splitlines()
+
+
+def test_pytensor_finds_a_blas_in_the_projects_environment():
+    """The project's set-up (Makefile) installs OpenBLAS where PyTensor's detection finds it,
+    and pmfisher then says nothing."""
+    *messages, flags = _probe_blas("")
+    assert messages == []
+    assert "-lopenblas" in flags or "-lblas" in flags or "-lmkl" in flags
+
+
+def test_a_pytensor_without_blas_is_told_once_in_one_line_what_it_costs():
+    *messages, flags = _probe_blas("blas__ldflags=")
+    assert flags == "ldflags ''"
+    [message] = messages
+    assert "\\n" not in message
+    assert "no BLAS" in message
+    assert "apt-get install libopenblas-dev" in message
