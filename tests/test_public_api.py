@@ -1,55 +1,117 @@
-"""The public surface is exactly what DESIGN.md promises."""
+"""The public surface, written out: every name DESIGN.md promises and the signature of every
+public function, parameter by parameter (name, keyword-only or not, default). A change to the
+public API has to change this file too."""
 
 import inspect
 
 import pmfisher
 import pmfisher.plots
 
-DESIGNED = {
-    "observed_information",
-    "fisher_information",
+#: Public name → its signature, ``*`` marking where the keyword-only options begin.
+FUNCTIONS = {
+    "observed_information": (
+        "point=None, *, model=None, terms='likelihood', space='constrained', "
+        "structure='auto', latent=None"
+    ),
+    "fisher_information": (
+        "point, *, model=None, space='constrained', method='auto', draws=1000, "
+        "random_seed=None, structure='auto', progressbar=True"
+    ),
+    "scores": "point, *, model=None, space='constrained'",
+    "empirical_fisher": "point, *, model=None, space='constrained'",
+    "sandwich_covariance": "point=None, *, model=None, space='constrained'",
+    "information_matrix_test": "point=None, *, model=None, progressbar=True",
+    "find_mode": (
+        "*, model=None, terms='posterior', space='unconstrained', start=None, latent=None, "
+        "structure='auto', random_seed=None"
+    ),
+    "laplace": (
+        "*, model=None, draws=4000, terms='posterior', space='unconstrained', latent=None, "
+        "hyper='gaussian', importance_sampling=None, not_positive_definite='raise', "
+        "structure='auto', random_seed=None, chains=2, tune=1000"
+    ),
+    "delta_method": "result, var_names=None, *, model=None",
+    "compare": "approx, reference, *, var_names=None",
+    "cramer_rao_bound": "point, *, model=None, space='constrained'",
+    "simulate_estimator": (
+        "point, *, model=None, replicates=500, executor=None, random_seed=None, "
+        "chunk_size=50, progressbar=True"
+    ),
+    "check_tensor_law": (
+        "point, *, model=None, reparameterized=None, mapping=None, information='expected'"
+    ),
+    "natural_gradient": "point, *, model=None, space='constrained'",
+    "gauss_newton": "point, *, model=None, space='constrained'",
+    "kl_curvature": "point, *, model=None, space='constrained'",
+    "kl_divergence": "point, other, *, model=None",
+}
+CLASSES = {
     "FisherInformation",
-    "scores",
-    "empirical_fisher",
-    "sandwich_covariance",
-    "information_matrix_test",
     "InformationMatrixTest",
-    "find_mode",
     "Mode",
-    "laplace",
-    "delta_method",
-    "compare",
-    "cramer_rao_bound",
-    "simulate_estimator",
     "EstimatorStudy",
-    "check_tensor_law",
     "TensorLawCheck",
-    "natural_gradient",
-    "gauss_newton",
     "GaussNewtonSplit",
-    "kl_curvature",
-    "kl_divergence",
     "PMFisherError",
     "PointError",
     "UnsupportedModelError",
     "NotPositiveDefiniteError",
 }
+PLOTS = {
+    "khat_threshold": "draws",
+    "plot_forest": (
+        "approx, reference, *, var_names=None, coords=None, "
+        "names=('approximation', 'reference'), path=None"
+    ),
+    "plot_group_comparison": (
+        "approx, reference, *, var_names, names=('approximation', 'reference'), path=None"
+    ),
+    "plot_information": "matrix, *, view='information', path=None",
+    "plot_khat": "approximations, *, path=None",
+    "plot_marginals": (
+        "approx, reference, *, var_names=None, coords=None, "
+        "names=('approximation', 'reference'), path=None"
+    ),
+    "plot_pair_ellipses": (
+        "approx, reference, *, var_names=None, coords=None, probs=(0.5, 0.95), path=None"
+    ),
+    "save_laplace_figures": (
+        "approx, reference, out_dir, prefix, *, label='Laplace', marginal_vars=None, "
+        "marginal_coords=None, forest_vars=None, pair_vars=None, pair_coords=None"
+    ),
+}
 
 
-def test_public_names():
-    assert set(pmfisher.__all__) == DESIGNED
-    for name in pmfisher.__all__:
-        assert hasattr(pmfisher, name)
+def written(function) -> str:
+    """A signature as this file writes it: names, defaults and the ``*``, no annotations."""
+    parts, keyword_only = [], False
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and not keyword_only:
+            parts.append("*")
+            keyword_only = True
+        default = "" if parameter.default is parameter.empty else f"={parameter.default!r}"
+        parts.append(f"{parameter.name}{default}")
+    return ", ".join(parts)
 
 
-def test_options_are_keyword_only():
-    for name in pmfisher.__all__:
-        function = getattr(pmfisher, name)
-        if not inspect.isfunction(function):
-            continue
-        for parameter in inspect.signature(function).parameters.values():
-            if parameter.name in {"model", "space", "terms", "method", "random_seed"}:
-                assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, (name, parameter.name)
+def test_public_names_are_the_written_list():
+    assert set(pmfisher.__all__) == set(FUNCTIONS) | CLASSES
+    assert set(pmfisher.plots.__all__) == set(PLOTS)
+
+
+def test_signatures_are_the_written_ones():
+    for name, signature in FUNCTIONS.items():
+        assert written(getattr(pmfisher, name)) == signature, name
+    for name, signature in PLOTS.items():
+        assert written(getattr(pmfisher.plots, name)) == signature, name
+
+
+def test_classes_are_classes_and_errors_are_value_errors():
+    for name in CLASSES:
+        assert inspect.isclass(getattr(pmfisher, name)), name
+    for name in ("PMFisherError", "PointError", "UnsupportedModelError"):
+        assert issubclass(getattr(pmfisher, name), ValueError)
+    assert issubclass(pmfisher.NotPositiveDefiniteError, pmfisher.PMFisherError)
 
 
 def test_plots_is_a_submodule():
