@@ -64,7 +64,7 @@ class DataLikelihood:
             )
             for rv in graph.observed_rvs
         }
-        rvs_to_values = {rv: model.rvs_to_values[rv] for rv in graph.free_rvs}
+        rvs_to_values = {rv: graph.rvs_to_values[rv] for rv in graph.free_rvs}
         rvs_to_values.update({rv: self.data[rv.name] for rv in graph.observed_rvs})
         terms = transformed_conditional_logp(
             graph.observed_rvs,

@@ -11,6 +11,14 @@ A :class:`ModelGraph` is built once per ``(model, space, terms)`` and cached on 
 
 and compiles each function it is asked for once, on first use. Everything here works on flat
 NumPy arrays; labelling into xarray happens at the public edge.
+
+Where a transform changes the dimension (a simplex of K entries has K - 1 free coordinates, a
+zero-sum vector n - 1), the constrained space uses the free coordinates: the first K - 1
+probabilities of a simplex, the first n - 1 entries along each zero-sum axis, the last entry
+implied by the constraint (:mod:`pmfisher._core.free_coordinates`). Their labels keep the
+entries' own indices (``p[0]``, ``p[1]`` of a 3-simplex, ``p[2]`` implied). Points, given or
+returned (:meth:`ModelGraph.flatten`, :meth:`ModelGraph.constrained_point`), always hold all
+entries; a given point must satisfy the constraint.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from pytensor.graph.replace import graph_replace
 
 from pmfisher._core import derivatives
 from pmfisher._core.compilation import compile_derived, compile_function
+from pmfisher._core.free_coordinates import FreeCoordinates, free_coordinates
 from pmfisher._core.options import Space, Terms, check_option
 from pmfisher.errors import PointError, UnsupportedModelError
 
@@ -46,7 +55,9 @@ class Block:
 
     ``name`` is the variable's name in the graph's space (``sigma`` or ``sigma_log__``),
     ``rv_name`` the free random variable's name, ``shape`` its shape in that space and
-    ``labels`` one string per flat entry, in C order.
+    ``labels`` one string per flat entry, in C order. In the constrained space, a variable
+    whose transform changes the dimension has ``coordinates`` (its free coordinates): then
+    ``shape`` is theirs and ``point_shape`` that of the variable's full value.
     """
 
     rv_name: str
@@ -54,6 +65,12 @@ class Block:
     shape: tuple[int, ...]
     start: int
     labels: tuple[str, ...]
+    coordinates: FreeCoordinates | None = None
+
+    @property
+    def point_shape(self) -> tuple[int, ...]:
+        """The shape of this variable's value in a point."""
+        return self.coordinates.shape if self.coordinates is not None else self.shape
 
     @property
     def size(self) -> int:
@@ -139,6 +156,13 @@ class ModelGraph:
         self._space_transforms = (
             transforms if space == "unconstrained" else dict.fromkeys(self.free_rvs)
         )
+        # In the constrained space a transformed variable gets a value variable of its own
+        # shape (the model's has the transformed shape, K - 1 for a K-simplex).
+        self.rvs_to_values = dict(model.rvs_to_values)
+        if space == "constrained":
+            self.rvs_to_values.update(
+                {rv: rv.type(name=rv.name) for rv in self.free_rvs if transforms[rv] is not None}
+            )
 
         self.blocks = self._layout()
         self.size = self.blocks[-1].stop if self.blocks else 0
@@ -146,7 +170,7 @@ class ModelGraph:
         # A static length lets the rewrites see the identity in vectorized derivatives.
         self.theta = pt.vector("theta", dtype="float64", shape=(self.size,))
         self.values = {
-            model.rvs_to_values[rv]: self.theta[block.start : block.stop].reshape(block.shape)
+            self.rvs_to_values[rv]: _block_value(self.theta, block)
             for rv, block in zip(self.free_rvs, self.blocks, strict=True)
         }
         # Observed values are constants or data containers; they are the graph's data inputs.
@@ -194,16 +218,22 @@ class ModelGraph:
         blocks, start = [], 0
         for rv in self.free_rvs:
             transform = self.transforms[rv]
-            name = rv.name
-            if self.space == "unconstrained" and transform is not None:
-                name = model.rvs_to_values[rv].name
-            shape = tuple(int(length) for length in shapes[name])
+            value_name = model.rvs_to_values[rv].name
+            full_shape = tuple(int(length) for length in shapes[rv.name])
+            value_shape = tuple(int(length) for length in shapes[value_name])
             dims = model.named_vars_to_dims.get(rv.name)
-            if shape != tuple(shapes[rv.name]):
+            if self.space == "unconstrained" and transform is not None:
                 # A transform that changes the shape (a simplex) breaks the dims' meaning.
-                dims = None
-            labels = element_labels(name, shape, dims, model.coords)
-            blocks.append(Block(rv.name, name, shape, start, labels))
+                dims = dims if value_shape == full_shape else None
+                labels = element_labels(value_name, value_shape, dims, model.coords)
+                blocks.append(Block(rv.name, value_name, value_shape, start, labels))
+            else:
+                coordinates = free_coordinates(rv.name, transform, full_shape, value_shape)
+                labels = element_labels(rv.name, full_shape, dims, model.coords)
+                shape = full_shape
+                if coordinates is not None:
+                    labels, shape = coordinates.labels(labels), coordinates.free_shape
+                blocks.append(Block(rv.name, rv.name, shape, start, labels, coordinates))
             start += blocks[-1].size
         return tuple(blocks)
 
@@ -215,7 +245,7 @@ class ModelGraph:
             return []
         return transformed_conditional_logp(
             rvs,
-            rvs_to_values=self.model.rvs_to_values,
+            rvs_to_values=self.rvs_to_values,
             rvs_to_transforms=self._space_transforms,
             jacobian=self.jacobian,
         )
@@ -232,7 +262,7 @@ class ModelGraph:
         if self.terms == "posterior" and self.model.potentials:
             potentials = replace_rvs_by_values(
                 self.model.potentials,
-                rvs_to_values=self.model.rvs_to_values,
+                rvs_to_values=self.rvs_to_values,
                 rvs_to_transforms=self._space_transforms,
             )
             graphs += [potential.sum() for potential in potentials]
@@ -259,25 +289,32 @@ class ModelGraph:
         return pointwise, tuple(labels)
 
     @functools.cached_property
+    def point_values(self) -> list[pt.TensorVariable]:
+        """Each free variable's full constrained value (all K entries of a simplex) as a
+        graph of ``theta``, in model order."""
+        values = replace_rvs_by_values(
+            self.free_rvs,
+            rvs_to_values=self.rvs_to_values,
+            rvs_to_transforms=self._space_transforms,
+        )
+        return self._replace_values(values) if values else []
+
+    @functools.cached_property
     def _space_maps(self):
         """Flat graphs of ``theta`` giving the point in the constrained and the unconstrained
         space (one of them is ``theta`` itself)."""
-        model = self.model
         if self.space == "unconstrained":
-            constrained_values = replace_rvs_by_values(
-                self.free_rvs,
-                rvs_to_values=model.rvs_to_values,
-                rvs_to_transforms=self.transforms,
-            )
-            [constrained] = self._replace_values(
-                [_flat_concat(constrained_values)] if constrained_values else [self.theta]
-            )
-            return constrained, self.theta
+            blocks = model_graph(self.model, space="constrained", terms=self.terms).blocks
+            constrained = [
+                value[block.coordinates.index] if block.coordinates is not None else value
+                for value, block in zip(self.point_values, blocks, strict=True)
+            ]
+            return (_flat_concat(constrained) if constrained else self.theta), self.theta
         forwards = [
             transform.forward(rv, *rv.owner.inputs) if transform is not None else rv
             for rv, transform in self.transforms.items()
         ]
-        unconstrained_values = replace_rvs_by_values(forwards, rvs_to_values=model.rvs_to_values)
+        unconstrained_values = replace_rvs_by_values(forwards, rvs_to_values=self.rvs_to_values)
         [unconstrained] = self._replace_values(
             [_flat_concat(unconstrained_values)] if unconstrained_values else [self.theta]
         )
@@ -289,7 +326,7 @@ class ModelGraph:
         model = self.model
         graphs = replace_rvs_by_values(
             model.deterministics,
-            rvs_to_values=model.rvs_to_values,
+            rvs_to_values=self.rvs_to_values,
             rvs_to_transforms=self._space_transforms,
         )
         return dict(
@@ -360,6 +397,10 @@ class ModelGraph:
         return compile_function([self.theta], self.unconstrained)
 
     @functools.cached_property
+    def point_fn(self):
+        return compile_function([self.theta], self.point_values)
+
+    @functools.cached_property
     def variable_logp_fns(self):
         """One compiled log-density per variable, used only to say which one is at fault."""
         rvs = self.free_rvs + self.observed_rvs
@@ -408,19 +449,10 @@ class ModelGraph:
         )
         flat = np.empty(graph.size)
         for block, name in zip(graph.blocks, names, strict=True):
-            value = np.asarray(point[name], dtype="float64")
-            if value.shape != block.shape:
-                try:
-                    value = np.broadcast_to(value, block.shape)
-                except ValueError:
-                    raise PointError(
-                        f"{name} has shape {value.shape} in the point, "
-                        f"but the model's {name} has shape {block.shape}."
-                    ) from None
+            value = _point_value(name, point[name], block.point_shape)
+            if block.coordinates is not None:
+                value = block.coordinates.reduce(value)
             flat[block.start : block.stop] = value.ravel()
-        if not np.all(np.isfinite(flat)):
-            bad = [label for label, x in zip(graph.labels, flat, strict=True) if not np.isfinite(x)]
-            raise PointError(f"the point has non-finite values at {', '.join(bad)}.")
         if given_space != self.space:
             flat = (
                 graph.to_unconstrained_fn(flat)
@@ -430,12 +462,12 @@ class ModelGraph:
         return np.asarray(flat, dtype="float64")
 
     def constrained_point(self, flat: np.ndarray) -> dict[str, np.ndarray]:
-        """The point (free-variable name → value, constrained space) of a flat vector."""
-        values = np.asarray(self.to_constrained_fn(flat))
-        constrained = model_graph(self.model, space="constrained", terms=self.terms)
+        """The point (free-variable name → value, constrained space, all entries of a
+        simplex or zero-sum vector) of a flat vector."""
+        values = self.point_fn(np.asarray(flat, dtype="float64"))
         return {
-            block.rv_name: values[block.start : block.stop].reshape(block.shape)
-            for block in constrained.blocks
+            rv.name: np.asarray(value, dtype="float64")
+            for rv, value in zip(self.free_rvs, values, strict=True)
         }
 
     def check_in_support(self, flat: np.ndarray) -> float:
@@ -459,6 +491,37 @@ class ModelGraph:
             f"the log-density is {logp} at this point: it is outside the support of "
             f"{', '.join(culprits) or 'the model'}."
         )
+
+
+def _block_value(theta, block: Block) -> pt.TensorVariable:
+    """A block's value as a graph of the flat vector: its slice, completed to the full value
+    where the block holds free coordinates."""
+    value = theta[block.start : block.stop].reshape(block.shape)
+    return block.coordinates.complete(value) if block.coordinates is not None else value
+
+
+def _point_value(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
+    """A point's value for ``name`` as a finite float array of ``shape``, or a ``PointError``
+    saying what is wrong with it."""
+    try:
+        array = np.asarray(value, dtype="float64")
+    except (TypeError, ValueError):
+        raise PointError(
+            f"{name} must be numeric in the point, got {type(value).__name__} {value!r:.60}."
+        ) from None
+    if array.shape != shape:
+        try:
+            array = np.broadcast_to(array, shape)
+        except ValueError:
+            raise PointError(
+                f"{name} has shape {array.shape} in the point, "
+                f"but the model's {name} has shape {shape}."
+            ) from None
+    if not np.all(np.isfinite(array)):
+        bad = element_labels(name, shape, None, {})
+        bad = [label for label, x in zip(bad, array.ravel(), strict=True) if not np.isfinite(x)]
+        raise PointError(f"the point has non-finite values at {', '.join(bad)}.")
+    return array
 
 
 def _flat_concat(graphs) -> pt.TensorVariable:

@@ -85,10 +85,10 @@ class Simulator:
     @functools.cached_property
     def _function(self):
         graph = self.graph
-        # Free variables become slices of the flat (constrained) parameter vector.
+        # Free variables become their values as graphs of the flat (constrained) vector.
         point_of_theta = {
-            rv: graph.theta[block.start : block.stop].reshape(block.shape).astype(rv.dtype)
-            for rv, block in zip(graph.free_rvs, graph.blocks, strict=True)
+            rv: value.astype(rv.dtype)
+            for rv, value in zip(graph.free_rvs, graph.point_values, strict=True)
         }
         draws = graph_replace(list(graph.observed_rvs), point_of_theta, strict=False)
         theta_batch = pt.matrix("theta_batch", dtype="float64")

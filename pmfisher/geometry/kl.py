@@ -233,7 +233,7 @@ class _DivergenceGraph:
         for rv in graph.observed_rvs:
             params = rv.owner.op.dist_params(rv.owner)
             params = replace_rvs_by_values(
-                params, rvs_to_values=model.rvs_to_values, rvs_to_transforms=transforms
+                params, rvs_to_values=graph.rvs_to_values, rvs_to_transforms=transforms
             )
             at_theta = graph_replace(params, graph.values, strict=False)
             at_other = graph_replace(at_theta, {graph.theta: self.other}, strict=False)

@@ -242,7 +242,7 @@ def _build_parts(graph: ModelGraph) -> _Parts:
             "estimates the Fisher information by simulating data from the model."
         )
     transforms = graph.transforms if graph.space == "unconstrained" else None
-    free_values = {rv: graph.model.rvs_to_values[rv] for rv in graph.free_rvs}
+    free_values = {rv: graph.rvs_to_values[rv] for rv in graph.free_rvs}
     forms, outputs = [], []
     for rv in graph.observed_rvs:
         op = rv.owner.op
