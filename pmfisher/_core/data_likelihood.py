@@ -109,7 +109,8 @@ class DataLikelihood:
         """Graphs of (θ, one data set) → graphs of (θ batch, data batch), replicate first."""
         replace = {self.graph.theta: self.theta_batch}
         replace.update({self.data[name]: self.data_batch[name] for name in self.names})
-        return vectorize_graph(list(outputs), replace=replace)
+        with self.graph.explaining("the likelihood batched over simulated data sets"):
+            return vectorize_graph(list(outputs), replace=replace)
 
     def _compile(self, outputs, extra_inputs=()):
         inputs = [self.theta_batch, *extra_inputs, *self.data_batch.values()]

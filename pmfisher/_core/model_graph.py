@@ -19,10 +19,19 @@ implied by the constraint (:mod:`pmfisher._core.free_coordinates`). Their labels
 entries' own indices (``p[0]``, ``p[1]`` of a 3-simplex, ``p[2]`` implied). Points, given or
 returned (:meth:`ModelGraph.flatten`, :meth:`ModelGraph.constrained_point`), always hold all
 entries; a given point must satisfy the constraint.
+
+What ``terms="likelihood"`` holds: the observed variables' densities, nothing else. A
+``pm.Potential`` is a term of the posterior only (pmfisher cannot tell data from prior inside
+it), and a model whose data enter only through potentials has no likelihood. Missing
+observations that PyMC imputes (``y_unobserved``) are free variables whose density is a prior
+under ``terms="posterior"``; the likelihood of the observed values does not depend on them,
+so ``terms="likelihood"`` rejects such a model, naming them, rather than return an information
+matrix with their rows zero.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import weakref
 from collections.abc import Callable, Mapping
@@ -37,12 +46,13 @@ from pymc.logprob.utils import ParameterValueError, replace_rvs_by_values
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant
 from pytensor.graph.replace import graph_replace
+from pytensor.graph.utils import MethodNotDefined
 
 from pmfisher._core import derivatives
 from pmfisher._core.compilation import compile_derived, compile_function
 from pmfisher._core.free_coordinates import FreeCoordinates, free_coordinates
 from pmfisher._core.options import Space, Terms, check_option
-from pmfisher.errors import PointError, UnsupportedModelError
+from pmfisher.errors import PMFisherError, PointError, UnsupportedModelError
 
 __all__ = ["Block", "ModelGraph", "model_graph", "resolve_model"]
 
@@ -83,7 +93,15 @@ class Block:
 
 def resolve_model(model: pm.Model | None) -> pm.Model:
     """The given model, or the one on PyMC's context stack, as in PyMC."""
-    return pm.modelcontext(model)
+    if model is not None and not isinstance(model, pm.Model):
+        raise PMFisherError(f"model= must be a pymc.Model, got {type(model).__name__}.")
+    try:
+        return pm.modelcontext(model)
+    except TypeError:
+        raise PMFisherError(
+            "no model was given and none is on the context stack: pass model= or call "
+            "inside `with model:`."
+        ) from None
 
 
 def element_labels(name: str, shape: tuple[int, ...], dims, coords) -> tuple[str, ...]:
@@ -345,32 +363,35 @@ class ModelGraph:
 
     @functools.cached_property
     def logp_and_grad_fn(self):
-        return compile_derived(
-            [self.theta],
-            [self.logp],
-            lambda: [self.logp, derivatives.gradient(self.logp, self.theta)],
-            recipe="log-density and gradient",
-        )
+        with self.explaining("the gradient"):
+            return compile_derived(
+                [self.theta],
+                [self.logp],
+                lambda: [self.logp, derivatives.gradient(self.logp, self.theta)],
+                recipe="log-density and gradient",
+            )
 
     @functools.cached_property
     def hessian_fn(self):
         """Dense Hessian of the log-density (not negated)."""
-        return compile_derived(
-            [self.theta],
-            [self.logp],
-            lambda: derivatives.hessian(self.logp, self.theta),
-            recipe="Hessian",
-        )
+        with self.explaining("the Hessian"):
+            return compile_derived(
+                [self.theta],
+                [self.logp],
+                lambda: derivatives.hessian(self.logp, self.theta),
+                recipe="Hessian",
+            )
 
     @functools.cached_property
     def hessian_vector_fn(self):
         vector = pt.vector("vector", dtype="float64")
-        return compile_derived(
-            [self.theta, vector],
-            [self.logp],
-            lambda: derivatives.hessian_vector_product(self.logp, self.theta, vector),
-            recipe="Hessian-vector product",
-        )
+        with self.explaining("the Hessian-vector product"):
+            return compile_derived(
+                [self.theta, vector],
+                [self.logp],
+                lambda: derivatives.hessian_vector_product(self.logp, self.theta, vector),
+                recipe="Hessian-vector product",
+            )
 
     @functools.cached_property
     def pointwise_fn(self):
@@ -381,12 +402,13 @@ class ModelGraph:
     def scores_fn(self):
         """Observation × parameter matrix of per-observation scores."""
         self.require_observations()
-        return compile_derived(
-            [self.theta],
-            [self.pointwise],
-            lambda: derivatives.jacobian_forward(self.pointwise, self.theta),
-            recipe="forward-mode Jacobian",
-        )
+        with self.explaining("the per-observation scores"):
+            return compile_derived(
+                [self.theta],
+                [self.pointwise],
+                lambda: derivatives.jacobian_forward(self.pointwise, self.theta),
+                recipe="forward-mode Jacobian",
+            )
 
     @functools.cached_property
     def to_constrained_fn(self):
@@ -409,6 +431,27 @@ class ModelGraph:
             rv.name: compile_function([self.theta], term)
             for rv, term in zip(rvs, terms, strict=True)
         }
+
+    @contextlib.contextmanager
+    def explaining(self, what: str):
+        """Turn PyTensor's failure to derive or vectorize a graph of this model (an operation
+        without a gradient or a batched form) into an ``UnsupportedModelError`` that names the
+        variables and the reason."""
+        try:
+            yield
+        except (NotImplementedError, MethodNotDefined) as error:
+            # The first words only: PyTensor prints whole nodes with all their inputs.
+            reason = (str(error).strip() or repr(error)).splitlines()[0][:160]
+            if isinstance(error, MethodNotDefined) and error.args:
+                reason = f"has no {error.args[0]} for {error.args[1]}"
+            variables = ", ".join(
+                f"{rv.name} ({_distribution_name(rv)})" for rv in self.observed_rvs
+            )
+            raise UnsupportedModelError(
+                f"{what} of the model with observed variable(s) {variables or 'none'} cannot be "
+                f"formed: PyTensor {reason}. pmfisher needs it for this computation; the "
+                "functions that need only the log-density and its gradient may still work."
+            ) from None
 
     def require_observations(self):
         if not self.observed_rvs:
@@ -454,11 +497,21 @@ class ModelGraph:
                 value = block.coordinates.reduce(value)
             flat[block.start : block.stop] = value.ravel()
         if given_space != self.space:
-            flat = (
+            flat = np.asarray(
                 graph.to_unconstrained_fn(flat)
                 if self.space == "unconstrained"
-                else (graph.to_constrained_fn(flat))
+                else graph.to_constrained_fn(flat),
+                dtype="float64",
             )
+            if not np.all(np.isfinite(flat)):
+                # A transform of a value outside its support (the log of a negative scale).
+                bad = [
+                    label for label, x in zip(self.labels, flat, strict=True) if not np.isfinite(x)
+                ]
+                raise PointError(
+                    f"the point is outside the support of {_names_of(self.blocks, bad)}: "
+                    f"its transform to the {self.space} space is not finite at {', '.join(bad)}."
+                )
         return np.asarray(flat, dtype="float64")
 
     def constrained_point(self, flat: np.ndarray) -> dict[str, np.ndarray]:
@@ -493,6 +546,12 @@ class ModelGraph:
         )
 
 
+def _names_of(blocks, labels) -> str:
+    """The free variables owning some of the flat entries ``labels``."""
+    labels = set(labels)
+    return ", ".join(block.rv_name for block in blocks if labels.intersection(block.labels))
+
+
 def _block_value(theta, block: Block) -> pt.TensorVariable:
     """A block's value as a graph of the flat vector: its slice, completed to the full value
     where the block holds free coordinates."""
@@ -524,6 +583,11 @@ def _point_value(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
     return array
 
 
+def _distribution_name(rv) -> str:
+    op = rv.owner.op
+    return str(getattr(op, "name", None) or type(op).__name__)
+
+
 def _flat_concat(graphs) -> pt.TensorVariable:
     return pt.concatenate([pt.cast(graph, "float64").ravel() for graph in graphs])
 
@@ -541,6 +605,19 @@ def _check_supported(model: pm.Model, terms: str) -> None:
     if not model.free_RVs:
         raise UnsupportedModelError(
             "the model has no free variables: there is nothing to estimate."
+        )
+    imputed = [
+        rv.name
+        for rv in model.free_RVs
+        if rv.name.endswith("_unobserved")
+        and rv.name.removesuffix("_unobserved") + "_observed" in model.named_vars
+    ]
+    if terms == "likelihood" and imputed:
+        raise UnsupportedModelError(
+            f"free variable(s) {', '.join(imputed)} are imputed missing observations: the "
+            "likelihood of the observed values does not depend on them, so they are not "
+            "parameters of terms='likelihood'. Drop the missing entries from the data, or use "
+            "terms='posterior', where their density enters as a prior."
         )
     if terms == "likelihood" and not model.observed_RVs:
         described = (

@@ -106,11 +106,11 @@ class Simulator:
 
     def draw(self, theta_batch: np.ndarray, random_seed=None) -> dict[str, np.ndarray]:
         """Observed name → ``(R, *shape)`` draws, one data set per row of ``theta_batch``."""
-        function, n_rngs = self._function
-        generators = np.random.default_rng(random_seed).spawn(n_rngs)
         theta_batch = np.ascontiguousarray(theta_batch, dtype="float64")
+        with self.graph.explaining("the simulation of data sets in batches"):
+            function, n_rngs = self._function
         try:
-            values = function(theta_batch, *generators)
+            values = function(theta_batch, *np.random.default_rng(random_seed).spawn(n_rngs))
         except NotImplementedError as error:
             raise UnsupportedModelError(
                 f"an observed variable among {', '.join(self.names)} has no forward sampler "
@@ -150,6 +150,10 @@ def _vectorize_draws(draws, theta, theta_batch):
 
 def _batched_random_variable(op, node, inputs, replicates):
     rng, size, *params = inputs
+    if size.type.ndim > 1:
+        # A size computed from the shape of a batched graph (a mixture's component index
+        # drawn with the weights' shape) has one equal row per replicate.
+        size = size[0]
     aligned = []
     for param, new_param, core_ndim in zip(
         op.dist_params(node), params, op.ndims_params, strict=True

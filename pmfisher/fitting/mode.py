@@ -110,6 +110,9 @@ def find_mode(
     target = model_graph(model, space=space, terms=terms)
     rng = np.random.default_rng(random_seed)
     x0 = objective.flatten(start) if start is not None else _initial_point(objective)
+    if start is not None:
+        # An optimizer started where the density is -inf or undefined never moves.
+        objective.check_in_support(x0)
 
     best, iterations = None, 0
     for attempt in range(RESTARTS + 1):
