@@ -190,8 +190,9 @@ def require_forward_samplers(model: pm.Model) -> None:
         names = ", ".join(potential.name or "?" for potential in model.potentials)
         raise UnsupportedModelError(
             f"the likelihood is given by Potential term(s) {names}, which have no forward "
-            "sampler: data cannot be simulated from the model. Write the likelihood as an "
-            "observed distribution (pm.CustomDist with random= or dist=), or use method='exact'."
+            "sampler: data cannot be simulated from the model, and they are not likelihood "
+            "terms (terms='likelihood' leaves them out). Write the likelihood as an observed "
+            "distribution (pm.CustomDist with random= or dist=)."
         )
     for rv in model.observed_RVs:
         op = rv.owner.op
@@ -201,6 +202,7 @@ def require_forward_samplers(model: pm.Model) -> None:
         ):
             raise UnsupportedModelError(
                 f"the observed variable {rv.name} is a CustomDist without a forward sampler: "
-                "data cannot be simulated from it. Give pm.CustomDist a random= function or "
-                "a dist= graph, or use method='exact' where its distribution allows."
+                "data cannot be simulated from it, and its distribution has no closed-form "
+                "Fisher information either. Give pm.CustomDist a random= function or a dist= "
+                "graph; the observed information (pmfisher.observed_information) needs neither."
             )
