@@ -31,9 +31,11 @@ class Mode:
     Attributes
     ----------
     point : dict[str, numpy.ndarray]
-        The mode as free-variable name → value in the constrained space.
+        The mode as free-variable name → value in the constrained space (all :math:`K`
+        entries of a simplex or zero-sum vector).
     x : numpy.ndarray
-        The mode as a flat vector in ``space``.
+        The mode as a flat vector in ``space`` (there, a simplex or zero-sum vector has its
+        free coordinates only; see :func:`pmfisher.observed_information`).
     logp : float
         The log-density of ``terms`` at the mode, in ``space``.
     grad_norm : float

@@ -37,6 +37,10 @@ def observed_information(
         The model; by default the one on PyMC's context stack.
     terms : {"likelihood", "posterior"}
     space : {"constrained", "unconstrained"}
+        A simplex of :math:`K` entries (``pm.Dirichlet``) enters the constrained space by its
+        first :math:`K - 1` entries, a zero-sum vector (``pm.ZeroSumNormal``) by the first
+        :math:`n - 1` along each zero-sum axis, the last entry implied by the constraint;
+        their labels keep the entries' own indices (``p[0]``, ``p[1]`` of a 3-simplex).
 
     Returns
     -------
