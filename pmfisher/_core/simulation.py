@@ -92,7 +92,13 @@ class Simulator:
         }
         draws = graph_replace(list(graph.observed_rvs), point_of_theta, strict=False)
         theta_batch = pt.matrix("theta_batch", dtype="float64")
-        batched = _vectorize_draws(draws, graph.theta, theta_batch)
+        try:
+            batched = _vectorize_draws(draws, graph.theta, theta_batch)
+            one_at_a_time = False
+        except NotImplementedError:
+            # A sampler that PyTensor cannot vectorize (the rejection loop, a Scan, of a
+            # hurdle's truncated count) draws one data set per call instead.
+            batched, theta_batch, one_at_a_time = draws, graph.theta, True
         # Random generators become inputs, so that a seed fixes the numbers and compiled
         # functions hold no random state.
         shared_rngs = [
@@ -102,15 +108,24 @@ class Simulator:
         ]
         rng_inputs = [rng.type(f"rng_{i}") for i, rng in enumerate(shared_rngs)]
         batched = graph_replace(batched, dict(zip(shared_rngs, rng_inputs, strict=True)))
-        return compile_function([theta_batch, *rng_inputs], batched), len(rng_inputs)
+        function = compile_function([theta_batch, *rng_inputs], batched)
+        return function, len(rng_inputs), one_at_a_time
 
     def draw(self, theta_batch: np.ndarray, random_seed=None) -> dict[str, np.ndarray]:
         """Observed name → ``(R, *shape)`` draws, one data set per row of ``theta_batch``."""
         theta_batch = np.ascontiguousarray(theta_batch, dtype="float64")
-        with self.graph.explaining("the simulation of data sets in batches"):
-            function, n_rngs = self._function
+        function, n_rngs, one_at_a_time = self._function
         try:
-            values = function(theta_batch, *np.random.default_rng(random_seed).spawn(n_rngs))
+            if one_at_a_time:
+                # Fresh generators per data set: a compiled draw does not advance its input.
+                generators = np.random.default_rng(random_seed).spawn(n_rngs * len(theta_batch))
+                rows = [
+                    function(row, *generators[i * n_rngs : (i + 1) * n_rngs])
+                    for i, row in enumerate(theta_batch)
+                ]
+                values = [np.stack(column) for column in zip(*rows, strict=True)]
+            else:
+                values = function(theta_batch, *np.random.default_rng(random_seed).spawn(n_rngs))
         except NotImplementedError as error:
             raise UnsupportedModelError(
                 f"an observed variable among {', '.join(self.names)} has no forward sampler "
