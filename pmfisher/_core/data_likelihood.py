@@ -25,7 +25,7 @@ from pmfisher._core import derivatives
 from pmfisher._core.compilation import compile_function
 from pmfisher._core.model_graph import ModelGraph, model_graph
 from pmfisher._core.options import Space
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import PMFisherError, UnsupportedModelError
 
 __all__ = ["ELEMENT_BUDGET", "DataLikelihood", "data_likelihood"]
 
@@ -256,10 +256,20 @@ class DataLikelihood:
         out = []
         for chunk in replicate_chunks:
             args = self._data_args(data, chunk)
-            blocks = [
-                function(theta_batch[chunk], directions, *args)[0]
-                for directions in direction_chunks
-            ]
+            try:
+                blocks = [
+                    function(theta_batch[chunk], directions, *args)[0]
+                    for directions in direction_chunks
+                ]
+            except AssertionError as error:
+                # PyTensor's vectorized graph of some distributions (OrderedLogistic) fails
+                # its broadcasting checks at run time; say so instead of a raw traceback.
+                raise UnsupportedModelError(
+                    f"the per-observation second derivatives of {', '.join(self.names)} "
+                    "cannot be evaluated in batches: PyTensor's vectorized graph fails "
+                    f"({str(error).splitlines()[0][:120]}). The observed information and the "
+                    "scores do not need them."
+                ) from None
             out.append(np.moveaxis(np.concatenate(blocks, axis=1), 1, 2))
         return np.concatenate(out)
 
