@@ -1,6 +1,5 @@
 """The information-matrix test on the zoo's model classes: a result or a typed error."""
 
-import numpy as np
 import pytest
 
 import pmfisher
@@ -8,12 +7,8 @@ from tests.zoo import ROWS, model_for
 
 
 def test_ordered_logistic_gets_a_typed_error_not_a_broadcasting_assertion():
+    # PyTensor's batched per-observation Hessians of OrderedLogistic fail their run-time
+    # broadcasting check; the user gets a pmfisher error naming y instead.
     row = ROWS["ordered_logistic"]
-    try:
-        result = pmfisher.information_matrix_test(row.point, model=model_for(row.name))
-    except pmfisher.UnsupportedModelError as error:
-        assert "y" in str(error)
-        assert "cannot be evaluated in batches" in str(error)
-    else:
-        assert np.isfinite(result.statistic)
-        assert 0.0 <= result.p_value <= 1.0
+    with pytest.raises(pmfisher.UnsupportedModelError, match="derivatives of y cannot be"):
+        pmfisher.information_matrix_test(row.point, model=model_for(row.name))
