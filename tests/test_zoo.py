@@ -12,6 +12,7 @@ from pmfisher.testing import finite_difference_hessian, finite_difference_jacobi
 from tests.zoo import ROWS, model_for
 
 NAMES = list(ROWS)
+PER_OBSERVATION = [name for name, row in ROWS.items() if row.per_observation]
 # Each row in the constrained-space likelihood and the unconstrained-space posterior; the
 # mixed pairs for the rows whose transforms are not elementwise (where a space mix-up shows).
 COMBINATIONS = [
@@ -60,7 +61,7 @@ def test_observed_information_matches_finite_differences(name, space, terms):
     _close(info.values, reference)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PER_OBSERVATION)
 def test_scores_sum_to_the_likelihood_gradient(name):
     row = ROWS[name]
     raises = _expect(name, "scores")
@@ -77,7 +78,7 @@ def test_scores_sum_to_the_likelihood_gradient(name):
     np.testing.assert_allclose(empirical.values, scores.values.T @ scores.values, rtol=1e-10)
 
 
-@pytest.mark.parametrize("name", [name for name, row in ROWS.items() if row.monte_carlo])
+@pytest.mark.parametrize("name", PER_OBSERVATION)
 def test_monte_carlo_fisher_information_is_a_result_or_a_typed_error(name):
     row = ROWS[name]
     raises = _expect(name, "fisher")

@@ -41,9 +41,9 @@ class Row:
     build: Callable[[], pm.Model]
     point: dict
     errors: dict[str, tuple[type[Exception], str]] = field(default_factory=dict)
-    # The Monte Carlo Fisher information is checked on the rows where simulation or the
-    # batched likelihood is special (it is the costliest check).
-    monte_carlo: bool = False
+    # The per-observation machinery (scores, simulated data sets, batched likelihoods: the
+    # costliest checks) is checked on the rows where it is special.
+    per_observation: bool = False
 
 
 def _dirichlet_multinomial():
@@ -262,7 +262,7 @@ ZOO = (
         "dirichlet_multinomial",
         _dirichlet_multinomial,
         {"p": [0.25, 0.3, 0.45]},
-        monte_carlo=True,
+        per_observation=True,
     ),
     Row("dirichlet_categorical", _dirichlet_categorical, {"p": [0.25, 0.3, 0.45]}),
     Row("ordered_logistic", _ordered_logistic, {"beta": 0.8, "cutpoints": [-0.5, 1.2]}),
@@ -270,8 +270,9 @@ ZOO = (
         "lkj_mvnormal",
         _lkj_mvnormal,
         {"chol": [1.1, 0.4, 1.3], "mu": [0.1, 0.9]},
+        per_observation=True,
     ),
-    Row("censored_normal", _censored, {"mu": 0.2, "sigma": 1.3}, monte_carlo=True),
+    Row("censored_normal", _censored, {"mu": 0.2, "sigma": 1.3}, per_observation=True),
     Row("truncated_normal", _truncated, {"mu": 0.8, "sigma": 1.1}),
     Row("zero_inflated_poisson", _counts(pm.ZeroInflatedPoisson, False), {"psi": 0.7, "mu": 2.1}),
     Row(
@@ -283,7 +284,7 @@ ZOO = (
         "hurdle_poisson",
         _counts(pm.HurdlePoisson, False),
         {"psi": 0.7, "mu": 2.1},
-        monte_carlo=True,
+        per_observation=True,
     ),
     Row(
         "hurdle_negative_binomial",
@@ -294,7 +295,7 @@ ZOO = (
         "normal_mixture_dirichlet",
         _normal_mixture("dirichlet"),
         {"w": [0.45, 0.55], "mu": [-0.9, 1.4], "sigma": 0.7},
-        monte_carlo=True,
+        per_observation=True,
     ),
     Row(
         "normal_mixture_beta",
@@ -315,14 +316,14 @@ ZOO = (
             check: (UnsupportedModelError, r"Potential term.*likelihood")
             for check in ("likelihood", "scores", "fisher")
         },
-        monte_carlo=True,
+        per_observation=True,
     ),
     Row(
         "custom_dist",
         _custom_dist,
         {"mu": 0.3, "sigma": 1.2},
         errors={"fisher": (UnsupportedModelError, "y is a CustomDist without a forward sampler")},
-        monte_carlo=True,
+        per_observation=True,
     ),
     Row(
         "missing_observations",
@@ -341,7 +342,7 @@ ZOO = (
         {"a": 0.2, "effects": [0.4, -0.5, 0.3, -0.2], "sigma": 1.1},
     ),
     Row("uniform_halfcauchy", _uniform_halfcauchy, {"mu": 0.4, "sigma": 1.3}),
-    Row("scalar", _scalar, {"lam": 2.5}, monte_carlo=True),
+    Row("scalar", _scalar, {"lam": 2.5}, per_observation=True),
     Row(
         "discrete_free_variable",
         _discrete,
@@ -350,7 +351,7 @@ ZOO = (
             check: (UnsupportedModelError, "free variable\\(s\\) k are discrete")
             for check in ("likelihood", "posterior", "scores", "fisher", "mode")
         },
-        monte_carlo=True,
+        per_observation=True,
     ),
 )
 

@@ -524,7 +524,23 @@ class ModelGraph:
         }
 
     def check_in_support(self, flat: np.ndarray) -> float:
-        """The log-density at ``flat``; a ``PointError`` naming the variable if it is not finite."""
+        """The log-density at ``flat``; a ``PointError`` naming the variable if it is not finite
+        or, in the constrained space, if a free variable is outside its own support (which
+        the likelihood alone does not see: ``mu = 5`` under ``mu ~ Uniform(-3, 3)``)."""
+        if self.space == "constrained" and any(self.transforms.values()):
+            # The model's transforms map exactly the support onto the real line.
+            unconstrained = np.asarray(self.to_unconstrained_fn(flat))
+            if not np.all(np.isfinite(unconstrained)):
+                blocks = model_graph(self.model, space="unconstrained", terms=self.terms).blocks
+                outside = [
+                    block.rv_name
+                    for block in blocks
+                    if not np.all(np.isfinite(unconstrained[block.start : block.stop]))
+                ]
+                raise PointError(
+                    f"the point is outside the support of {', '.join(outside)}: the model's "
+                    "transform of it is not finite."
+                )
         try:
             logp = float(self.logp_fn(flat))
         except ParameterValueError:
