@@ -443,7 +443,7 @@ class ModelGraph:
             # The first words only: PyTensor prints whole nodes with all their inputs.
             reason = (str(error).strip() or repr(error)).splitlines()[0][:160]
             if isinstance(error, MethodNotDefined) and error.args:
-                reason = f"has no {error.args[0]} for {error.args[1]}"
+                reason = f"has no {error.args[0]} for the operation {error.args[-1]}"
             variables = ", ".join(
                 f"{rv.name} ({_distribution_name(rv)})" for rv in self.observed_rvs
             )
@@ -601,7 +601,8 @@ def _point_value(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
 
 def _distribution_name(rv) -> str:
     op = rv.owner.op
-    return str(getattr(op, "name", None) or type(op).__name__)
+    print_name = getattr(op, "_print_name", None)
+    return str(print_name[0] if print_name else type(op).__name__)
 
 
 def _flat_concat(graphs) -> pt.TensorVariable:

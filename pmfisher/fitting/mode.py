@@ -203,16 +203,21 @@ class _NonFiniteHessian(ArithmeticError):
 
 def _newton_search(graph, x0: np.ndarray):
     last = {"x": x0, "fun": np.inf, "jac": np.full_like(x0, np.inf), "nit": 0}
+    # Built before the search, so that a model without the derivatives is an error that
+    # names it, not a search that fails (the optimizer's ValueErrors are caught below).
+    logp_and_grad = graph.logp_and_grad_fn
+    dense = graph.size <= DENSE_HESSIAN_LIMIT
+    curvature = graph.hessian_fn if dense else graph.hessian_vector_fn
 
     def negative_logp_and_grad(x):
-        logp, grad = graph.logp_and_grad_fn(x)
+        logp, grad = logp_and_grad(x)
         if not np.isfinite(logp):
             return np.inf, np.zeros_like(x)
         last.update(x=x, fun=-logp, jac=-grad, nit=last["nit"] + 1)
         return -logp, -grad
 
     def negative_hessian(x):
-        hessian = -graph.hessian_fn(x)
+        hessian = -curvature(x)
         if not np.all(np.isfinite(hessian)):
             raise _NonFiniteHessian
         return hessian
@@ -220,7 +225,7 @@ def _newton_search(graph, x0: np.ndarray):
     options = {"gtol": 1e-3 * GRADIENT_TOLERANCE, "maxiter": 500}
     try:
         with np.errstate(all="ignore"):
-            if graph.size <= DENSE_HESSIAN_LIMIT:
+            if dense:
                 return optimize.minimize(
                     negative_logp_and_grad,
                     x0,
@@ -233,7 +238,7 @@ def _newton_search(graph, x0: np.ndarray):
                 negative_logp_and_grad,
                 x0,
                 jac=True,
-                hessp=lambda x, v: -graph.hessian_vector_fn(x, v),
+                hessp=lambda x, v: -curvature(x, v),
                 method="trust-krylov",
                 options=options,
             )
