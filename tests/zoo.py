@@ -294,7 +294,7 @@ ZOO = (
         errors={
             check: (
                 UnsupportedModelError,
-                r"Hessian of the model with observed variable\(s\) y \(HurdleNegativeBinomial\) "
+                r"Hessian of the model with observed variable\(s\) y \(Hurdle\) "
                 "cannot be formed: PyTensor has no pullback for the operation ScalarLoop",
             )
             for check in ("likelihood", "posterior", "mode")
