@@ -25,7 +25,7 @@ from pmfisher._core import derivatives
 from pmfisher._core.compilation import compile_function
 from pmfisher._core.model_graph import ModelGraph, model_graph
 from pmfisher._core.options import Space
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import PMFisherError, UnsupportedModelError
 
 __all__ = ["ELEMENT_BUDGET", "DataLikelihood", "data_likelihood"]
 
@@ -64,7 +64,7 @@ class DataLikelihood:
             )
             for rv in graph.observed_rvs
         }
-        rvs_to_values = {rv: model.rvs_to_values[rv] for rv in graph.free_rvs}
+        rvs_to_values = {rv: graph.rvs_to_values[rv] for rv in graph.free_rvs}
         rvs_to_values.update({rv: self.data[rv.name] for rv in graph.observed_rvs})
         terms = transformed_conditional_logp(
             graph.observed_rvs,
@@ -114,7 +114,8 @@ class DataLikelihood:
         """Graphs of (θ, one data set) → graphs of (θ batch, data batch), replicate first."""
         replace = {self.graph.theta: self.theta_batch}
         replace.update({self.data[name]: self.data_batch[name] for name in self.names})
-        return vectorize_graph(list(outputs), replace=replace)
+        with self.graph.explaining("the likelihood batched over simulated data sets"):
+            return vectorize_graph(list(outputs), replace=replace)
 
     def _compile(self, outputs, extra_inputs=()):
         inputs = [self.theta_batch, *extra_inputs, *self.data_batch.values()]
@@ -263,10 +264,20 @@ class DataLikelihood:
         out = []
         for chunk in replicate_chunks:
             args = self._data_args(data, chunk)
-            blocks = [
-                function(theta_batch[chunk], directions, *args)[0]
-                for directions in direction_chunks
-            ]
+            try:
+                blocks = [
+                    function(theta_batch[chunk], directions, *args)[0]
+                    for directions in direction_chunks
+                ]
+            except AssertionError as error:
+                # PyTensor's vectorized graph of some distributions (OrderedLogistic) fails
+                # its broadcasting checks at run time; say so instead of a raw traceback.
+                raise UnsupportedModelError(
+                    f"the per-observation second derivatives of {', '.join(self.names)} "
+                    "cannot be evaluated in batches: PyTensor's vectorized graph fails "
+                    f"({str(error).splitlines()[0][:120]}). The observed information and the "
+                    "scores do not need them."
+                ) from None
             out.append(np.moveaxis(np.concatenate(blocks, axis=1), 1, 2))
         return np.concatenate(out)
 

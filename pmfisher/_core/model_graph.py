@@ -5,19 +5,30 @@ A :class:`ModelGraph` is built once per ``(model, space, terms)`` and cached on 
 
 * the flat parameter vector ``theta`` of the chosen space and its layout (:class:`Block`),
 * the log-density of the chosen terms as a scalar graph of ``theta``,
-* the per-observation log-likelihood terms as a vector graph of ``theta``,
+* one label per observation (the per-observation terms are :mod:`.data_likelihood`'s),
 * the observed data as replaceable inputs (``data_inputs``),
 * graphs mapping ``theta`` to the other space,
 
 and compiles each function it is asked for once, on first use. Everything here works on flat
 NumPy arrays; labelling into xarray happens at the public edge.
+
+Where a transform changes the dimension (a simplex of K entries has K - 1 free coordinates, a
+zero-sum vector n - 1), the constrained space uses the free coordinates: the first K - 1
+probabilities of a simplex, the first n - 1 entries along each zero-sum axis, the last entry
+implied by the constraint (:mod:`pmfisher._core.free_coordinates`). Their labels keep the
+entries' own indices (``p[0]``, ``p[1]`` of a 3-simplex, ``p[2]`` implied). Points, given or
+returned (:meth:`ModelGraph.flatten`, :meth:`ModelGraph.constrained_point`), always hold all
+entries; a given point must satisfy the constraint.
+
+What each set of terms holds, and what a model must offer: :mod:`.model_checks`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -25,16 +36,18 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from pymc.logprob.basic import transformed_conditional_logp
-from pymc.logprob.utils import ParameterValueError, replace_rvs_by_values
+from pymc.logprob.utils import replace_rvs_by_values
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant
 from pytensor.graph.replace import graph_replace
+from pytensor.graph.utils import MethodNotDefined
 
-from pmfisher._core import derivatives
+from pmfisher._core import derivatives, labelled, model_checks, points
 from pmfisher._core.compilation import compile_derived, compile_function
+from pmfisher._core.free_coordinates import FreeCoordinates, free_coordinates
 from pmfisher._core.labelled import element_labels
 from pmfisher._core.options import Space, Terms, check_option
-from pmfisher.errors import PointError, UnsupportedModelError
+from pmfisher.errors import PMFisherError, UnsupportedModelError
 
 __all__ = ["Block", "ModelGraph", "model_graph", "resolve_model"]
 
@@ -47,7 +60,9 @@ class Block:
 
     ``name`` is the variable's name in the graph's space (``sigma`` or ``sigma_log__``),
     ``rv_name`` the free random variable's name, ``shape`` its shape in that space and
-    ``labels`` one string per flat entry, in C order.
+    ``labels`` one string per flat entry, in C order. In the constrained space, a variable
+    whose transform changes the dimension has ``coordinates`` (its free coordinates): then
+    ``shape`` is theirs and ``point_shape`` that of the variable's full value.
     """
 
     rv_name: str
@@ -55,6 +70,12 @@ class Block:
     shape: tuple[int, ...]
     start: int
     labels: tuple[str, ...]
+    coordinates: FreeCoordinates | None = None
+
+    @property
+    def point_shape(self) -> tuple[int, ...]:
+        """The shape of this variable's value in a point."""
+        return self.coordinates.shape if self.coordinates is not None else self.shape
 
     @property
     def size(self) -> int:
@@ -67,7 +88,15 @@ class Block:
 
 def resolve_model(model: pm.Model | None) -> pm.Model:
     """The given model, or the one on PyMC's context stack, as in PyMC."""
-    return pm.modelcontext(model)
+    if model is not None and not isinstance(model, pm.Model):
+        raise PMFisherError(f"model= must be a pymc.Model, got {type(model).__name__}.")
+    try:
+        return pm.modelcontext(model)
+    except TypeError:
+        raise PMFisherError(
+            "no model was given and none is on the context stack: pass model= or call "
+            "inside `with model:`."
+        ) from None
 
 
 def _model_signature(model: pm.Model) -> tuple:
@@ -126,7 +155,7 @@ class ModelGraph:
     """A PyMC model as functions of a flat parameter vector (see the module docstring)."""
 
     def __init__(self, model: pm.Model, *, space: Space, terms: Terms, jacobian: bool):
-        _check_supported(model, terms)
+        model_checks.require_supported(model, terms)
         self.model = model
         self.space = space
         self.terms = terms
@@ -138,6 +167,13 @@ class ModelGraph:
         self._space_transforms = (
             transforms if space == "unconstrained" else dict.fromkeys(self.free_rvs)
         )
+        # In the constrained space a transformed variable gets a value variable of its own
+        # shape (the model's has the transformed shape, K - 1 for a K-simplex).
+        self.rvs_to_values = dict(model.rvs_to_values)
+        if space == "constrained":
+            self.rvs_to_values.update(
+                {rv: rv.type(name=rv.name) for rv in self.free_rvs if transforms[rv] is not None}
+            )
 
         self.blocks = self._layout()
         self.size = self.blocks[-1].stop if self.blocks else 0
@@ -145,7 +181,7 @@ class ModelGraph:
         # A static length lets the rewrites see the identity in vectorized derivatives.
         self.theta = pt.vector("theta", dtype="float64", shape=(self.size,))
         self.values = {
-            model.rvs_to_values[rv]: self.theta[block.start : block.stop].reshape(block.shape)
+            self.rvs_to_values[rv]: _block_value(self.theta, block)
             for rv, block in zip(self.free_rvs, self.blocks, strict=True)
         }
         # Observed values are constants or data containers; they are the graph's data inputs.
@@ -184,16 +220,22 @@ class ModelGraph:
         blocks, start = [], 0
         for rv in self.free_rvs:
             transform = self.transforms[rv]
-            name = rv.name
-            if self.space == "unconstrained" and transform is not None:
-                name = model.rvs_to_values[rv].name
-            shape = tuple(int(length) for length in shapes[name])
+            value_name = model.rvs_to_values[rv].name
+            full_shape = tuple(int(length) for length in shapes[rv.name])
+            value_shape = tuple(int(length) for length in shapes[value_name])
             dims = model.named_vars_to_dims.get(rv.name)
-            if shape != tuple(shapes[rv.name]):
+            if self.space == "unconstrained" and transform is not None:
                 # A transform that changes the shape (a simplex) breaks the dims' meaning.
-                dims = None
-            labels = element_labels(name, shape, dims, model.coords)
-            blocks.append(Block(rv.name, name, shape, start, labels))
+                dims = dims if value_shape == full_shape else None
+                labels = element_labels(value_name, value_shape, dims, model.coords)
+                blocks.append(Block(rv.name, value_name, value_shape, start, labels))
+            else:
+                coordinates = free_coordinates(rv.name, transform, full_shape, value_shape)
+                labels = element_labels(rv.name, full_shape, dims, model.coords)
+                shape = full_shape
+                if coordinates is not None:
+                    labels, shape = coordinates.labels(labels), coordinates.free_shape
+                blocks.append(Block(rv.name, rv.name, shape, start, labels, coordinates))
             start += blocks[-1].size
         return tuple(blocks)
 
@@ -209,11 +251,10 @@ class ModelGraph:
         in the unconstrained space). Observed variables become their data
         (``observed="data"``) or stay random (``"random"``: draws, for simulation).
         """
-        model = self.model
         rvs_to_values = (
-            model.rvs_to_values
+            self.rvs_to_values
             if observed == "data"
-            else {rv: model.rvs_to_values[rv] for rv in self.free_rvs}
+            else {rv: self.rvs_to_values[rv] for rv in self.free_rvs}
         )
         replaced = replace_rvs_by_values(
             list(graphs), rvs_to_values=rvs_to_values, rvs_to_transforms=self._space_transforms
@@ -225,7 +266,7 @@ class ModelGraph:
             return []
         return transformed_conditional_logp(
             rvs,
-            rvs_to_values=self.model.rvs_to_values,
+            rvs_to_values=self.rvs_to_values,
             rvs_to_transforms=self._space_transforms,
             jacobian=self.jacobian,
         )
@@ -261,25 +302,32 @@ class ModelGraph:
         return tuple(labels)
 
     @functools.cached_property
+    def point_values(self) -> list[pt.TensorVariable]:
+        """Each free variable's full constrained value (all K entries of a simplex) as a
+        graph of ``theta``, in model order."""
+        values = replace_rvs_by_values(
+            self.free_rvs,
+            rvs_to_values=self.rvs_to_values,
+            rvs_to_transforms=self._space_transforms,
+        )
+        return self._replace_values(values) if values else []
+
+    @functools.cached_property
     def _space_maps(self):
         """Flat graphs of ``theta`` giving the point in the constrained and the unconstrained
         space (one of them is ``theta`` itself)."""
-        model = self.model
         if self.space == "unconstrained":
-            constrained_values = replace_rvs_by_values(
-                self.free_rvs,
-                rvs_to_values=model.rvs_to_values,
-                rvs_to_transforms=self.transforms,
-            )
-            [constrained] = self._replace_values(
-                [_flat_concat(constrained_values)] if constrained_values else [self.theta]
-            )
-            return constrained, self.theta
+            blocks = model_graph(self.model, space="constrained", terms=self.terms).blocks
+            constrained = [
+                value[block.coordinates.index] if block.coordinates is not None else value
+                for value, block in zip(self.point_values, blocks, strict=True)
+            ]
+            return (_flat_concat(constrained) if constrained else self.theta), self.theta
         forwards = [
             transform.forward(rv, *rv.owner.inputs) if transform is not None else rv
             for rv, transform in self.transforms.items()
         ]
-        unconstrained_values = replace_rvs_by_values(forwards, rvs_to_values=model.rvs_to_values)
+        unconstrained_values = replace_rvs_by_values(forwards, rvs_to_values=self.rvs_to_values)
         [unconstrained] = self._replace_values(
             [_flat_concat(unconstrained_values)] if unconstrained_values else [self.theta]
         )
@@ -300,32 +348,35 @@ class ModelGraph:
 
     @functools.cached_property
     def logp_and_grad_fn(self):
-        return compile_derived(
-            [self.theta],
-            [self.logp],
-            lambda: [self.logp, derivatives.gradient(self.logp, self.theta)],
-            recipe="log-density and gradient",
-        )
+        with self.explaining("the gradient"):
+            return compile_derived(
+                [self.theta],
+                [self.logp],
+                lambda: [self.logp, derivatives.gradient(self.logp, self.theta)],
+                recipe="log-density and gradient",
+            )
 
     @functools.cached_property
     def hessian_fn(self):
         """Dense Hessian of the log-density (not negated)."""
-        return compile_derived(
-            [self.theta],
-            [self.logp],
-            lambda: derivatives.hessian(self.logp, self.theta),
-            recipe="Hessian",
-        )
+        with self.explaining("the Hessian"):
+            return compile_derived(
+                [self.theta],
+                [self.logp],
+                lambda: derivatives.hessian(self.logp, self.theta),
+                recipe="Hessian",
+            )
 
     @functools.cached_property
     def hessian_vector_fn(self):
         vector = pt.vector("vector", dtype="float64")
-        return compile_derived(
-            [self.theta, vector],
-            [self.logp],
-            lambda: derivatives.hessian_vector_product(self.logp, self.theta, vector),
-            recipe="Hessian-vector product",
-        )
+        with self.explaining("the Hessian-vector product"):
+            return compile_derived(
+                [self.theta, vector],
+                [self.logp],
+                lambda: derivatives.hessian_vector_product(self.logp, self.theta, vector),
+                recipe="Hessian-vector product",
+            )
 
     @functools.cached_property
     def to_constrained_fn(self):
@@ -336,6 +387,10 @@ class ModelGraph:
         return compile_function([self.theta], self.unconstrained)
 
     @functools.cached_property
+    def point_fn(self):
+        return compile_function([self.theta], self.point_values)
+
+    @functools.cached_property
     def variable_logp_fns(self):
         """One compiled log-density per variable, used only to say which one is at fault."""
         rvs = self.free_rvs + self.observed_rvs
@@ -344,6 +399,27 @@ class ModelGraph:
             rv.name: compile_function([self.theta], term)
             for rv, term in zip(rvs, terms, strict=True)
         }
+
+    @contextlib.contextmanager
+    def explaining(self, what: str):
+        """Turn PyTensor's failure to derive or vectorize a graph of this model (an operation
+        without a gradient or a batched form) into an ``UnsupportedModelError`` that names the
+        variables and the reason."""
+        try:
+            yield
+        except (NotImplementedError, MethodNotDefined) as error:
+            # The first words only: PyTensor prints whole nodes with all their inputs.
+            reason = (str(error).strip() or repr(error)).splitlines()[0][:160]
+            if isinstance(error, MethodNotDefined) and error.args:
+                reason = f"has no {error.args[0]} for the operation {error.args[-1]}"
+            variables = ", ".join(
+                f"{rv.name} ({labelled.distribution_name(rv)})" for rv in self.observed_rvs
+            )
+            raise UnsupportedModelError(
+                f"{what} of the model with observed variable(s) {variables or 'none'} cannot be "
+                f"formed: PyTensor {reason}. pmfisher needs it for this computation; the "
+                "functions that need only the log-density and its gradient may still work."
+            ) from None
 
     def require_observations(self):
         if not self.observed_rvs:
@@ -377,121 +453,37 @@ class ModelGraph:
                 "fisher_information do not need them."
             )
 
-    # -- points -----------------------------------------------------------------------------
+    # -- points (pmfisher._core.points) ------------------------------------------------------
+
+    def in_space(self, space: Space) -> ModelGraph:
+        """The graph of the same model and terms in ``space``."""
+        if space == self.space:
+            return self
+        return model_graph(self.model, space=space, terms=self.terms)
 
     def flatten(self, point) -> np.ndarray:
-        """Flat vector in this graph's space from a point in the constrained space.
-
-        ``point`` maps free-variable names to values (a ``Mode`` is accepted too); names of
-        the unconstrained value variables are accepted as well when every variable is given
-        that way.
-        """
-        point = getattr(point, "point", point)
-        if not isinstance(point, Mapping):
-            raise PointError(
-                f"a point must map free-variable names to values, got {type(point).__name__}."
-            )
-        rv_names = [block.rv_name for block in self.blocks]
-        value_names = [self.model.rvs_to_values[rv].name for rv in self.free_rvs]
-        given_space = "constrained"
-        if not all(name in point for name in rv_names) and all(
-            name in point for name in value_names
-        ):
-            given_space = "unconstrained"
-        names = rv_names if given_space == "constrained" else value_names
-        missing = [name for name in names if name not in point]
-        if missing:
-            raise PointError(f"the point is missing free variable(s) {', '.join(missing)}.")
-        graph = (
-            self
-            if given_space == self.space
-            else model_graph(self.model, space=given_space, terms=self.terms)
-        )
-        flat = np.empty(graph.size)
-        for block, name in zip(graph.blocks, names, strict=True):
-            value = np.asarray(point[name], dtype="float64")
-            if value.shape != block.shape:
-                try:
-                    value = np.broadcast_to(value, block.shape)
-                except ValueError:
-                    raise PointError(
-                        f"{name} has shape {value.shape} in the point, "
-                        f"but the model's {name} has shape {block.shape}."
-                    ) from None
-            flat[block.start : block.stop] = value.ravel()
-        if not np.all(np.isfinite(flat)):
-            bad = [label for label, x in zip(graph.labels, flat, strict=True) if not np.isfinite(x)]
-            raise PointError(f"the point has non-finite values at {', '.join(bad)}.")
-        if given_space != self.space:
-            flat = (
-                graph.to_unconstrained_fn(flat)
-                if self.space == "unconstrained"
-                else (graph.to_constrained_fn(flat))
-            )
-        return np.asarray(flat, dtype="float64")
+        """Flat vector in this graph's space from a point (see :func:`points.flatten`)."""
+        return points.flatten(self, point)
 
     def constrained_point(self, flat: np.ndarray) -> dict[str, np.ndarray]:
-        """The point (free-variable name → value, constrained space) of a flat vector."""
-        values = np.asarray(self.to_constrained_fn(flat))
-        constrained = model_graph(self.model, space="constrained", terms=self.terms)
-        return {
-            block.rv_name: values[block.start : block.stop].reshape(block.shape)
-            for block in constrained.blocks
-        }
+        """The point of a flat vector (see :func:`points.constrained_point`)."""
+        return points.constrained_point(self, flat)
 
     def check_in_support(self, flat: np.ndarray) -> float:
-        """The log-density at ``flat``; a ``PointError`` naming the variable if it is not finite."""
-        try:
-            logp = float(self.logp_fn(flat))
-        except ParameterValueError:
-            logp = -np.inf
-        if np.isfinite(logp):
-            return logp
-        culprits = []
-        for name, function in self.variable_logp_fns.items():
-            try:
-                value = float(function(flat))
-            except ParameterValueError as error:
-                culprits.append(f"{name} (its parameters violate {str(error).splitlines()[0]})")
-                continue
-            if not np.isfinite(value):
-                culprits.append(name)
-        raise PointError(
-            f"the log-density is {logp} at this point: it is outside the support of "
-            f"{', '.join(culprits) or 'the model'}."
-        )
+        """The log-density at ``flat``, or a ``PointError`` naming the variable outside its
+        support (see :func:`points.check_in_support`)."""
+        return points.check_in_support(self, flat)
+
+
+def _block_value(theta, block: Block) -> pt.TensorVariable:
+    """A block's value as a graph of the flat vector: its slice, completed to the full value
+    where the block holds free coordinates."""
+    value = theta[block.start : block.stop].reshape(block.shape)
+    return block.coordinates.complete(value) if block.coordinates is not None else value
 
 
 def _flat_concat(graphs) -> pt.TensorVariable:
     return pt.concatenate([pt.cast(graph, "float64").ravel() for graph in graphs])
-
-
-def _check_supported(model: pm.Model, terms: str) -> None:
-    discrete = [
-        rv.name for rv in model.free_RVs if rv.type.dtype.startswith(("int", "uint", "bool"))
-    ]
-    if discrete:
-        raise UnsupportedModelError(
-            f"free variable(s) {', '.join(discrete)} are discrete: pmfisher differentiates the "
-            "log-density and needs every free variable continuous. Marginalize them out "
-            "(pymc_extras.marginalize) or fix them with pm.do."
-        )
-    if not model.free_RVs:
-        raise UnsupportedModelError(
-            "the model has no free variables: there is nothing to estimate."
-        )
-    if terms == "likelihood" and not model.observed_RVs:
-        described = (
-            f" (its Potential terms {', '.join(p.name or '?' for p in model.potentials)} are not "
-            "likelihood terms)"
-            if model.potentials
-            else ""
-        )
-        raise UnsupportedModelError(
-            "terms='likelihood' needs observed variables, and the model has none"
-            + described
-            + "; use terms='posterior' or observe data with pm.<Distribution>(..., observed=...)."
-        )
 
 
 def _value_shape(data) -> tuple[int, ...]:

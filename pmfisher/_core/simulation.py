@@ -87,7 +87,13 @@ class Simulator:
         graph = self.graph
         draws = graph.of_theta(graph.observed_rvs, observed="random")
         theta_batch = pt.matrix("theta_batch", dtype="float64")
-        batched = _vectorize_draws(draws, graph.theta, theta_batch)
+        try:
+            batched = _vectorize_draws(draws, graph.theta, theta_batch)
+            one_at_a_time = False
+        except NotImplementedError:
+            # A sampler that PyTensor cannot vectorize (the rejection loop, a Scan, of a
+            # hurdle's truncated count) draws one data set per call instead.
+            batched, theta_batch, one_at_a_time = draws, graph.theta, True
         # Random generators become inputs, so that a seed fixes the numbers and compiled
         # functions hold no random state.
         shared_rngs = [
@@ -97,15 +103,24 @@ class Simulator:
         ]
         rng_inputs = [rng.type(f"rng_{i}") for i, rng in enumerate(shared_rngs)]
         batched = graph_replace(batched, dict(zip(shared_rngs, rng_inputs, strict=True)))
-        return compile_function([theta_batch, *rng_inputs], batched), len(rng_inputs)
+        function = compile_function([theta_batch, *rng_inputs], batched)
+        return function, len(rng_inputs), one_at_a_time
 
     def draw(self, theta_batch: np.ndarray, random_seed=None) -> dict[str, np.ndarray]:
         """Observed name → ``(R, *shape)`` draws, one data set per row of ``theta_batch``."""
-        function, n_rngs = self._function
-        generators = np.random.default_rng(random_seed).spawn(n_rngs)
         theta_batch = np.ascontiguousarray(theta_batch, dtype="float64")
+        function, n_rngs, one_at_a_time = self._function
         try:
-            values = function(theta_batch, *generators)
+            if one_at_a_time:
+                # Fresh generators per data set: a compiled draw does not advance its input.
+                generators = np.random.default_rng(random_seed).spawn(n_rngs * len(theta_batch))
+                rows = [
+                    function(row, *generators[i * n_rngs : (i + 1) * n_rngs])
+                    for i, row in enumerate(theta_batch)
+                ]
+                values = [np.stack(column) for column in zip(*rows, strict=True)]
+            else:
+                values = function(theta_batch, *np.random.default_rng(random_seed).spawn(n_rngs))
         except NotImplementedError as error:
             raise UnsupportedModelError(
                 f"an observed variable among {', '.join(self.names)} has no forward sampler "
@@ -145,6 +160,10 @@ def _vectorize_draws(draws, theta, theta_batch):
 
 def _batched_random_variable(op, node, inputs, replicates):
     rng, size, *params = inputs
+    if size.type.ndim > 1:
+        # A size computed from the shape of a batched graph (a mixture's component index
+        # drawn with the weights' shape) has one equal row per replicate.
+        size = size[0]
     aligned = []
     for param, new_param, core_ndim in zip(
         op.dist_params(node), params, op.ndims_params, strict=True
@@ -181,8 +200,9 @@ def require_forward_samplers(model: pm.Model) -> None:
         names = ", ".join(potential.name or "?" for potential in model.potentials)
         raise UnsupportedModelError(
             f"the likelihood is given by Potential term(s) {names}, which have no forward "
-            "sampler: data cannot be simulated from the model. Write the likelihood as an "
-            "observed distribution (pm.CustomDist with random= or dist=), or use method='exact'."
+            "sampler: data cannot be simulated from the model, and they are not likelihood "
+            "terms (terms='likelihood' leaves them out). Write the likelihood as an observed "
+            "distribution (pm.CustomDist with random= or dist=)."
         )
     for rv in model.observed_RVs:
         op = rv.owner.op
@@ -192,6 +212,7 @@ def require_forward_samplers(model: pm.Model) -> None:
         ):
             raise UnsupportedModelError(
                 f"the observed variable {rv.name} is a CustomDist without a forward sampler: "
-                "data cannot be simulated from it. Give pm.CustomDist a random= function or "
-                "a dist= graph, or use method='exact' where its distribution allows."
+                "data cannot be simulated from it, and its distribution has no closed-form "
+                "Fisher information either. Give pm.CustomDist a random= function or a dist= "
+                "graph; the observed information (pmfisher.observed_information) needs neither."
             )

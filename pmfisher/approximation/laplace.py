@@ -335,7 +335,7 @@ class _Pushforward:
     def __init__(self, graph: ModelGraph):
         model = graph.model
         self.graph = graph
-        self.constrained_blocks = model_graph(model, space="constrained", terms=graph.terms).blocks
+        self.free_names = [rv.name for rv in graph.free_rvs]
         self.unconstrained_blocks = model_graph(
             model, space="unconstrained", terms=graph.terms
         ).blocks
@@ -345,7 +345,8 @@ class _Pushforward:
     def function(self):
         graph = self.graph
         deterministics = list(graph.deterministics.values())
-        outputs = [graph.logp, graph.constrained, graph.unconstrained, *deterministics]
+        # Free variables are pushed forward whole (all K entries of a simplex).
+        outputs = [graph.logp, graph.unconstrained, *graph.point_values, *deterministics]
         thetas = pt.matrix("thetas", dtype="float64")
 
         def batched():
@@ -412,17 +413,15 @@ class _Pushforward:
 
     def __call__(self, thetas: np.ndarray) -> dict[str, np.ndarray]:
         with np.errstate(all="ignore"):
-            log_p, constrained, unconstrained, *deterministics = self.function(thetas)
+            log_p, unconstrained, *rest = self.function(thetas)
         draws = thetas.shape[0]
         pushed = {"log_p": np.asarray(log_p, dtype="float64")}
-        for prefix, flat, blocks in (
-            ("", constrained, self.constrained_blocks),
-            ("unconstrained/", unconstrained, self.unconstrained_blocks),
-        ):
-            for block in blocks:
-                values = flat[:, block.start : block.stop].reshape(draws, *block.shape)
-                pushed[prefix + block.name] = values
-        for name, values in zip(self.deterministics, deterministics, strict=True):
+        for name, values in zip(self.free_names, rest, strict=False):
+            pushed[name] = np.asarray(values, dtype="float64")
+        for block in self.unconstrained_blocks:
+            values = unconstrained[:, block.start : block.stop].reshape(draws, *block.shape)
+            pushed["unconstrained/" + block.name] = values
+        for name, values in zip(self.deterministics, rest[len(self.free_names) :], strict=True):
             pushed[name] = np.asarray(values)
         return pushed
 

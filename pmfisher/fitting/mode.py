@@ -38,9 +38,11 @@ class Mode:
     Attributes
     ----------
     point : dict[str, numpy.ndarray]
-        The mode as free-variable name → value in the constrained space.
+        The mode as free-variable name → value in the constrained space (all :math:`K`
+        entries of a simplex or zero-sum vector).
     x : numpy.ndarray
-        The mode as a flat vector in ``space``.
+        The mode as a flat vector in ``space`` (there, a simplex or zero-sum vector has its
+        free coordinates only; see :func:`pmfisher.observed_information`).
     logp : float
         The log-density of ``terms`` at the mode, in ``space``.
     grad_norm : float
@@ -301,16 +303,28 @@ class _NonFiniteHessian(ArithmeticError):
 
 def _newton_search(graph, x0: np.ndarray, chosen: str):
     last = {"x": x0, "fun": np.inf, "jac": np.full_like(x0, np.inf), "nit": 0}
+    # Built before the search, so that a model without the derivatives is an error that
+    # names it, not a search that fails (the optimizer's ValueErrors are caught below).
+    logp_and_grad = graph.logp_and_grad_fn
+    if chosen == "sparse":
+        hessian_product = _SparseHessianProduct(graph)
+    elif graph.size > DENSE_HESSIAN_LIMIT:
+        vector_product = graph.hessian_vector_fn
+
+        def hessian_product(x, vector):
+            return -vector_product(x, vector)
+    else:
+        curvature, hessian_product = graph.hessian_fn, None
 
     def negative_logp_and_grad(x):
-        logp, grad = graph.logp_and_grad_fn(x)
+        logp, grad = logp_and_grad(x)
         if not np.isfinite(logp):
             return np.inf, np.zeros_like(x)
         last.update(x=x, fun=-logp, jac=-grad, nit=last["nit"] + 1)
         return -logp, -grad
 
     def negative_hessian(x):
-        hessian = -graph.hessian_fn(x)
+        hessian = -curvature(x)
         if not np.all(np.isfinite(hessian)):
             raise _NonFiniteHessian
         return hessian
@@ -318,16 +332,7 @@ def _newton_search(graph, x0: np.ndarray, chosen: str):
     options = {"gtol": 1e-3 * GRADIENT_TOLERANCE, "maxiter": 500}
     try:
         with np.errstate(all="ignore"):
-            if chosen == "sparse":
-                return optimize.minimize(
-                    negative_logp_and_grad,
-                    x0,
-                    jac=True,
-                    hessp=_SparseHessianProduct(graph),
-                    method="trust-krylov",
-                    options=options,
-                )
-            if graph.size <= DENSE_HESSIAN_LIMIT:
+            if hessian_product is None:
                 return optimize.minimize(
                     negative_logp_and_grad,
                     x0,
@@ -340,7 +345,7 @@ def _newton_search(graph, x0: np.ndarray, chosen: str):
                 negative_logp_and_grad,
                 x0,
                 jac=True,
-                hessp=lambda x, v: -graph.hessian_vector_fn(x, v),
+                hessp=hessian_product,
                 method="trust-krylov",
                 options=options,
             )

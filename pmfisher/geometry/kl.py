@@ -77,7 +77,10 @@ def kl_divergence(point, other, *, model: pm.Model | None = None) -> float:
     graph = model_graph(model, space="constrained", terms="likelihood")
     divergence = _divergence_graph(graph)
     divergence.require_closed_forms()
-    return float(divergence.kl_fn(graph.flatten(point), graph.flatten(other)))
+    x, y = graph.flatten(point), graph.flatten(other)
+    graph.check_in_support(x)
+    graph.check_in_support(y)
+    return float(divergence.kl_fn(x, y))
 
 
 def kl_curvature(

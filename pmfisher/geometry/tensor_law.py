@@ -223,10 +223,8 @@ def _model_coordinates(phi_graph: ModelGraph) -> _Coordinates:
 
 def _mapped_theta(phi_graph: ModelGraph, theta_graph: ModelGraph, mapping) -> pt.TensorVariable:
     """The flat θ of ``theta_graph`` as a graph of the flat φ of ``phi_graph``."""
-    phi = {
-        block.rv_name: phi_graph.theta[block.start : block.stop].reshape(block.shape)
-        for block in phi_graph.blocks
-    }
+    values = zip(phi_graph.free_rvs, phi_graph.point_values, strict=True)
+    phi = {rv.name: value for rv, value in values}
     mapped = mapping(phi)
     if not isinstance(mapped, Mapping):
         raise PMFisherError(
@@ -250,12 +248,15 @@ def _mapped_theta(phi_graph: ModelGraph, theta_graph: ModelGraph, mapping) -> pt
             )
             + "."
         )
-    parts = [
-        pt.broadcast_to(
-            pt.cast(pt.as_tensor(mapped[block.rv_name]), "float64"), block.shape
-        ).ravel()
-        for block in theta_graph.blocks
-    ]
+    # A simplex or zero-sum variable is mapped whole and enters θ by its free coordinates.
+    parts = []
+    for block in theta_graph.blocks:
+        value = pt.broadcast_to(
+            pt.cast(pt.as_tensor(mapped[block.rv_name]), "float64"), block.point_shape
+        )
+        if block.coordinates is not None:
+            value = value[block.coordinates.index]
+        parts.append(value.ravel())
     return pt.concatenate(parts)
 
 

@@ -38,6 +38,7 @@ from scipy import special, stats
 from pmfisher._core import derivatives, labelled
 from pmfisher._core.compilation import compile_function
 from pmfisher._core.model_graph import ModelGraph
+from pmfisher._core.simulation import require_forward_samplers
 from pmfisher.errors import UnsupportedModelError
 
 __all__ = ["CLOSED_FORMS", "ClosedForm", "exact_fisher_matrix", "unsupported_reason"]
@@ -230,10 +231,16 @@ def _build_parts(graph: ModelGraph) -> _Parts:
     graph.require_observations()
     reason = unsupported_reason(graph)
     if reason is not None:
-        raise UnsupportedModelError(
-            f"method='exact' is not available: {reason}. Use method='monte_carlo', which "
-            "estimates the Fisher information by simulating data from the model."
-        )
+        try:
+            require_forward_samplers(graph.model)
+            alternative = (
+                "Use method='monte_carlo', which estimates the Fisher information by "
+                "simulating data from the model."
+            )
+        except UnsupportedModelError as no_sampler:
+            # Never send the user to the Monte Carlo estimator when that cannot work either.
+            alternative = f"method='monte_carlo' is not available either: {no_sampler}"
+        raise UnsupportedModelError(f"method='exact' is not available: {reason}. {alternative}")
     forms, outputs = [], []
     for rv in graph.observed_rvs:
         op = rv.owner.op

@@ -46,6 +46,10 @@ def observed_information(
         The model; by default the one on PyMC's context stack.
     terms : {"likelihood", "posterior"}
     space : {"constrained", "unconstrained"}
+        A simplex of :math:`K` entries (``pm.Dirichlet``) enters the constrained space by its
+        first :math:`K - 1` entries, a zero-sum vector (``pm.ZeroSumNormal``) by the first
+        :math:`n - 1` along each zero-sum axis, the last entry implied by the constraint;
+        their labels keep the entries' own indices (``p[0]``, ``p[1]`` of a 3-simplex).
     structure : {"auto", "dense", "sparse"}
         ``"sparse"`` reads the Hessian's sparsity pattern from the model's graph and recovers
         the matrix exactly from one Hessian-vector product per star colour (four for a
@@ -53,7 +57,6 @@ def observed_information(
         ``d`` directions at once and raises ``InsufficientMemoryError`` if that would not fit
         in memory; ``"auto"`` takes the sparse route when the pattern makes it cheaper or the
         dense one would not fit.
-
     latent : list of str, optional
         Free variables integrated out by a Laplace approximation at their conditional mode:
         the matrix is then :math:`-\nabla^2 L(\varphi)` of the Laplace marginal over the

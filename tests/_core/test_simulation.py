@@ -159,3 +159,25 @@ def test_potential_likelihood_is_named():
         pm.Potential("loglik", -((mu - 1.0) ** 2))
     with pytest.raises(UnsupportedModelError, match=r"Potential term.*loglik.*no forward sampler"):
         simulate_data(model, {"mu": 0.0}, 10)
+
+
+def test_samplers_that_do_not_vectorize_draw_one_data_set_at_a_time():
+    # A hurdle's truncated count is drawn by a rejection loop (a Scan) that PyTensor cannot
+    # vectorize; the data sets still follow the point, differ, and repeat with the seed.
+    with pm.Model() as model:
+        psi = pm.Beta("psi", 2.0, 2.0)
+        mu = pm.Gamma("mu", 2.0, 1.0)
+        pm.HurdlePoisson("y", psi=psi, mu=mu, observed=np.array([0, 1, 3, 0, 2]))
+    point = {"psi": 0.6, "mu": 2.5}
+    first = simulate_data(model, point, 400, random_seed=11)["y"]
+    again = simulate_data(model, point, 400, random_seed=11)["y"]
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == (400, 5)
+    assert not np.array_equal(first[0], first[1])
+    # P(y > 0) = psi, and the positive part is a zero-truncated Poisson(mu).
+    nonzero = first > 0
+    assert abs(nonzero.mean() - 0.6) < 4 * np.sqrt(0.6 * 0.4 / first.size)
+    truncated_mean = 2.5 / (1 - np.exp(-2.5))
+    positive = first[nonzero]
+    standard_error = positive.std() / np.sqrt(positive.size)
+    assert abs(positive.mean() - truncated_mean) < 4 * standard_error
