@@ -40,7 +40,7 @@ import pymc as pm
 
 from pmfisher import compare, laplace, plots
 from pmfisher.reporting.case_studies import run_as_script
-from pmfisher.reporting.report import sample_nuts
+from pmfisher.reporting.nuts import sample_nuts
 
 NAME = Path(__file__).stem
 SEED = 13

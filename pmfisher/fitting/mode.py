@@ -324,10 +324,10 @@ def _newton_search(graph, x0: np.ndarray, chosen: str):
         return -logp, -grad
 
     def negative_hessian(x):
-        hessian = -curvature(x)
-        if not np.all(np.isfinite(hessian)):
+        negative = -curvature(x)
+        if not np.all(np.isfinite(negative)):
             raise _NonFiniteHessian
-        return hessian
+        return negative
 
     options = {"gtol": 1e-3 * GRADIENT_TOLERANCE, "maxiter": 500}
     try:

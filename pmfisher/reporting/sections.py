@@ -11,12 +11,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import linalg
 
+from pmfisher._core import labelled
 from pmfisher.approximation.compare import compare
 from pmfisher.approximation.importance_sampling import khat_threshold
 from pmfisher.errors import PMFisherError
 from pmfisher.reporting.markup import GROUP_SIZE, failure_html, html_table, verdict_class
+from pmfisher.reporting.standard_errors import standard_errors, wald_interval
 from pmfisher.reporting.verdicts import comparison_verdict, khat_verdict
 
 __all__ = ["delta_html", "laplace_html", "mle_html", "nuts_html", "variables_html"]
@@ -56,18 +57,13 @@ def variables_html(model) -> str:
                     "kind": kind,
                     "shape": str(tuple(int(n) for n in shape)),
                     "dims": ", ".join(model.named_vars_to_dims.get(variable.name) or ()) or "–",
-                    "distribution": _distribution_name(variable)
+                    "distribution": labelled.distribution_name(variable)
                     if kind != "deterministic"
                     else "–",
                     "transform": type(transform).__name__ if transform is not None else "–",
                 }
             )
     return html_table(pd.DataFrame(rows).set_index("variable"))
-
-
-def _distribution_name(variable) -> str:
-    op = variable.owner.op
-    return getattr(op, "name", None) or type(op).__name__
 
 
 def mle_html(model, figures, plots) -> str:
@@ -88,14 +84,14 @@ def mle_html(model, figures, plots) -> str:
     precision = positive_definite(
         information.values, mode.labels, what="observed information at the MLE", advice=NO_MLE
     )
-    identity = np.eye(len(mode.labels))
-    errors = np.sqrt(np.diag(linalg.cho_solve((precision.cholesky, True), identity)))
+    errors = standard_errors(precision)
+    low, high = wald_interval(mode.x, errors)
     table = pd.DataFrame(
         {
             "estimate": mode.x,
             "std. error": errors,
-            "95% Wald low": mode.x - 1.959964 * errors,
-            "95% Wald high": mode.x + 1.959964 * errors,
+            "95% Wald low": low,
+            "95% Wald high": high,
         },
         index=pd.Index(mode.labels, name="parameter"),
     )

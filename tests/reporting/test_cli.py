@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from pmfisher._core.definiteness import positive_definite
 from pmfisher.reporting.cli import main, standard_error_table
 
 MODEL_FILE = """
@@ -74,7 +75,9 @@ def test_two_models_are_told_how_to_pick_one(tmp_path, capsys):
 
 
 def test_standard_error_table_lines_up_with_short_labels():
-    table = standard_error_table(np.array([3.0, -1.5]), np.diag([4.0, 16.0]), ("a", "b"))
+    labels = ("a", "b")
+    precision = positive_definite(np.diag([4.0, 16.0]), labels, what="information")
+    table = standard_error_table(np.array([3.0, -1.5]), precision, labels)
     header, *rows = table.splitlines()
     assert header.startswith("parameter  ")
     for row in rows:
