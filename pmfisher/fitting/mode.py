@@ -246,7 +246,7 @@ def _boundary(objective, x_unconstrained, target, point, grad_norm: float, logp:
         off = [
             label
             for label, value in zip(block.labels, values, strict=True)
-            if objective.transforms[rv] is not None and abs(value) > RUNAWAY
+            if objective.model.rvs_to_transforms.get(rv) is not None and abs(value) > RUNAWAY
         ]
         if off:
             runaway += off
