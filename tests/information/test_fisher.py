@@ -264,19 +264,21 @@ def long_normal_mean():
 
 
 def test_monte_carlo_uses_every_draw_of_uneven_chunks_and_the_exact_estimator():
-    """2¹⁸ observations make the simulation run in chunks of 64 data sets, so 100 draws are
-    chunks of 64 and 36. The score covariance is recomputed from the same data sets by hand
+    """103 draws run in at least 20 chunks (so that the progress bar moves) of at most 64
+    data sets of 2¹⁸ observations: 17 chunks of 6 and a last one of 1, each with its own child
+    seed. The score covariance is recomputed from the same data sets by hand
     (sᵣ = Σ(y − μ)/σ²); the negative Hessian, n/σ² for every data set, has no Monte Carlo
     error and must be the estimator chosen."""
     from pmfisher._core.simulation import simulator
 
     model = model_for(long_normal_mean)
     info = fisher_information(
-        {"mu": LONG_MU}, model=model, method="monte_carlo", draws=100, random_seed=5
+        {"mu": LONG_MU}, model=model, method="monte_carlo", draws=103, random_seed=5
     )
     sim = simulator(model)
+    sizes = (6,) * 17 + (1,)
     scores = []
-    for seed, size in zip(np.random.SeedSequence(5).spawn(2), (64, 36), strict=True):
+    for seed, size in zip(np.random.SeedSequence(5).spawn(len(sizes)), sizes, strict=True):
         y = sim.draw(np.full((size, 1), LONG_MU), seed)["y"]
         scores.append((y - LONG_MU).sum(axis=1) / LONG_SIGMA**2)
     scores = np.concatenate(scores)
