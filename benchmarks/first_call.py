@@ -58,7 +58,7 @@ import textwrap
 
 MODELS = {
     "glm": """
-        rng = np.random.default_rng(0)
+        rng = np.random.default_rng(SEED)
         X = rng.normal(size=(300, 5))
         y = rng.poisson(np.exp(0.3 + X @ np.linspace(-0.5, 0.5, 5)))
         with pm.Model() as model:
@@ -67,7 +67,7 @@ MODELS = {
             pm.Poisson("y", pm.math.exp(a + pm.math.dot(X, beta)), observed=y)
     """,
     "lkj": """
-        rng = np.random.default_rng(1)
+        rng = np.random.default_rng(SEED)
         cov = np.array([[1.0, 0.5, 0.2], [0.5, 2.0, 0.3], [0.2, 0.3, 0.5]])
         data = rng.multivariate_normal([0.0, 1.0, -1.0], cov, size=200)
         with pm.Model() as model:
@@ -78,7 +78,7 @@ MODELS = {
             pm.MvNormal("y", mu, chol=chol, observed=data)
     """,
     "hierarchical": """
-        rng = np.random.default_rng(2)
+        rng = np.random.default_rng(SEED)
         groups = 50
         group = np.repeat(np.arange(groups), 4)
         y = rng.normal(1.0 + rng.normal(0.0, 0.7, size=groups)[group], 1.0)
@@ -117,26 +117,56 @@ CALLS = {
     """,
 }
 
+MODELS["logistic"] = """
+    rng = np.random.default_rng(SEED)
+    X = rng.normal(size=(2000, 100))
+    y = rng.binomial(1, 1 / (1 + np.exp(-X @ rng.normal(size=100) / 10)))
+    with pm.Model() as model:
+        beta = pm.Normal("beta", 0, 1, shape=100)
+        pm.Bernoulli("y", logit_p=pm.math.dot(X, beta), observed=y)
+"""
+
+LAPLACE_CALLS = {
+    "fit_laplace": """
+        from pymc_extras.inference import fit_laplace
+        start = time.perf_counter()
+        fit_laplace(model=model, draws=1000, random_seed=0, progressbar=False)
+        times = [time.perf_counter() - start]
+    """,
+    "NUTS": """
+        start = time.perf_counter()
+        pm.sample(model=model, random_seed=0, progressbar=False)
+        times = [time.perf_counter() - start]
+    """,
+}
+
 PROGRAM = """
 import json, time, warnings
 warnings.simplefilter("ignore")
 import numpy as np, pymc as pm, pmfisher
+SEED = {seed}
 {model}
 {call}
 print(json.dumps(times))
 """
 
+_new_seeds = iter(range(10_000, 20_000))
 
-def measure(model: str, call: str, setting: str) -> list[float]:
+
+def measure(model: str, call: str, setting: str, base: str | None) -> list[float]:
+    """One call in a fresh process. ``warm``: the data of every earlier run, every cache as
+    it is; ``new data``: data not seen before (every cache but pmfisher's functions warm);
+    ``cold``: an empty PyTensor compile directory (C modules and numba's cache alike)."""
+    source = {**CALLS, **LAPLACE_CALLS}[call]
+    seed = next(_new_seeds) if setting == "new data" else 0
     program = PROGRAM.format(
-        model=textwrap.dedent(MODELS[model]), call=textwrap.dedent(CALLS[call])
+        model=textwrap.dedent(MODELS[model]), call=textwrap.dedent(source), seed=seed
     )
     with tempfile.TemporaryDirectory() as empty:
         environment = {"PMFISHER_PROGRESS": "off"}
-        if setting != "warm":
-            environment["PMFISHER_FUNCTION_CACHE"] = "off"
-        if setting == "cold":  # an empty compile directory for every measurement
-            environment["PYTENSOR_FLAGS"] = f"compiledir={empty}"
+        directory = empty if setting == "cold" else base
+        if directory is not None:
+            environment["PYTENSOR_FLAGS"] = f"base_compiledir={directory}"
         completed = subprocess.run(
             [sys.executable, "-c", program],
             capture_output=True,
@@ -147,17 +177,20 @@ def measure(model: str, call: str, setting: str) -> list[float]:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def table(models, settings) -> None:
+def table(models, settings, base) -> None:
     print(
         f"{'model':<13} {'setting':<9} {'pymc logp+grad':>15} {'pm.find_MAP':>12} "
         f"{'find_mode':>16} {'+ observed_info':>16} {'laplace':>16}"
     )
     for model in models:
         for setting in settings:
-            floor = measure(model, "pymc logp+grad", setting)[0]
-            find_map = measure(model, "pm.find_MAP", setting)[0]
-            mode, information = measure(model, "find_mode", setting)
-            laplace = measure(model, "laplace", setting)[0]
+            if setting == "warm":  # every cache holds this model and its data
+                measure(model, "find_mode", setting, base)
+                measure(model, "laplace", setting, base)
+            floor = measure(model, "pymc logp+grad", setting, base)[0]
+            find_map = measure(model, "pm.find_MAP", setting, base)[0]
+            mode, information = measure(model, "find_mode", setting, base)
+            laplace = measure(model, "laplace", setting, base)[0]
 
             def ratio(seconds, find_map=find_map):
                 return f"{seconds:6.1f} s ({seconds / find_map:3.1f}×)"
@@ -169,13 +202,40 @@ def table(models, settings) -> None:
             )
 
 
+def laplace_table(base) -> None:
+    """``laplace`` on the 100-coefficient logistic regression in a fresh process, every cache
+    warm, against pymc-extras' ``fit_laplace`` and NUTS, as ratios of their times to it."""
+    for call in ("laplace", *LAPLACE_CALLS):  # warm-up: every cache holds all three
+        measure("logistic", call, "warm", base)
+    ours = measure("logistic", "laplace", "warm", base)[0]
+    theirs = {call: measure("logistic", call, "warm", base)[0] for call in LAPLACE_CALLS}
+    print(
+        f"logistic d=100, fresh process, warm: laplace {ours:.1f} s; "
+        + "; ".join(
+            f"{call} {seconds:.1f} s ({seconds / ours:.1f}×)" for call, seconds in theirs.items()
+        ),
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="also with an empty compile cache")
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument(
+        "--models", nargs="+", choices=list(MODELS), default=["glm", "lkj", "hierarchical"]
+    )
+    parser.add_argument(
+        "--base-compiledir",
+        help="PyTensor's base_compiledir for the warm and new-data runs (a copy of a large "
+        "compile directory, say); default: the machine's own",
+    )
+    parser.add_argument("--laplace", action="store_true", help="only the fresh-process laplace row")
     arguments = parser.parse_args()
+    if arguments.laplace:
+        laplace_table(arguments.base_compiledir)
+        return
     settings = ["warm", "new data", *(["cold"] if arguments.cold else [])]
-    table(arguments.models, settings)
+    table(arguments.models, settings, arguments.base_compiledir)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Variable
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
 
+from pmfisher._core.c_modules import read_modules, recording_modules
 from pmfisher._core.graph_digest import UndigestibleGraph, graph_digest, shared_ancestors
 from pmfisher._core.progress import slow_work_notice
 from pmfisher._core.rewrites import SWITCH_SINK
@@ -145,6 +146,9 @@ def compile_derived(
         return CompiledFunction(function, shared, lock)
     function = _load(path) if path is not None else None
     if function is None:
+        similar = _similar_functions_modules(path, [*inputs, *replaced], sources, shared, recipe)
+        if similar is not None:
+            read_modules(_read_names(similar))
         with slow_work_notice(_compiling(recipe, inputs, kept=path is not None)):
             outputs = build()
             if shared_ancestors(outputs if isinstance(outputs, list | tuple) else [outputs]) != (
@@ -152,16 +156,19 @@ def compile_derived(
             ):
                 raise RuntimeError(f"recipe {recipe!r} reads data its sources do not name")
             placeholders = {data: data.type() for data in shared}
-            function = pytensor.function(
-                [*inputs, *placeholders.values()],
-                outputs,
-                mode=COMPILE_MODE,
-                givens=placeholders,
-                on_unused_input="ignore",
-            )
+            with recording_modules() as modules:
+                function = pytensor.function(
+                    [*inputs, *placeholders.values()],
+                    outputs,
+                    mode=COMPILE_MODE,
+                    givens=placeholders,
+                    on_unused_input="ignore",
+                )
         statistics["compiled"] += 1
         if path is not None:
-            _store(path, function)
+            _store(path, function, modules)
+        if similar is not None:
+            _add_names(similar, modules)
     compiled = CompiledFunction(function, shared, threading.Lock())
     if path is not None:
         _IN_MEMORY[path] = (function, compiled._lock)
@@ -229,10 +236,47 @@ def _cache_path(inputs, sources, shared, recipe) -> Path | None:
     return directory / f"{key.hexdigest()}.pkl"
 
 
+def _similar_functions_modules(path, inputs, sources, shared, recipe) -> Path | None:
+    """Where the C modules of the functions that differ from this one only in their data are
+    listed: a new data set's function is compiled from the same modules, and reading just
+    those spares PyTensor's walk through its whole compile directory
+    (:mod:`pmfisher._core.c_modules`)."""
+    if path is None:
+        return None
+    digest = graph_digest(inputs, sources, shared, array_values=False)
+    key = hashlib.blake2b(digest_size=20)
+    for part in (_environment(), recipe, digest):
+        key.update(part.encode())
+        key.update(b"\0")
+    return path.parent / f"{key.hexdigest()}.modules"
+
+
+def _read_names(listing: Path) -> list[str]:
+    try:
+        return listing.read_text().split()
+    except OSError:
+        return []
+
+
+def _add_names(listing: Path, names: set[str]) -> None:
+    new = names - set(_read_names(listing))
+    if not new:
+        return
+    try:
+        listing.parent.mkdir(parents=True, exist_ok=True)
+        # Appending a few short lines: concurrent writers interleave whole lines.
+        with listing.open("a") as file:
+            file.write("".join(f"{name}\n" for name in sorted(new)))
+    except OSError as error:
+        _log.debug("could not list the modules in %s: %s", listing, error)
+
+
 def _load(path: Path):
     try:
         with path.open("rb") as file:
-            function = pickle.load(file)
+            modules, payload = pickle.load(file)
+        read_modules(modules)
+        function = pickle.loads(payload)
     except FileNotFoundError:
         return None
     except Exception as error:  # a stale or damaged entry is recompiled and replaced
@@ -243,7 +287,10 @@ def _load(path: Path):
     return function
 
 
-def _store(path: Path, function) -> None:
+def _store(path: Path, function, modules: set[str]) -> None:
+    """Store ``function`` with the names of the C modules it uses, which a new process reads
+    before unpickling it instead of the whole compile directory
+    (:mod:`pmfisher._core.c_modules`)."""
     try:
         payload = pickle.dumps(function, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as error:  # an operation that does not pickle: the function still works
@@ -251,6 +298,7 @@ def _store(path: Path, function) -> None:
         return
     if len(payload) > _LARGEST_STORED_BYTES:
         return
+    payload = pickle.dumps((sorted(modules), payload), protocol=pickle.HIGHEST_PROTOCOL)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as file:

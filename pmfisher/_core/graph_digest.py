@@ -47,8 +47,14 @@ def _postorder(outputs) -> list[Variable]:
     return order
 
 
-def graph_digest(inputs, outputs, shared) -> str:
-    """A digest that is equal for two graphs exactly when PyTensor would compute the same."""
+def graph_digest(inputs, outputs, shared, *, array_values: bool = True) -> str:
+    """A digest that is equal for two graphs exactly when PyTensor would compute the same.
+
+    With ``array_values=False`` a constant array (observed data written into the model) is
+    entered by its type alone: the digest is then equal for two graphs that differ only in
+    their data, which compile to the same C modules (the data are not written into C code;
+    scalars, which are, keep their values).
+    """
     digest = hashlib.blake2b(digest_size=20)
     # id of an op, type or constant's value → its token (the graph keeps them all alive)
     tokens: dict[int, str] = {}
@@ -77,7 +83,9 @@ def graph_digest(inputs, outputs, shared) -> str:
         elif variable in roles:
             entry = f"{roles[variable]} {token(variable.type)}"
         elif isinstance(variable, Constant):
-            entry = f"constant {token(variable.type)} {token(variable.data)}"
+            scalar = getattr(variable.data, "size", 1) <= 1
+            value = token(variable.data) if array_values or scalar else ""
+            entry = f"constant {token(variable.type)} {value}"
         else:
             raise UndigestibleGraph(f"{variable} is neither an input nor a constant")
         number[variable] = len(number)

@@ -1,0 +1,85 @@
+"""PyTensor's C module cache, read only where a stored function needs it.
+
+A compiled PyTensor function with C thunks, unpickled in a new process, asks PyTensor's
+module cache for the C module of each thunk. That cache is created on first use by reading
+*every* module's ``key.pkl`` in the compile directory (``ModuleCache.refresh``): about
+2.7 ms per module, so 7 s on a machine whose compile directory holds 2,700 modules, paid by
+every fresh process before its first function, however few modules it needs.
+
+pmfisher stores its functions itself (:mod:`pmfisher._core.compilation`), so it knows which
+modules each one uses: they are recorded when the function is compiled or loaded, and stored
+beside it. Before a stored function is unpickled, only its own modules are read into the
+module cache, by PyTensor's own ``refresh`` told to skip every other directory. The cost of
+loading a function then grows with the function, not with the compile directory.
+
+Nothing else changes: a module that is not found this way (removed, or never recorded) is
+found by PyTensor as always, by its one full ``refresh``, and that refresh still reads the
+directories skipped here, since they are only skipped for the duration of a targeted read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
+
+import pytensor
+from pytensor.link.c import cmodule
+
+__all__ = ["read_modules", "recording_modules"]
+
+
+def _module_cache() -> cmodule.ModuleCache:
+    """PyTensor's module cache of this process; created without reading the whole compile
+    directory when this is its first use (PyTensor reads what it misses later anyway)."""
+    if cmodule._module_cache is None:
+        return cmodule.get_module_cache(pytensor.config.compiledir, init_args={"do_refresh": False})
+    return cmodule._module_cache
+
+
+@contextlib.contextmanager
+def recording_modules() -> Iterator[set[str]]:
+    """The names (folders of the compile directory) of the C modules that PyTensor hands out
+    inside the block: the modules of the functions compiled or unpickled there."""
+    cache = _module_cache()
+    used: set[str] = set()
+    module_from_key = cache.module_from_key
+
+    def recorded(key, lnk):
+        module = module_from_key(key, lnk)
+        used.add(os.path.basename(os.path.dirname(module.__file__)))
+        return module
+
+    cache.module_from_key = recorded
+    try:
+        yield used
+    finally:
+        del cache.module_from_key  # the class's method again
+
+
+def read_modules(names: Iterable[str]) -> None:
+    """Read the modules ``names`` into the module cache, and no others.
+
+    PyTensor's ``refresh`` walks the compile directory and reads every ``key.pkl`` not yet in
+    ``loaded_key_pkl``; every other folder is put there for the duration of the walk, so it
+    reads only these, with all of its own checks, and later walks still read the rest.
+    """
+    cache = _module_cache()
+    directory = cache.dirname
+
+    def key_file(name: str) -> str:
+        return os.path.join(directory, name, "key.pkl")  # as ``refresh`` spells it
+
+    wanted = {key_file(name) for name in names} - cache.loaded_key_pkl
+    if not wanted:
+        return
+    try:
+        folders = os.listdir(directory)
+    except OSError:
+        return
+    skipped = {key_file(name) for name in folders} - wanted - cache.loaded_key_pkl
+    cache.loaded_key_pkl |= skipped
+    try:
+        cache.refresh(cleanup=False)
+    finally:
+        cache.loaded_key_pkl -= skipped
