@@ -43,6 +43,7 @@ def recording_modules() -> Iterator[set[str]]:
     inside the block: the modules of the functions compiled or unpickled there."""
     cache = _module_cache()
     used: set[str] = set()
+    outer = cache.__dict__.get("module_from_key")  # a recording around this one
     module_from_key = cache.module_from_key
 
     def recorded(key, lnk):
@@ -54,7 +55,10 @@ def recording_modules() -> Iterator[set[str]]:
     try:
         yield used
     finally:
-        del cache.module_from_key  # the class's method again
+        if outer is None:
+            del cache.module_from_key  # the class's method again
+        else:
+            cache.module_from_key = outer
 
 
 def read_modules(names: Iterable[str]) -> None:

@@ -28,6 +28,11 @@ for the same function of the same model loads it instead of rewriting it: on a h
 model the Hessian takes 1.44 s to compile and 0.18 s to load. Within a process, a model built
 anew with the same graph (a notebook cell run again) reuses the loaded function itself.
 
+Loading a function with C thunks in a new process would make PyTensor read every module of
+its compile directory first; each stored function therefore carries the names of its own C
+modules, and only those are read (:mod:`pmfisher._core.c_modules`). A function compiled for
+data not seen before reads the modules of the same function on other data, which it shares.
+
 The key is a digest of the graph the function is derived from
 (:mod:`pmfisher._core.graph_digest`), together with a recipe name for how the outputs are derived,
 the versions of everything involved, this package's source and the rewriting options. Two

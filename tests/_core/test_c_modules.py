@@ -1,0 +1,102 @@
+"""A new process reads, of PyTensor's compile directory, only the C modules of the functions it
+loads (and, for data it has not seen, those of the same function on other data) — never the
+whole directory — and the functions still compute what they did."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.link.c import cmodule
+
+from pmfisher._core import compilation
+from pmfisher._core.c_modules import read_modules, recording_modules
+from pmfisher._core.compilation import compile_function
+
+# x ↦ Σ exp(c · x) + ‖x‖² for a constant data vector c: a function whose data are written in.
+FUNCTION = """
+def build(data):
+    x = pt.vector("x")
+    return compile_function([x], pt.sum(pt.exp(pt.constant(data) * x)) + pt.sum(x**2))
+"""
+
+PROCESS = textwrap.dedent(
+    """
+    import json, os, sys
+    import numpy as np, pytensor.tensor as pt
+    from pytensor.link.c import cmodule
+    from pmfisher._core import compilation
+    from pmfisher._core.compilation import compile_function
+    {function}
+    def read():
+        return sorted(os.path.basename(os.path.dirname(k)) for k in cmodule._module_cache.loaded_key_pkl)
+    x = np.array([0.5, -1.0, 2.0])
+    stored = build(np.array([1.0, 2.0, 3.0]))(x)
+    after_load = read()
+    new_data = build(np.array([3.0, 1.0, 2.0]))(x)
+    print(json.dumps({{
+        "stored": float(stored), "new_data": float(new_data), "after_load": after_load,
+        "after_new_data": read(), "statistics": dict(compilation.statistics),
+        "compile_directory": len(os.listdir(cmodule._module_cache.dirname)),
+    }}))
+    """
+).format(function=FUNCTION)
+
+
+def expected(data, x):
+    return float(np.sum(np.exp(data * x)) + np.sum(x**2))
+
+
+def test_a_new_process_reads_only_the_modules_of_its_functions(tmp_path, monkeypatch):
+    monkeypatch.setenv("PMFISHER_FUNCTION_CACHE", str(tmp_path))
+    namespace = {"pt": pt, "compile_function": compile_function}
+    exec(FUNCTION, namespace)
+    monkeypatch.setattr(compilation, "_IN_MEMORY", type(compilation._IN_MEMORY)())
+    namespace["build"](np.array([1.0, 2.0, 3.0]))  # stored, with the names of its modules
+    (stored_path,) = tmp_path.glob("*.pkl")
+    with stored_path.open("rb") as file:
+        names, _ = pickle.load(file)
+    (listing,) = tmp_path.glob("*.modules")
+    assert set(listing.read_text().split()) == set(names) != set()
+
+    completed = subprocess.run(
+        [sys.executable, "-c", PROCESS],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PMFISHER_FUNCTION_CACHE": str(tmp_path)},
+    )
+    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    x = np.array([0.5, -1.0, 2.0])
+    assert seen["stored"] == expected(np.array([1.0, 2.0, 3.0]), x)
+    assert seen["new_data"] == expected(np.array([3.0, 1.0, 2.0]), x)
+    assert seen["statistics"] == {"loaded": 1, "compiled": 1}
+    # The loaded function's modules and nothing else; the new data's function needed no
+    # other module, so no walk through the directory, which holds more than these.
+    assert seen["after_load"] == sorted(names)
+    assert seen["after_new_data"] == sorted(names)
+    assert seen["compile_directory"] > len(names)
+
+
+def test_a_targeted_read_leaves_the_rest_to_pytensors_own_walk():
+    """The skipped folders are skipped only during the read: a later full refresh reads them."""
+    cache = cmodule.get_module_cache(cmodule.config.compiledir)
+    x = pt.vector("x")
+    with recording_modules() as names:
+        compile_function([x], pt.sum(pt.cosh(x) * 3.0))
+    assert names
+    before = set(cache.loaded_key_pkl)
+    read_modules(names)
+    assert cache.loaded_key_pkl >= before  # nothing forgotten that was read
+    cache.refresh(cleanup=False)
+    folders = {
+        os.path.join(cache.dirname, name, "key.pkl")
+        for name in os.listdir(cache.dirname)
+        if os.path.isfile(os.path.join(cache.dirname, name, "key.pkl"))
+    }
+    # Every complete module is read by PyTensor's walk (a few may be too old to use).
+    assert len(folders - cache.loaded_key_pkl) <= len(folders) // 10
