@@ -33,7 +33,8 @@ PROCESS = textwrap.dedent(
     from pmfisher._core.compilation import compile_function
     {function}
     def read():
-        return sorted(os.path.basename(os.path.dirname(k)) for k in cmodule._module_cache.loaded_key_pkl)
+        read_files = cmodule._module_cache.loaded_key_pkl
+        return sorted(os.path.basename(os.path.dirname(k)) for k in read_files)
     x = np.array([0.5, -1.0, 2.0])
     stored = build(np.array([1.0, 2.0, 3.0]))(x)
     after_load = read()
