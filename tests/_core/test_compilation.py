@@ -177,6 +177,23 @@ def test_graph_with_an_operation_that_does_not_pickle_is_compiled_every_time(cac
     assert not list(cache.glob("*.pkl"))
 
 
+def test_batched_linear_algebra_is_stored_and_loaded(cache):
+    """A ``Blockwise`` node (a batch of Cholesky factors, as in an LKJ model) carries a closure
+    made at link time, which does not pickle: it is set aside when storing, made again when
+    loading, and kept by the compiled function."""
+    a = pt.tensor3("a", shape=(2, 3, 3))
+    batch = np.stack([np.eye(3) * 4.0, np.diag([1.0, 9.0, 16.0])])
+    expected = np.sqrt(batch)  # the Cholesky factor of a diagonal matrix
+    before = counts()
+    compiled = compile_function([a], pt.linalg.cholesky(a))
+    np.testing.assert_allclose(compiled(batch), expected)
+    forget_functions_in_memory()
+    loaded = compile_function([a], pt.linalg.cholesky(a))
+    np.testing.assert_allclose(loaded(batch), expected)
+    np.testing.assert_allclose(compiled(batch), expected)  # its closure was given back
+    assert (delta(before, "compiled"), delta(before, "loaded")) == (1, 1)
+
+
 def _cube_sum():
     x = pt.vector("x", shape=(3,))
     return [x], (x**3).sum()
