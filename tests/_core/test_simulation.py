@@ -4,7 +4,7 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from pmfisher._core import data_likelihood as data_likelihood_module
+from pmfisher._core import memory
 from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.simulation import simulate_data
@@ -104,9 +104,7 @@ def test_chunking_does_not_change_the_numbers(monkeypatch):
     like = data_likelihood(model, space="constrained")
     theta = np.tile(BETA, (7, 1))
     whole = like.logp_grad_hessian(theta, data), like.observation_scores(theta, data)
-    monkeypatch.setattr(
-        data_likelihood_module, "ELEMENT_BUDGET", 100
-    )  # 1 replicate, 1 direction per call
+    monkeypatch.setattr(memory, "ELEMENT_BUDGET", 100)  # 1 replicate, 1 direction per call
     chunked = like.logp_grad_hessian(theta, data), like.observation_scores(theta, data)
     for a, b in zip([*whole[0], whole[1]], [*chunked[0], chunked[1]], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
