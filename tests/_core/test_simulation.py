@@ -110,6 +110,24 @@ def test_chunking_does_not_change_the_numbers(monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
+def test_unbatched_route_gives_the_batched_numbers():
+    """Where the batched graph fails at run time (OrderedLogistic), each replicate goes
+    through the graph of one data set: same numbers, same axes."""
+    model = model_for(logistic)
+    data = simulate_data(model, {"beta": BETA}, 3, random_seed=8)
+    like = data_likelihood(model, space="constrained")
+    theta = BETA + np.arange(3)[:, None] * 0.1
+    batched = like.observation_scores(theta, data), like.observation_hessians(theta, data)
+    like._unbatchable.update({"_scores_fn", "_observation_hessians_fn"})
+    try:
+        single = like.observation_scores(theta, data), like.observation_hessians(theta, data)
+    finally:
+        like._unbatchable.clear()
+    for a, b in zip(batched, single, strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
 def test_fit_batch_finds_each_replicates_mle():
     model = model_for(poisson)
     data = simulate_data(model, {"lam": 3.0}, 50, random_seed=9)
