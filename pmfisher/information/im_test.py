@@ -130,6 +130,14 @@ def information_matrix_test(
         statistic, df, discrepancy = im_statistics(like, x[None, :], like.observed_batch())
         bar.advance()
     n = len(graph.observation_labels)
+    if df[0] < 1:
+        # The indicators add no direction to the scores' span (one observation, say): the
+        # statistic has no χ² reference, and chi2.sf(·, 0) is NaN.
+        raise PMFisherError(
+            f"the information-matrix test of {', '.join(like.names)} has no degrees of "
+            f"freedom: with {n} observation(s) and {graph.size} parameter(s), no indicator "
+            "is linearly independent of the scores. It needs more observations."
+        )
     return InformationMatrixTest(
         statistic=float(statistic[0]),
         degrees_of_freedom=int(df[0]),
