@@ -9,6 +9,7 @@ from pmfisher.approximation.compare import compare
 from pmfisher.approximation.delta import delta_method
 from pmfisher.approximation.laplace import laplace
 from pmfisher.errors import (
+    InsufficientMemoryError,
     NotPositiveDefiniteError,
     PMFisherError,
     PointError,
@@ -31,6 +32,7 @@ __all__ = [
     "FisherInformation",
     "GaussNewtonSplit",
     "InformationMatrixTest",
+    "InsufficientMemoryError",
     "Mode",
     "NotPositiveDefiniteError",
     "PMFisherError",

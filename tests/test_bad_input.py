@@ -64,7 +64,7 @@ def test_bad_point_is_named(model, function, bad):
 
 NO_POINT = {
     "find_mode": lambda model: pmfisher.find_mode(model=model),
-    "laplace": lambda model: pmfisher.laplace(model=model, draws=10),
+    "laplace": lambda model: pmfisher.laplace(model=model, draws=25),
     "sandwich_covariance": lambda model: pmfisher.sandwich_covariance(model=model),
     "information_matrix_test": lambda model: pmfisher.information_matrix_test(model=model),
     "observed_information": lambda model: pmfisher.observed_information(model=model),

@@ -56,6 +56,7 @@ CLASSES = {
     "PointError",
     "UnsupportedModelError",
     "NotPositiveDefiniteError",
+    "InsufficientMemoryError",
 }
 PLOTS = {
     "khat_threshold": "draws",
@@ -112,6 +113,7 @@ def test_classes_are_classes_and_errors_are_value_errors():
     for name in ("PMFisherError", "PointError", "UnsupportedModelError"):
         assert issubclass(getattr(pmfisher, name), ValueError)
     assert issubclass(pmfisher.NotPositiveDefiniteError, pmfisher.PMFisherError)
+    assert issubclass(pmfisher.InsufficientMemoryError, pmfisher.PMFisherError)
 
 
 def test_plots_is_a_submodule():

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import pmfisher
+from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.model_graph import model_graph
 from pmfisher.testing import finite_difference_hessian, finite_difference_jacobian
-from tests.zoo import ROWS, model_for
+from tests.zoo import ROWS, SERIES, model_for
 
 NAMES = list(ROWS)
 PER_OBSERVATION = [name for name, row in ROWS.items() if row.per_observation]
@@ -115,3 +116,120 @@ def test_find_mode_is_a_mode_or_says_why_not(name):
     graph = model_graph(model, space="unconstrained", terms="posterior")
     # The point shows every entry, in the constrained space, and gives back the flat mode.
     np.testing.assert_allclose(graph.flatten(mode.point), mode.x, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["ar", "gaussian_random_walk"])
+def test_saturated_latent_process_likelihood_warns_of_its_flat_directions(name):
+    """As many latent states as data: the likelihood is maximized at x = y whatever the
+    process's own parameters, which it does not contain — find_mode and the observed
+    information say so, naming them in the flat directions' loadings."""
+    model, hyper = (
+        model_for(name),
+        [label for label in ("sigma", "rho") if label in ROWS[name].point],
+    )
+    with pytest.warns(UserWarning, match="The mode is not unique") as record:
+        mode = pmfisher.find_mode(model=model, terms="likelihood", space="constrained")
+    [message] = [str(w.message) for w in record if "not unique" in str(w.message)]
+    flat = message.split("eigenvalue")[1:]
+    assert len(flat) == len(hyper)  # one flat direction per process parameter, and no other
+    assert all(any(label in clause for clause in flat) for label in hyper)
+    assert mode.converged
+    np.testing.assert_allclose(mode.point["x"], SERIES, atol=1e-6)  # the saturated fit
+    with pytest.warns(UserWarning, match="observed information is singular") as record:
+        info = pmfisher.observed_information(mode, model=model)
+    assert all(label in str(record[-1].message) for label in hyper)
+    # Elsewhere the information is the data's precision along the states (σ_y = 0.5).
+    states = [label for label in info["param_i"].values if label.startswith("x")]
+    np.testing.assert_allclose(info.sel(param_i=states, param_j=states), 4.0 * np.eye(10))
+
+
+def test_ordered_logistic_information_matrix_test():
+    """The per-observation Hessians (forward over forward, unbatched) equal finite
+    differences of the per-observation scores, and the test drops the one indicator that
+    vanishes identically (∂²ℓᵢ/∂c₁∂c₂ + sᵢ₁sᵢ₂ = 0 for log(F(c₂ − η) − F(c₁ − η)))."""
+    row, model = ROWS["ordered_logistic"], model_for("ordered_logistic")
+    like = data_likelihood(model)
+    x = like.graph.flatten(row.point)
+    data = like.observed_batch()
+    hessians = like.observation_hessians(x[None], data)[0]  # (n, d, d)
+    n, d = hessians.shape[:2]
+    reference = finite_difference_jacobian(
+        lambda y: like.observation_scores(y[None], data)[0].ravel(), x
+    ).reshape(n, d, d)
+    np.testing.assert_allclose(hessians, reference, rtol=1e-6, atol=1e-8)
+    result = pmfisher.information_matrix_test(row.point, model=model, progressbar=False)
+    assert result.degrees_of_freedom == d * (d + 1) // 2 - 1
+    assert np.isfinite(result.statistic)
+    assert 0.0 < result.p_value < 1.0
+
+
+def _labelled_square(matrix, labels):
+    assert list(matrix["param_i"].values) == list(labels)
+    assert list(matrix["param_j"].values) == list(labels)
+    assert np.all(np.isfinite(matrix.values))
+    np.testing.assert_allclose(matrix.values, matrix.values.T, atol=1e-12 * np.abs(matrix).max())
+
+
+@pytest.mark.parametrize("name", PER_OBSERVATION)
+def test_the_other_point_functions_are_checked_results_or_typed_errors(name, monkeypatch):
+    """The sandwich, the Cramér–Rao bound, the natural gradient, the Gauss–Newton split and
+    the KL curvature on the rows whose scores, Hessians and Monte Carlo graphs the tests
+    above compiled (the per-graph cache shares them): each a result checked against another
+    route, or a typed error that names the variable."""
+    row, model = ROWS[name], model_for(name)
+    # The bound and the natural gradient take the Monte Carlo information's defaults: 64
+    # draws keep the row cheap, a seed keeps it deterministic (only definiteness and signs
+    # are compared where the information is random).
+    monkeypatch.setitem(pmfisher.fisher_information.__kwdefaults__, "draws", 64)
+    monkeypatch.setitem(pmfisher.fisher_information.__kwdefaults__, "random_seed", 1)
+    calls = {
+        "sandwich": lambda: pmfisher.sandwich_covariance(row.point, model=model),
+        "bound": lambda: pmfisher.cramer_rao_bound(row.point, model=model),
+        "natural": lambda: pmfisher.natural_gradient(row.point, model=model),
+        "gauss_newton": lambda: pmfisher.gauss_newton(row.point, model=model),
+        "kl": lambda: pmfisher.kl_curvature(row.point, model=model),
+    }
+    # The row's error for the call, or for what the call needs (scores, the Fisher information).
+    needs = {"sandwich": ("sandwich", "scores"), "gauss_newton": ("exact", "fisher")}
+    needs |= {"bound": ("fisher",), "natural": ("fisher",), "kl": ("exact", "fisher")}
+    results = {}
+    for call, function in calls.items():
+        raises = next((_expect(name, check) for check in needs[call] if check in row.errors), None)
+        if raises is None:
+            results[call] = function()
+            continue
+        with raises:
+            function()
+    if not results:
+        return
+    graph = model_graph(model, space="constrained", terms="likelihood")
+    if "sandwich" in results:
+        _labelled_square(results["sandwich"], graph.labels)
+        bread = np.linalg.inv(pmfisher.observed_information(row.point, model=model).values)
+        meat = pmfisher.empirical_fisher(row.point, model=model).values
+        _close(results["sandwich"].values, bread @ meat @ bread, rtol=1e-8)
+    if "bound" in results:
+        _labelled_square(results["bound"], graph.labels)
+        assert np.all(np.linalg.eigvalsh(results["bound"].values) > 0)
+        # I⁻¹∇ℓ lies where the bound sends the gradient: ∇ℓᵀ I⁻¹ ∇ℓ > 0 (Monte Carlo I
+        # differs between the two calls, so only the sign is compared).
+        gradient = _gradient_reference(graph.logp_fn, graph.flatten(row.point))
+        assert float(gradient @ results["natural"].values) > 0
+    for call in ("gauss_newton", "kl"):
+        if call in results:  # an exact Fisher information: both equal it
+            exact = pmfisher.fisher_information(row.point, model=model, method="exact")
+            matrix = results[call].gauss_newton if call == "gauss_newton" else results[call]
+            _close(matrix.values, exact.matrix.values, rtol=1e-10)
+    if name == "scalar":  # Poisson(λ) with one observation y = 3, at λ = 2.5
+        np.testing.assert_allclose(results["bound"].values, [[2.5]], rtol=1e-12)  # λ / n
+        np.testing.assert_allclose(results["natural"].values, [0.5], rtol=1e-12)  # y − λ
+        np.testing.assert_allclose(results["kl"].values, [[0.4]], rtol=1e-12)  # 1 / λ
+
+
+def test_information_matrix_test_without_degrees_of_freedom_says_so():
+    """One observation: the indicator is a multiple of the score, so the statistic has no
+    χ² reference (it was a NaN p-value)."""
+    with pytest.raises(pmfisher.PMFisherError, match="test of y has no degrees of freedom"):
+        pmfisher.information_matrix_test(
+            ROWS["scalar"].point, model=model_for("scalar"), progressbar=False
+        )

@@ -15,7 +15,7 @@ import numpy as np
 import pymc as pm
 from pymc.distributions.transforms import ordered
 
-from pmfisher.errors import UnsupportedModelError
+from pmfisher.errors import NotPositiveDefiniteError, UnsupportedModelError
 
 RNG = np.random.default_rng(20261130)
 N = 16
@@ -34,8 +34,10 @@ MV = RNG.multivariate_normal([0.0, 1.0], [[1.0, 0.5], [0.5, 2.0]], size=10)
 class Row:
     """One model class: ``build()`` makes the model, ``point`` is a constrained point in
     its support, ``errors`` maps a check (``"likelihood"``, ``"posterior"`` for the terms
-    of the observed information, or ``"scores"``, ``"fisher"``, ``"mode"``) to the typed
-    error and the words it must raise with, where pmfisher cannot give the result."""
+    of the observed information, or ``"scores"``, ``"fisher"``, ``"mode"``, ``"exact"`` for
+    the exact Fisher information that the Gauss–Newton split and the KL curvature need,
+    ``"sandwich"``) to the typed error and the words it must raise with, where pmfisher
+    cannot give the result."""
 
     name: str
     build: Callable[[], pm.Model]
@@ -44,6 +46,17 @@ class Row:
     # The per-observation machinery (scores, simulated data sets, batched likelihoods: the
     # costliest checks) is checked on the rows where it is special.
     per_observation: bool = False
+
+
+def _no_exact(distribution: str) -> dict:
+    """The typed error of a row whose likelihood has no closed-form Fisher information."""
+    return {
+        "exact": (
+            UnsupportedModelError,
+            f"method='exact' is not available: the observed variable y has a {distribution} "
+            "distribution",
+        )
+    }
 
 
 def _dirichlet_multinomial():
@@ -262,6 +275,7 @@ ZOO = (
         "dirichlet_multinomial",
         _dirichlet_multinomial,
         {"p": [0.25, 0.3, 0.45]},
+        errors=_no_exact("Multinomial"),
         per_observation=True,
     ),
     Row("dirichlet_categorical", _dirichlet_categorical, {"p": [0.25, 0.3, 0.45]}),
@@ -270,9 +284,16 @@ ZOO = (
         "lkj_mvnormal",
         _lkj_mvnormal,
         {"chol": [1.1, 0.4, 1.3], "mu": [0.1, 0.9]},
+        errors=_no_exact("MultivariateNormal"),
         per_observation=True,
     ),
-    Row("censored_normal", _censored, {"mu": 0.2, "sigma": 1.3}, per_observation=True),
+    Row(
+        "censored_normal",
+        _censored,
+        {"mu": 0.2, "sigma": 1.3},
+        errors=_no_exact("Censored"),
+        per_observation=True,
+    ),
     Row("truncated_normal", _truncated, {"mu": 0.8, "sigma": 1.1}),
     Row("zero_inflated_poisson", _counts(pm.ZeroInflatedPoisson, False), {"psi": 0.7, "mu": 2.1}),
     Row(
@@ -284,6 +305,7 @@ ZOO = (
         "hurdle_poisson",
         _counts(pm.HurdlePoisson, False),
         {"psi": 0.7, "mu": 2.1},
+        errors=_no_exact("Hurdle"),
         per_observation=True,
     ),
     Row(
@@ -304,6 +326,14 @@ ZOO = (
         "normal_mixture_dirichlet",
         _normal_mixture("dirichlet"),
         {"w": [0.45, 0.55], "mu": [-0.9, 1.4], "sigma": 0.7},
+        errors={
+            **_no_exact("Mixture"),
+            # Away from the MLE the mixture's observed information is indefinite.
+            "sandwich": (
+                NotPositiveDefiniteError,
+                "observed information is not positive definite: eigenvalue -[0-9.]+ along sigma",
+            ),
+        },
         per_observation=True,
     ),
     Row(
@@ -331,7 +361,10 @@ ZOO = (
         "custom_dist",
         _custom_dist,
         {"mu": 0.3, "sigma": 1.2},
-        errors={"fisher": (UnsupportedModelError, "y is a CustomDist without a forward sampler")},
+        errors={
+            "fisher": (UnsupportedModelError, "y is a CustomDist without a forward sampler"),
+            **_no_exact("CustomDist_y"),
+        },
         per_observation=True,
     ),
     Row(

@@ -5,7 +5,9 @@
 inputs and vectorized over a leading replicate axis of both the parameters and the data, so
 that log-likelihoods, gradients, Hessians, per-observation scores and per-observation
 Hessians are evaluated for a batch of (θ, data set) pairs in one call, chunked over
-replicates to bound memory.
+replicates and parameter directions so that no intermediate exceeds the element budget of
+:mod:`pmfisher._core.memory` (or, where one replicate and one direction alone would not fit in
+memory, raising :class:`~pmfisher.errors.InsufficientMemoryError` before building it).
 """
 
 from __future__ import annotations
@@ -21,17 +23,16 @@ from pytensor.gradient import pushforward
 from pytensor.graph import vectorize_graph
 from pytensor.graph.replace import graph_replace
 
-from pmfisher._core import derivatives
+from pmfisher._core import derivatives, memory
 from pmfisher._core.compilation import compile_function
 from pmfisher._core.model_graph import ModelGraph, model_graph
 from pmfisher._core.options import Space
-from pmfisher.errors import PMFisherError, UnsupportedModelError
+from pmfisher.errors import PMFisherError
 
-__all__ = ["ELEMENT_BUDGET", "DataLikelihood", "data_likelihood"]
+__all__ = ["DataLikelihood", "data_likelihood"]
 
-# Largest number of elements in one intermediate array of a batched evaluation (16 MB of
-# float64); replicates and parameter directions are chunked to stay under it.
-ELEMENT_BUDGET = 2**21
+# What to do when one replicate's (or one direction's) batched intermediate would not fit.
+_INSTEAD = "use fewer observations (or parameters), or a machine with more memory."
 
 
 def data_likelihood(model: pm.Model | None = None, *, space: Space = "constrained"):
@@ -82,6 +83,8 @@ class DataLikelihood:
             for name, var in self.data.items()
         }
         self.theta_batch = pt.matrix("theta_batch", dtype="float64")
+        # Batched functions whose graph failed at run time (see ``_directional``).
+        self._unbatchable: set[str] = set()
 
     # -- data ----------------------------------------------------------------------------
 
@@ -168,15 +171,26 @@ class DataLikelihood:
         return compile_function(inputs, self._directional_scores)
 
     @functools.cached_property
-    def _observation_hessians_fn(self):
-        """(θ batch, directions (k, d), data) → (R, k, n, d): per-observation Hessians
+    def _observation_hessian_columns(self):
+        """(θ, directions (k, d), one data set) → (k, n, d): per-observation Hessians
         applied to each direction, by forward mode over the per-observation scores."""
         theta = self.graph.theta
         scores = derivatives.jacobian_forward(self.pointwise, theta)
         tangent = theta.type("tangent")
         directional = pushforward(scores, theta, tangent)
         [columns] = vectorize_graph([directional], replace={tangent: self._directions})
-        return self._batched([columns], [self._directions])
+        return columns
+
+    @functools.cached_property
+    def _observation_hessians_fn(self):
+        """The per-observation Hessian columns batched over replicates: (R, k, n, d)."""
+        return self._batched([self._observation_hessian_columns], [self._directions])
+
+    @functools.cached_property
+    def _single_observation_hessians_fn(self):
+        """The per-observation Hessian columns of one data set, without a replicate axis."""
+        inputs = [self.graph.theta, self._directions, *self.data.values()]
+        return compile_function(inputs, self._observation_hessian_columns)
 
     @functools.cached_property
     def _constrained_fn(self):
@@ -187,8 +201,8 @@ class DataLikelihood:
 
     # -- evaluation ----------------------------------------------------------------------
 
-    def _replicate_chunks(self, replicates: int, per_replicate: int):
-        step = max(1, ELEMENT_BUDGET // max(1, per_replicate))
+    def _replicate_chunks(self, replicates: int, per_replicate: int, what: str):
+        step = memory.chunk_length(replicates, per_replicate, what, instead=_INSTEAD)
         return [slice(start, min(start + step, replicates)) for start in range(0, replicates, step)]
 
     def _data_args(self, data: Mapping, chunk: slice):
@@ -216,7 +230,9 @@ class DataLikelihood:
         d = self.graph.size
         parts = [
             self._logp_grad_hessian_fn(theta_batch[chunk], *self._data_args(data, chunk))
-            for chunk in self._replicate_chunks(len(theta_batch), self.n_elements * d)
+            for chunk in self._replicate_chunks(
+                len(theta_batch), self.n_elements * d, "the Hessian of one data set's likelihood"
+            )
         ]
         logp, grad, hessian = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
         return logp, grad, hessian
@@ -225,7 +241,13 @@ class DataLikelihood:
         """Per-observation scores ``(R, n, d)``, chunked over replicates and directions."""
         self.graph.require_elementwise()
         theta_batch = self._check(theta_batch, data)
-        return self._directional(self._scores_fn, theta_batch, data, self.n_elements)
+        return self._directional(
+            ("_scores_fn", "_observed_scores_fn"),
+            theta_batch,
+            data,
+            self.n_elements,
+            "per-observation scores",
+        )
 
     def observed_scores(self, x) -> np.ndarray:
         """Per-observation scores ``(n, d)`` of the model's own data at the flat ``x``,
@@ -236,7 +258,12 @@ class DataLikelihood:
             np.asarray(self.observed_data[name], dtype=self.data[name].dtype) for name in self.names
         ]
         d = self.graph.size
-        step = max(1, min(d, ELEMENT_BUDGET // max(1, self.n_elements)))
+        memory.require_fits(
+            8 * self.n_elements * d, f"the {self.n_elements} × {d} scores", instead=_INSTEAD
+        )
+        step = memory.chunk_length(
+            d, self.n_elements, "the scores in one parameter direction", instead=_INSTEAD
+        )
         identity = np.eye(d)
         blocks = [
             np.asarray(self._observed_scores_fn(x, identity[start : start + step], *data))
@@ -250,34 +277,74 @@ class DataLikelihood:
         theta_batch = self._check(theta_batch, data)
         d = self.graph.size
         return self._directional(
-            self._observation_hessians_fn, theta_batch, data, self.n_elements * d
+            ("_observation_hessians_fn", "_single_observation_hessians_fn"),
+            theta_batch,
+            data,
+            self.n_elements * d,
+            "per-observation Hessians",
         )
 
-    def _directional(self, function, theta_batch, data, per_direction: int) -> np.ndarray:
+    def _directional(
+        self, functions: tuple[str, str], theta_batch, data, per_direction: int, what: str
+    ) -> np.ndarray:
         """Evaluate a function of unit directions, chunking directions then replicates, and
-        put the direction axis after the observation axis."""
+        put the direction axis after the observation axis.
+
+        ``functions`` names the compiled function batched over replicates and the one of a
+        single data set. The single one serves one replicate (no batched operations: faster)
+        and every replicate where the batched graph fails at run time: PyTensor's
+        ``vectorize_graph`` of the forward-over-forward derivatives of some likelihoods
+        (OrderedLogistic: the shape arithmetic of the gradient of its ``Join`` of cumulative
+        probabilities, batched, meets a length-1 axis not marked broadcastable) raises an
+        ``AssertionError`` that the unbatched graph does not.
+        """
         d = self.graph.size
         identity = np.eye(d)
-        step = max(1, min(d, ELEMENT_BUDGET // max(1, per_direction)))
+        memory.require_fits(
+            8 * len(theta_batch) * per_direction * d,
+            f"the {what} of {len(theta_batch)} data set(s)",
+            instead=_INSTEAD,
+        )
+        step = memory.chunk_length(
+            d, per_direction, f"the {what} in one parameter direction", instead=_INSTEAD
+        )
         direction_chunks = [identity[start : start + step] for start in range(0, d, step)]
-        replicate_chunks = self._replicate_chunks(len(theta_batch), per_direction * step)
-        out = []
-        for chunk in replicate_chunks:
-            args = self._data_args(data, chunk)
+        batched, single = functions
+        if len(theta_batch) > 1 and batched not in self._unbatchable:
             try:
-                blocks = [
-                    function(theta_batch[chunk], directions, *args)[0]
-                    for directions in direction_chunks
-                ]
-            except AssertionError as error:
-                # PyTensor's vectorized graph of some distributions (OrderedLogistic) fails
-                # its broadcasting checks at run time; say so instead of a raw traceback.
-                raise UnsupportedModelError(
-                    f"the per-observation second derivatives of {', '.join(self.names)} "
-                    "cannot be evaluated in batches: PyTensor's vectorized graph fails "
-                    f"({str(error).splitlines()[0][:120]}). The observed information and the "
-                    "scores do not need them."
-                ) from None
+                return self._directional_batched(
+                    getattr(self, batched),
+                    theta_batch,
+                    data,
+                    direction_chunks,
+                    per_direction * step,
+                    what,
+                )
+            except AssertionError:
+                self._unbatchable.add(batched)
+        function = getattr(self, single)
+        out = []
+        for replicate, theta in enumerate(theta_batch):
+            args = self._data_args(data, slice(replicate, replicate + 1))
+            blocks = [
+                np.asarray(function(theta, directions, *(arg[0] for arg in args)))
+                for directions in direction_chunks
+            ]
+            out.append(np.moveaxis(np.concatenate(blocks, axis=0), 0, 1))
+        return np.stack(out)
+
+    def _directional_batched(
+        self, function, theta_batch, data, direction_chunks, per_replicate: int, what: str
+    ):
+        out = []
+        for chunk in self._replicate_chunks(
+            len(theta_batch), per_replicate, f"the {what} of one data set"
+        ):
+            args = self._data_args(data, chunk)
+            blocks = [
+                function(theta_batch[chunk], directions, *args)[0]
+                for directions in direction_chunks
+            ]
             out.append(np.moveaxis(np.concatenate(blocks, axis=1), 1, 2))
         return np.concatenate(out)
 

@@ -10,6 +10,13 @@ conservative, and of the right size.
 
 Memory is compared with what the operating system reports as available (``MemAvailable``),
 keeping half of it for everything else the process holds.
+
+Batched evaluations (the likelihood over simulated data sets, per-observation scores and
+Hessians, the Monte Carlo Fisher information's data sets) are cut into chunks whose largest
+intermediate holds at most :data:`ELEMENT_BUDGET` elements (:func:`chunk_length`). A chunk
+holds at least one unit (a replicate, a parameter direction), so a unit larger than the
+budget is still built — unless it would not fit in memory, which raises
+:class:`~pmfisher.errors.InsufficientMemoryError` before the graph is evaluated.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ import os
 from pmfisher.errors import InsufficientMemoryError
 
 __all__ = [
+    "ELEMENT_BUDGET",
     "HEADROOM",
     "available_bytes",
+    "chunk_length",
     "dense_hessian_bytes",
     "describe_bytes",
     "fits",
@@ -29,6 +38,11 @@ __all__ = [
 
 #: Fraction of the available memory one intermediate may take.
 HEADROOM = 0.5
+
+#: Largest number of float64 elements of one intermediate of a batched evaluation (16 MiB):
+#: small enough to stay in cache-friendly sizes, large enough that the per-call overhead of a
+#: compiled function is amortized.
+ELEMENT_BUDGET = 2**21
 
 _FLOAT = 8
 
@@ -75,3 +89,15 @@ def require_fits(nbytes: int, what: str, *, instead: str) -> None:
             f"{what} would need about {describe_bytes(nbytes)}, and only "
             f"{describe_bytes(available_bytes())} of memory is available; {instead}"
         )
+
+
+def chunk_length(total: int, elements_each: int, what: str, *, instead: str) -> int:
+    """How many of ``total`` units (replicates, parameter directions) one batched call takes.
+
+    Each unit adds ``elements_each`` float64 elements to the call's largest intermediate; a
+    chunk takes as many units as :data:`ELEMENT_BUDGET` holds, and at least one, which must
+    fit in memory (:func:`require_fits`, with ``what`` naming one unit's intermediate and
+    ``instead`` what to do when it does not).
+    """
+    require_fits(_FLOAT * elements_each, what, instead=instead)
+    return max(1, min(int(total), ELEMENT_BUDGET // max(1, int(elements_each))))

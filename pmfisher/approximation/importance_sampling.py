@@ -8,7 +8,11 @@ import warnings
 import numpy as np
 from arviz_stats.base import array_stats
 
-__all__ = ["khat_threshold", "psis", "systematic_resample"]
+__all__ = ["MIN_DRAWS", "khat_threshold", "psis", "systematic_resample"]
+
+#: Fewest draws PSIS can smooth: it fits the generalized Pareto distribution to the
+#: :math:`\min(S/5,\ 3\sqrt S)` largest ratios and needs at least 5 of them.
+MIN_DRAWS = 25
 
 
 def khat_threshold(draws: int) -> float:

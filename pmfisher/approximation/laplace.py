@@ -63,6 +63,7 @@ from pmfisher._core.sparse_cholesky import sparse_positive_definite
 from pmfisher._core.sparse_hessian import SparseHessian
 from pmfisher._core.structure import hessian_structure
 from pmfisher.approximation.importance_sampling import (
+    MIN_DRAWS,
     khat_threshold,
     psis,
     systematic_resample,
@@ -189,8 +190,11 @@ def laplace(
     if importance_sampling is not None:
         check_option("importance_sampling", importance_sampling, ImportanceSampling)
     check_option("not_positive_definite", not_positive_definite, NotPositiveDefinite)
-    if int(draws) != draws or draws < 10:
-        raise PMFisherError(f"draws={draws!r} must be an integer of at least 10.")
+    if int(draws) != draws or draws < MIN_DRAWS:
+        raise PMFisherError(
+            f"draws={draws!r} must be an integer of at least {MIN_DRAWS}: the Pareto k̂ "
+            "diagnostic of the approximation fits the tail of at least 5 of its weights."
+        )
     draws = int(draws)
     if latent is not None:
         if space != "unconstrained" or importance_sampling is not None:

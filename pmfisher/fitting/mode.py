@@ -239,19 +239,34 @@ def _start(model, objective, start) -> np.ndarray:
 def _boundary(objective, x_unconstrained, target, point, grad_norm: float, logp: float) -> str:
     """Why a stationary point of the search is not an interior mode of the target, or ``""``:
     coordinates of the search space ran off to infinity (the supremum is approached at the
-    edge of the support), or the target's gradient does not vanish there."""
-    runaway, at_edge = [], []
+    edge of the support), or the target's gradient does not vanish there.
+
+    Coordinates that drifted far along a direction the density does not depend on (a
+    saturated latent-state likelihood does not contain the process's own parameters) are
+    not a boundary: moving them back to the origin leaves the log-density unchanged, and
+    the flat-direction check of :func:`find_mode` reports them instead."""
+    runaway, at_edge, indices = [], [], []
     for block, rv in zip(objective.blocks, objective.free_rvs, strict=True):
         values = x_unconstrained[block.start : block.stop]
         off = [
-            label
-            for label, value in zip(block.labels, values, strict=True)
+            (block.start + offset, label)
+            for offset, (label, value) in enumerate(zip(block.labels, values, strict=True))
             if objective.model.rvs_to_transforms.get(rv) is not None and abs(value) > RUNAWAY
         ]
         if off:
-            runaway += off
+            indices += [index for index, _ in off]
+            runaway += [label for _, label in off]
             at_edge.append(f"{rv.name} = {np.array2string(point[rv.name], precision=4)}")
     steep = grad_norm > GRADIENT_TOLERANCE * max(1.0, abs(logp))
+    if runaway and not steep:
+        pulled_back = x_unconstrained.copy()
+        pulled_back[indices] = 0.0
+        here, there = (
+            float(objective.logp_fn(x_unconstrained)),
+            float(objective.logp_fn(pulled_back)),
+        )
+        if abs(here - there) <= GRADIENT_TOLERANCE * max(1.0, abs(here)):
+            runaway = []
     if not runaway and not steep:
         return ""
     where = ""

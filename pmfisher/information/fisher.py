@@ -10,7 +10,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from pmfisher._core import labelled
+from pmfisher._core import labelled, memory
 from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.definiteness import require_finite
 from pmfisher._core.model_graph import model_graph, resolve_model
@@ -169,7 +169,12 @@ def _monte_carlo(graph, x: np.ndarray, draws: int, random_seed, progressbar) -> 
     x_constrained = sim.graph.flatten(graph.constrained_point(x))
     # Simulate in chunks (each with its own child seed) so that draws × data never has to
     # be held at once; the chunking depends only on the model and ``draws``.
-    chunk = max(1, min(-(-draws // PROGRESS_STEPS), 16 * 2**20 // max(1, like.n_elements)))
+    chunk = memory.chunk_length(
+        -(-draws // PROGRESS_STEPS),
+        like.n_elements,
+        "one simulated data set",
+        instead="use fewer observations, or a machine with more memory.",
+    )
     seeds = np.random.SeedSequence(random_seed).spawn(-(-draws // chunk))
     outer, negative_hessians = [], []
     description = f"Fisher information from {draws} simulated data sets"

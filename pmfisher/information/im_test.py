@@ -130,6 +130,14 @@ def information_matrix_test(
         statistic, df, discrepancy = im_statistics(like, x[None, :], like.observed_batch())
         bar.advance()
     n = len(graph.observation_labels)
+    if df[0] < 1:
+        # The indicators add no direction to the scores' span (one observation, say): the
+        # statistic has no χ² reference, and chi2.sf(·, 0) is NaN.
+        raise PMFisherError(
+            f"the information-matrix test of {', '.join(like.names)} has no degrees of "
+            f"freedom: with {n} observation(s) and {graph.size} parameter(s), no indicator "
+            "is linearly independent of the scores. It needs more observations."
+        )
     return InformationMatrixTest(
         statistic=float(statistic[0]),
         degrees_of_freedom=int(df[0]),
@@ -177,11 +185,17 @@ def _explained_sum_of_ones(design: np.ndarray, magnitude: np.ndarray):
     bound (or below the SVD's own rounding, :math:`\max(n, q)\,\epsilon\,\sigma_{\max}`)
     cannot be told from zero: their directions are collinear indicators — one indicator equal
     to another in exact arithmetic, as for a location–scale likelihood — and keeping them
-    would project the ones vector onto rounding noise.
+    would project the ones vector onto rounding noise. A column whose norm is itself below
+    its rounding bound :math:`\delta \|M_{:k}\|` is an indicator that vanishes identically
+    (for OrderedLogistic, :math:`\partial^2\ell_i/\partial c_1\partial c_2 + s_{i1}s_{i2} = 0`
+    for two cutpoints): it is dropped before normalizing, since normalizing rounding noise
+    would inflate the bound of every other column with it.
     """
     norms = np.linalg.norm(design, axis=-2, keepdims=True)
-    normalized = np.divide(design, norms, out=np.zeros_like(design), where=norms > 0)
-    scaled = np.divide(magnitude, norms, out=np.zeros_like(magnitude), where=norms > 0)
+    significant = norms > DERIVATIVE_ACCURACY * np.linalg.norm(magnitude, axis=-2, keepdims=True)
+    significant &= norms > 0
+    normalized = np.divide(design, norms, out=np.zeros_like(design), where=significant)
+    scaled = np.divide(magnitude, norms, out=np.zeros_like(magnitude), where=significant)
     left, singular, _ = np.linalg.svd(normalized, full_matrices=False)
     tolerance = np.maximum(
         DERIVATIVE_ACCURACY * np.linalg.norm(scaled, axis=(-2, -1))[..., None],

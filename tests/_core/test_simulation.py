@@ -4,7 +4,7 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from pmfisher._core import data_likelihood as data_likelihood_module
+from pmfisher._core import memory
 from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.simulation import simulate_data
@@ -104,12 +104,28 @@ def test_chunking_does_not_change_the_numbers(monkeypatch):
     like = data_likelihood(model, space="constrained")
     theta = np.tile(BETA, (7, 1))
     whole = like.logp_grad_hessian(theta, data), like.observation_scores(theta, data)
-    monkeypatch.setattr(
-        data_likelihood_module, "ELEMENT_BUDGET", 100
-    )  # 1 replicate, 1 direction per call
+    monkeypatch.setattr(memory, "ELEMENT_BUDGET", 100)  # 1 replicate, 1 direction per call
     chunked = like.logp_grad_hessian(theta, data), like.observation_scores(theta, data)
     for a, b in zip([*whole[0], whole[1]], [*chunked[0], chunked[1]], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_unbatched_route_gives_the_batched_numbers():
+    """Where the batched graph fails at run time (OrderedLogistic), each replicate goes
+    through the graph of one data set: same numbers, same axes."""
+    model = model_for(logistic)
+    data = simulate_data(model, {"beta": BETA}, 3, random_seed=8)
+    like = data_likelihood(model, space="constrained")
+    theta = BETA + np.arange(3)[:, None] * 0.1
+    batched = like.observation_scores(theta, data), like.observation_hessians(theta, data)
+    like._unbatchable.update({"_scores_fn", "_observation_hessians_fn"})
+    try:
+        single = like.observation_scores(theta, data), like.observation_hessians(theta, data)
+    finally:
+        like._unbatchable.clear()
+    for a, b in zip(batched, single, strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
 def test_fit_batch_finds_each_replicates_mle():

@@ -280,6 +280,8 @@ def test_draws_outside_the_support_are_flagged_in_the_constrained_space():
         ({"not_positive_definite": "fix"}, "'raise', 'regularize'"),
         ({"space": "natural"}, "space="),
         ({"draws": 0}, "draws=0"),
+        # PSIS's k̂ needs a tail of 5 weights: below 25 draws ArviZ raises a raw ValueError.
+        ({"draws": 24}, "draws=24 must be an integer of at least 25"),
     ],
 )
 def test_options_are_checked(options, message):

@@ -81,5 +81,5 @@ def test_a_failed_search_is_remembered_too(counted):
         first = current_mode(model, terms="posterior", space="unconstrained")
     assert not first.converged
     with pytest.raises(ValueError, match="no mode of the posterior"):
-        laplace(model=model, draws=20)
+        laplace(model=model, draws=25)
     assert len(counted) == 1

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pmfisher._core import data_likelihood as data_likelihood_module
+from pmfisher._core import memory
 from pmfisher._core.model_graph import model_graph
 from pmfisher.information.scores import empirical_fisher, scores
 from tests.closed_forms import CASES, POISSON_Y, model_for, poisson
@@ -48,5 +48,5 @@ def test_scores_chunked_over_directions(monkeypatch):
     point = point_of(name, results.params)
     model = SM_CASES[name]()
     whole = scores(point, model=model).values
-    monkeypatch.setattr(data_likelihood_module, "ELEMENT_BUDGET", 250)  # one direction per pass
+    monkeypatch.setattr(memory, "ELEMENT_BUDGET", 250)  # one direction per pass
     np.testing.assert_allclose(scores(point, model=model).values, whole, rtol=1e-13)
