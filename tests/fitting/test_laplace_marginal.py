@@ -1,5 +1,5 @@
 """The Laplace marginal: exact where the conditional is Gaussian (a linear mixed model against
-statsmodels and the closed-form normal likelihood, on the dense and the sparse route), exact
+statsmodels and the closed-form normal likelihood), exact
 derivatives on GLMMs (against Richardson finite differences of the marginal itself), the
 sparse route equal to the dense one to rounding, the tensor law between spaces, and the errors
 for bad ``latent=`` and for a route that cannot fit in memory."""
@@ -56,19 +56,10 @@ def statsmodels_fit():
     )
 
 
-@pytest.fixture(scope="module", params=["dense", "sparse"])
-def structure(request):
-    return request.param
-
-
 @pytest.fixture(scope="module")
-def mixed_mode(mixed_model, structure):
+def mixed_mode(mixed_model):
     return pmfisher.find_mode(
-        model=mixed_model,
-        terms="likelihood",
-        space="unconstrained",
-        latent=LATENT,
-        structure=structure,
+        model=mixed_model, terms="likelihood", space="unconstrained", latent=LATENT
     )
 
 
@@ -87,9 +78,9 @@ def test_marginal_mle_equals_statsmodels(mixed_mode, statsmodels_fit):
     np.testing.assert_allclose(np.c_[point["b0"], point["b1"]], blups, atol=1e-4)
 
 
-def test_standard_errors_equal_statsmodels(mixed_model, mixed_mode, statsmodels_fit, structure):
+def test_standard_errors_equal_statsmodels(mixed_model, mixed_mode, statsmodels_fit):
     information = pmfisher.observed_information(
-        mixed_mode, model=mixed_model, latent=LATENT, space="unconstrained", structure=structure
+        mixed_mode, model=mixed_model, latent=LATENT, space="unconstrained"
     )
     assert information.attrs["latent"] == LATENT
     covariance = np.linalg.inv(information.values)
