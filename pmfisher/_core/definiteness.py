@@ -59,6 +59,10 @@ class PositiveDefinite:
         """:math:`\\log\\det H`, from the Cholesky factor :math:`H = LL^\top`."""
         return 2.0 * float(np.log(np.diag(self.cholesky)).sum())
 
+    def solve(self, vector: np.ndarray) -> np.ndarray:
+        """:math:`H^{-1} b`, from the Cholesky factor."""
+        return linalg.cho_solve((self.cholesky, True), vector)
+
     def deviations(self, standard: np.ndarray) -> np.ndarray:
         r""":math:`L^{-\top} z` for every row :math:`z` of ``standard``: draws of
         :math:`N(0, H^{-1})` from standard normal ones (the same interface as

@@ -215,6 +215,7 @@ def laplace(
             random_seed=random_seed,
             chains=chains,
             tune=tune,
+            structure=structure,
         )
     graph = model_graph(model, space=space, terms=terms)
     model = graph.model

@@ -48,7 +48,6 @@ import xarray as xr
 from pytensor.graph import vectorize_graph
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
-from scipy import linalg
 from scipy.special import logsumexp
 
 from pmfisher._core import labelled
@@ -56,7 +55,7 @@ from pmfisher._core.compilation import COMPILE_MODE, compile_derived
 from pmfisher._core.definiteness import NotPositiveDefinite, positive_definite
 from pmfisher._core.latent_split import LatentSplit
 from pmfisher._core.model_graph import model_graph
-from pmfisher._core.options import Terms, check_option
+from pmfisher._core.options import Structure, Terms, check_option
 from pmfisher.approximation.importance_sampling import khat_threshold, psis
 from pmfisher.approximation.laplace import _datatree, _pushforward
 from pmfisher.errors import PMFisherError
@@ -71,6 +70,8 @@ INNER_CHECKS = 4
 INNER_CHECK_DRAWS = 2000
 # A Laplace marginal off by more than this many nats (beyond 3 MCSE) is warned about.
 INNER_ERROR_THRESHOLD = 0.1
+# Elements (rows × data or latent entries) of one chunk of the joint density over draws.
+JOINT_CHUNK_ELEMENTS = 2**23
 
 
 def nested_laplace(
@@ -84,15 +85,26 @@ def nested_laplace(
     random_seed,
     chains: int = 2,
     tune: int = 1000,
+    structure: Structure = "auto",
 ) -> xr.DataTree:
     """The nested Laplace approximation (module docstring); called by
-    :func:`~pmfisher.laplace` with ``latent``. ``chains`` and ``tune`` apply to NUTS."""
+    :func:`~pmfisher.laplace` with ``latent``. ``chains`` and ``tune`` apply to NUTS;
+    ``structure`` chooses the route of the latent Hessian."""
     check_option("hyper", hyper, Hyper)
     rng = np.random.default_rng(random_seed)
-    marginal = laplace_marginal(model, latent, space="unconstrained", terms=terms)
+    marginal = laplace_marginal(
+        model, latent, space="unconstrained", terms=terms, structure=structure
+    )
     split = marginal.split
     mode = require_converged(
-        find_mode(model=model, terms=terms, space="unconstrained", latent=latent, random_seed=rng)
+        find_mode(
+            model=model,
+            terms=terms,
+            space="unconstrained",
+            latent=latent,
+            random_seed=rng,
+            structure=structure,
+        )
     )
     u_mode = marginal.conditional_mode(mode.x).u
     attrs = {
@@ -101,6 +113,7 @@ def nested_laplace(
         "space": "unconstrained",
         "latent": list(split.latent),
         "hyper": hyper,
+        "latent_structure": marginal.structure,
         "importance_sampling": "none",
         "mode_logp": float(mode.logp),
         "mode_grad_norm": float(mode.grad_norm),
@@ -169,17 +182,14 @@ def _gaussian_hyper(marginal: LaplaceMarginal, phi_mode, draws, action, rng):
     )
     if precision.regularization:
         warnings.warn(precision.regularization, stacklevel=4)
-    cholesky = precision.cholesky
     standard = rng.standard_normal((draws, marginal.size))
-    phis = phi_mode + linalg.solve_triangular(cholesky, standard.T, lower=True, trans="T").T
-    log_q = _gaussian_log_density(standard, cholesky)
-    covariance = linalg.cho_solve((cholesky, True), np.eye(marginal.size))
+    phis = phi_mode + precision.deviations(standard)
+    log_q = _gaussian_log_density(standard, precision.log_determinant)
+    covariance = precision.inverse()
     fit = xr.Dataset(
         {
             "mean_vector": labelled.vector(phi_mode, labels, name="mean_vector"),
-            "covariance_matrix": labelled.square(
-                0.5 * (covariance + covariance.T), labels, name="covariance_matrix"
-            ),
+            "covariance_matrix": labelled.square(covariance, labels, name="covariance_matrix"),
             "precision_matrix": labelled.square(precision.matrix, labels, name="precision_matrix"),
         }
     )
@@ -280,19 +290,18 @@ def _conditional_draws(marginal: LaplaceMarginal, phis, u_start, rng):
     log_q = np.empty(phis.shape[0])
     for s, phi in enumerate(phis):
         inner = marginal.conditional_mode(phi, start=u_start)
-        draws[s] = inner.u + linalg.solve_triangular(
-            inner.cholesky, standard[s], lower=True, trans="T"
-        )
-        log_q[s] = _gaussian_log_density(standard[s : s + 1], inner.cholesky)[0]
+        draws[s] = inner.u + inner.precision.deviations(standard[s : s + 1])[0]
+        log_q[s] = _gaussian_log_density(standard[s : s + 1], inner.precision.log_determinant)[0]
     return draws, log_q
 
 
-def _gaussian_log_density(standard: np.ndarray, cholesky: np.ndarray) -> np.ndarray:
-    """:math:`\\log\\mathcal N` at ``x = m + L^{-\\top} z`` for a precision :math:`LL^\\top`."""
+def _gaussian_log_density(standard: np.ndarray, log_determinant: float) -> np.ndarray:
+    """:math:`\\log\\mathcal N` at ``x = m + L^{-\\top} z`` for a precision :math:`A = LL^\\top`
+    with :math:`\\log\\det A` = ``log_determinant``."""
     return (
         -0.5 * np.einsum("sd,sd->s", standard, standard)
-        - 0.5 * cholesky.shape[0] * np.log(2 * np.pi)
-        + np.log(np.diag(cholesky)).sum()
+        - 0.5 * standard.shape[1] * np.log(2 * np.pi)
+        + 0.5 * log_determinant
     )
 
 
@@ -301,6 +310,10 @@ class _JointOverDraws:
 
     def __init__(self, split: LatentSplit):
         self.split = split
+        model = split.graph.model
+        self._observed_size = sum(
+            int(np.size(model.rvs_to_values[rv].eval())) for rv in model.observed_RVs
+        )
 
     @functools.cached_property
     def function(self):
@@ -316,8 +329,17 @@ class _JointOverDraws:
         )
 
     def __call__(self, us: np.ndarray, phis: np.ndarray) -> np.ndarray:
+        # The vectorized graph holds every intermediate once per row: rows in chunks of
+        # about JOINT_CHUNK_ELEMENTS elements of the model's data and latent variables.
+        size = max(self.split.n_u, self._observed_size, 1)
+        step = max(1, JOINT_CHUNK_ELEMENTS // size)
         with np.errstate(all="ignore"):
-            return np.asarray(self.function(us, phis), dtype="float64")
+            return np.concatenate(
+                [
+                    np.asarray(self.function(us[i : i + step], phis[i : i + step]), "float64")
+                    for i in range(0, us.shape[0], step)
+                ]
+            )
 
 
 # -- the inner check -----------------------------------------------------------------------------
@@ -330,12 +352,11 @@ def _inner_check(marginal: LaplaceMarginal, phis: np.ndarray, rng) -> xr.Dataset
     for phi in phis:
         inner = marginal.conditional_mode(phi)
         standard = rng.standard_normal((INNER_CHECK_DRAWS, marginal.split.n_u))
-        us = inner.u + linalg.solve_triangular(inner.cholesky, standard.T, lower=True, trans="T").T
-        log_q = _gaussian_log_density(standard, inner.cholesky)
+        us = inner.u + inner.precision.deviations(standard)
+        log_q = _gaussian_log_density(standard, inner.precision.log_determinant)
         log_w = joint(us, np.broadcast_to(phi, (INNER_CHECK_DRAWS, phi.size))) - log_q
         log_w = np.where(np.isnan(log_w), -np.inf, log_w)
-        value = inner.logp - np.log(np.diag(inner.cholesky)).sum()
-        value += 0.5 * marginal.split.n_u * np.log(2 * np.pi)
+        value = marginal.value(phi)
         errors.append(float(logsumexp(log_w) - np.log(INNER_CHECK_DRAWS) - value))
         weights = np.exp(log_w - log_w.max())
         # The delta method: the relative standard error of the mean weight.

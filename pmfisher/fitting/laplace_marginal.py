@@ -43,8 +43,15 @@ total derivative of that gradient, :math:`\nabla^2 L = \partial_\varphi G + \par
 \partial\hat u/\partial\varphi`: its row :math:`k` is one reverse pass over :math:`G` with
 cotangent :math:`e_k`, so the compiled graph is about twice the gradient's, called
 :math:`n_\varphi` times — instead of a graph :math:`n_\varphi` times larger, whose rewriting
-took minutes. Everything is exact; no finite differences. :math:`H` is dense here (the
-latent block must fit as an ``n_u × n_u`` matrix).
+took minutes. Everything is exact; no finite differences.
+
+**Structure.** :math:`H` is dense (an ``n_u × n_u`` matrix, Newton steps by LAPACK) or sparse
+(its pattern read from the graph, Newton steps, :math:`\log\det H` and the derivatives of
+:math:`L` by CHOLMOD and the selected inverse: :mod:`pmfisher._core.sparse_latent`), chosen by
+the package's ``structure`` rule (:mod:`pmfisher._core.structure`) applied to the joint
+density in :math:`(u, \varphi)`. Both give the same :math:`L`, gradient and Hessian to
+rounding. A route that would not fit in memory raises an
+:class:`~pmfisher.errors.InsufficientMemoryError` saying what it would need.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pymc as pm
@@ -61,11 +69,15 @@ from pytensor.graph.op import Op
 from pytensor.graph.replace import graph_replace
 from scipy import linalg
 
-from pmfisher._core import derivatives
+from pmfisher._core import derivatives, memory
 from pmfisher._core.compilation import compile_derived
+from pmfisher._core.definiteness import PositiveDefinite
 from pmfisher._core.latent_split import LatentSplit, latent_split
 from pmfisher._core.model_graph import model_graph, resolve_model
-from pmfisher._core.options import Space, Terms
+from pmfisher._core.options import Space, Structure, Terms
+from pmfisher._core.sparse_cholesky import SparsePositiveDefinite
+from pmfisher._core.sparse_latent import JointGraph, SparseLatent
+from pmfisher._core.structure import hessian_structure
 from pmfisher.errors import PMFisherError, PointError
 
 __all__ = ["ConditionalMode", "InnerModeError", "LaplaceMarginal", "laplace_marginal"]
@@ -79,8 +91,8 @@ INNER_DECREMENT_TOLERANCE = 1e-8
 INNER_STEP_TOLERANCE = 1e-8
 # An unconstrained latent coordinate beyond this has run off to infinity.
 RUNAWAY = 1e8
-# Above this many latent entries the dense n_u × n_u Hessian is refused.
-DENSE_LATENT_LIMIT = 3000
+# Dense n_u × n_u matrices the dense route holds at once (the Hessian, its factor, copies).
+DENSE_LATENT_COPIES = 4
 
 
 class InnerModeError(PMFisherError):
@@ -91,14 +103,14 @@ class InnerModeError(PMFisherError):
 class ConditionalMode:
     """The conditional mode :math:`\\hat u_\\varphi` and the curvature there.
 
-    ``precision`` is :math:`H = -\\nabla^2_{uu} f` and ``cholesky`` its lower factor;
-    ``logp`` is :math:`f(\\hat u, \\varphi)`; ``n_iter`` counts Newton steps.
+    ``precision`` is :math:`H = -\\nabla^2_{uu} f` with its Cholesky factor (dense or
+    sparse: ``matrix``, ``log_determinant``, ``solve``, ``deviations``); ``logp`` is
+    :math:`f(\\hat u, \\varphi)`; ``n_iter`` counts Newton steps.
     """
 
     u: np.ndarray
     logp: float
-    precision: np.ndarray
-    cholesky: np.ndarray
+    precision: PositiveDefinite | SparsePositiveDefinite
     n_iter: int
 
 
@@ -109,11 +121,23 @@ def laplace_marginal(
     space: Space,
     terms: Terms,
     jacobian: bool | None = None,
+    structure: Structure = "auto",
 ) -> LaplaceMarginal:
     """The cached :class:`LaplaceMarginal` of ``model`` with ``latent`` integrated out, as a
-    function of the remaining variables in ``space`` (``jacobian`` as in ``model_graph``)."""
+    function of the remaining variables in ``space`` (``jacobian`` as in ``model_graph``),
+    with a dense or sparse latent Hessian as ``structure`` decides for the joint density."""
     graph = model_graph(resolve_model(model), space=space, terms=terms, jacobian=jacobian)
-    return latent_split(graph, latent).companion(LaplaceMarginal)
+    split = latent_split(graph, latent)
+    route = hessian_structure(split.companion(JointGraph), structure)
+    return split.companion(_sparse_marginal if route == "sparse" else _dense_marginal)
+
+
+def _dense_marginal(split: LatentSplit) -> LaplaceMarginal:
+    return LaplaceMarginal(split, structure="dense")
+
+
+def _sparse_marginal(split: LatentSplit) -> LaplaceMarginal:
+    return LaplaceMarginal(split, structure="sparse")
 
 
 class LaplaceMarginal:
@@ -127,13 +151,17 @@ class LaplaceMarginal:
     problem fails, the methods ``value``, ``value_and_gradient`` and ``hessian`` raise.
     """
 
-    def __init__(self, split: LatentSplit):
-        if split.n_u > DENSE_LATENT_LIMIT:
-            raise PMFisherError(
-                f"the latent variables {', '.join(split.latent)} have {split.n_u} entries; "
-                f"the dense conditional Hessian is limited to {DENSE_LATENT_LIMIT} "
-                f"({8 * split.n_u**2 / 2**30:.1f} GiB here)."
+    def __init__(self, split: LatentSplit, *, structure: Literal["dense", "sparse"]):
+        if structure == "dense":
+            memory.require_fits(
+                8 * DENSE_LATENT_COPIES * split.n_u**2,
+                f"the dense conditional Hessian of the {split.n_u} latent entries of "
+                f"{', '.join(split.latent)}",
+                instead="pass structure='sparse' (or 'auto') if it is sparse, or integrate "
+                "fewer variables out.",
             )
+        self.structure = structure
+        self._sparse = split.companion(SparseLatent) if structure == "sparse" else None
         self.split = split
         self.model = split.graph.model
         self.labels = split.phi_labels
@@ -212,17 +240,16 @@ class LaplaceMarginal:
             dtype="float64",
         ) * np.ones(self.split.n_u)
         with np.errstate(all="ignore"):
-            logp, grad, hess = self._inner_fn(u, phi)
+            logp, grad, precision = self._curvature(u, phi)
             if not np.isfinite(logp) and start is None and self._last_u is not None:
                 u = np.zeros(self.split.n_u)
-                logp, grad, hess = self._inner_fn(u, phi)
+                logp, grad, precision = self._curvature(u, phi)
             if not np.isfinite(logp):
                 raise self._failure(phi, "the joint log-density is not finite at the start")
             for iteration in range(INNER_MAX_ITER + 1):
-                precision = -np.asarray(hess)
-                cholesky = _cholesky(precision)
-                if cholesky is not None:
-                    step = linalg.cho_solve((cholesky, True), grad)
+                factor = self._factor(precision)
+                if factor is not None:
+                    step = factor.solve(grad)
                     decrement = float(grad @ step)
                     if decrement <= INNER_DECREMENT_TOLERANCE * max(1.0, abs(float(logp))):
                         # The quadratic regime, where f no longer resolves the gain: full
@@ -232,12 +259,12 @@ class LaplaceMarginal:
                         if np.abs(step).max() <= INNER_STEP_TOLERANCE * max(1.0, np.abs(u).max()):
                             return self._polished(u + step, phi, iteration + 1)
                         u = u + step
-                        logp, grad, hess = self._inner_fn(u, phi)
+                        logp, grad, precision = self._curvature(u, phi)
                         if not (np.isfinite(logp) and np.abs(u).max() <= RUNAWAY):
                             break
                         continue
                 else:
-                    step = linalg.cho_solve((_shifted_cholesky(precision), True), grad)
+                    step = self._shifted_factor(precision).solve(grad)
                     decrement = float(grad @ step)
                 if iteration == INNER_MAX_ITER:
                     break
@@ -245,28 +272,46 @@ class LaplaceMarginal:
                 for halving in range(40):
                     t = 0.5**halving
                     candidate = u + t * step
-                    new = self._inner_fn(candidate, phi)
+                    new = self._curvature(candidate, phi)
                     if np.isfinite(new[0]) and new[0] >= logp + 1e-4 * t * decrement:
                         moved = new[0] > logp
-                        u, (logp, grad, hess) = candidate, new
+                        u, (logp, grad, precision) = candidate, new
                         break
                 if not moved or np.abs(u).max() > RUNAWAY:
                     break
         reason = (
             "the conditional Hessian is not negative definite there"
-            if _cholesky(-np.asarray(hess)) is None
+            if self._factor(precision) is None
             else f"Newton stalled with decrement {decrement:.3g} after {iteration} steps"
         )
         raise self._failure(phi, reason + f" (largest |u| = {np.abs(u).max():.3g})")
 
     def _polished(self, u: np.ndarray, phi: np.ndarray, n_iter: int) -> ConditionalMode:
-        logp, _, hess = self._inner_fn(u, phi)
-        precision = -np.asarray(hess)
-        cholesky = _cholesky(precision)
-        if cholesky is None or not np.isfinite(logp):
+        logp, _, precision = self._curvature(u, phi)
+        factor = self._factor(precision)
+        if factor is None or not np.isfinite(logp):
             raise self._failure(phi, "the conditional Hessian is not negative definite at û")
         self._last_u = u
-        return ConditionalMode(u, float(logp), precision, cholesky, n_iter)
+        return ConditionalMode(u, float(logp), factor, n_iter)
+
+    def _curvature(self, u: np.ndarray, phi: np.ndarray):
+        """``f``, :math:`\\nabla_u f` and :math:`H` (dense or sparse) at ``(u, φ)``."""
+        if self._sparse is not None:
+            return self._sparse.curvature(u, phi)
+        logp, grad, hess = self._inner_fn(u, phi)
+        return logp, grad, -np.asarray(hess)
+
+    def _factor(self, precision):
+        """The Cholesky factor of :math:`H`, or ``None`` where it is not positive definite."""
+        if self._sparse is not None:
+            return self._sparse.factor(precision)
+        cholesky = _cholesky(precision)
+        return PositiveDefinite(precision, cholesky) if cholesky is not None else None
+
+    def _shifted_factor(self, precision):
+        if self._sparse is not None:
+            return self._sparse.shifted_factor(precision)
+        return PositiveDefinite(precision, _shifted_cholesky(precision))
 
     def _failure(self, phi, reason: str) -> InnerModeError:
         shown = ", ".join(
@@ -283,15 +328,19 @@ class LaplaceMarginal:
     def value_and_gradient(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
         """:math:`L(\\varphi)` and its exact gradient."""
         inner = self.conditional_mode(phi)
+        if self._sparse is not None:
+            return self._value(inner), self._sparse.gradient(inner.u, phi, inner.precision)[0]
         value, gradient = self._value_and_gradient_fn(inner.u, np.asarray(phi, dtype="float64"))
         return float(value), np.asarray(gradient)
 
     def value(self, phi: np.ndarray) -> float:
         """:math:`L(\\varphi)`, from the factor of the inner solution (no compiled marginal)."""
-        inner = self.conditional_mode(phi)
-        return (
+        return self._value(self.conditional_mode(phi))
+
+    def _value(self, inner: ConditionalMode) -> float:
+        return float(
             inner.logp
-            - np.log(np.diag(inner.cholesky)).sum()
+            - 0.5 * inner.precision.log_determinant
             + 0.5 * self.split.n_u * np.log(2 * np.pi)
         )
 
@@ -307,7 +356,9 @@ class LaplaceMarginal:
         """
         phi = np.asarray(phi, dtype="float64")
         inner = self.conditional_mode(phi)
-        sensitivity = linalg.cho_solve((inner.cholesky, True), self._mixed_fn(inner.u, phi))
+        if self._sparse is not None:
+            return self._sparse.hessian(inner.u, phi, inner.precision)
+        sensitivity = inner.precision.solve(self._mixed_fn(inner.u, phi))
         rows = []
         for unit in np.eye(self.size):
             by_u, by_phi = self._gradient_pullback_fn(inner.u, phi, unit)

@@ -150,12 +150,18 @@ def find_mode(
         target = model_graph(model, space=space, terms=terms)
     else:
         # The Laplace marginal offers the functions the search below needs, like a graph;
-        # its Hessian is dense.
+        # its Hessian (over the few hyperparameters) is dense, ``structure`` chooses the
+        # route of the latent one.
         objective = laplace_marginal(
-            model, latent, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
+            model,
+            latent,
+            space="unconstrained",
+            terms=terms,
+            jacobian=space == "unconstrained",
+            structure=structure,
         )
         chosen = "dense"
-        target = laplace_marginal(model, latent, space=space, terms=terms)
+        target = laplace_marginal(model, latent, space=space, terms=terms, structure=structure)
     rng = np.random.default_rng(random_seed)
     x0 = _start(model, objective, start) if start is not None else _initial_point(objective)
 

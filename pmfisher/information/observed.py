@@ -106,7 +106,7 @@ def observed_information(
     """
     graph = model_graph(model, space=space, terms=terms)
     if latent is not None:
-        return _marginal_information(point, graph, latent)
+        return _marginal_information(point, graph, latent, structure)
     if point is None:
         point = require_converged(current_mode(graph.model, terms=terms, space=space))
     x = graph.flatten(point)
@@ -142,12 +142,21 @@ def observed_information(
     )
 
 
-def _marginal_information(point, graph, latent) -> xr.DataArray:
-    """The observed information of the Laplace marginal over the variables not in ``latent``."""
-    marginal = laplace_marginal(graph.model, latent, space=graph.space, terms=graph.terms)
+def _marginal_information(point, graph, latent, structure) -> xr.DataArray:
+    """The observed information of the Laplace marginal over the variables not in ``latent``
+    (``structure`` chooses the route of the latent Hessian; the result is over φ, dense)."""
+    marginal = laplace_marginal(
+        graph.model, latent, space=graph.space, terms=graph.terms, structure=structure
+    )
     if point is None:
         point = require_converged(
-            find_mode(model=graph.model, terms=graph.terms, space=graph.space, latent=latent)
+            find_mode(
+                model=graph.model,
+                terms=graph.terms,
+                space=graph.space,
+                latent=latent,
+                structure=structure,
+            )
         )
     information = -marginal.hessian(marginal.flatten(point))
     require_finite(information, marginal.labels, "the Hessian of the Laplace marginal")

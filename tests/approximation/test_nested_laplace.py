@@ -121,6 +121,7 @@ def test_gaussian_hyperparameters_and_the_result_structure():
     assert {"log_p", "log_q"} <= set(result["sample_stats"].data_vars)
     assert result.attrs["latent"] == ["theta_tilde"]
     assert result.attrs["hyper"] == "gaussian"
+    assert result.attrs["latent_structure"] == "dense"  # 8 latent entries: "auto" is dense
     np.testing.assert_allclose(fit["inner_check_error"], 0.0, atol=1e-8)
     # Given the hyperparameters the approximation is exact, so the importance ratios vary only
     # through the Gaussian on (μ, log τ).

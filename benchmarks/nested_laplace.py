@@ -1,0 +1,123 @@
+"""Nested Laplace on the hierarchical normal model against NUTS on the whole model.
+
+The model is the non-centred hierarchical normal model of ``benchmarks/hessian.py`` (J groups
+× 10 rows; hyperparameters μ, τ, σ; latent ``z``, J entries). Each row runs in a fresh
+subprocess (its peak resident memory is its own), after an untimed run of the same method at
+J = 50 has filled PyTensor's and pmfisher's disk caches; the time is the call end to end in
+that process, compiling or loading included:
+
+* ``gaussian`` — ``pmfisher.laplace(latent=["z"], hyper="gaussian")``: marginal mode, exact
+  Hessian, ``draws`` draws of (μ, τ, σ) and of ``z`` given each, inner check;
+* ``nuts`` — ``pmfisher.laplace(latent=["z"], hyper="nuts")``: PyMC's NUTS on the Laplace
+  marginal (2 chains × (``tune`` + ``draws``/2)), then ``z`` given each draw;
+* ``NUTS`` — ``pm.sample`` on the whole model (2 chains × (``tune`` + ``draws``/2), one core).
+
+Reported: seconds, peak resident memory, the ratios to NUTS, the route of the latent Hessian,
+and for μ, τ, σ the difference of the posterior means from NUTS's in NUTS posterior sds
+(targets: ``gaussian`` ≥ 20× faster, ``nuts`` ≥ 1.5× faster, both within 0.25 sd).
+
+Run: ``.venv/bin/python benchmarks/nested_laplace.py [--groups 2000 20000] [--draws 1000]
+[--tune 500]``; ``--methods`` picks a subset (``--json`` appends each row to a file).
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import textwrap
+
+HYPER = ("mu", "tau", "sigma")
+
+CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, time, warnings
+    warnings.simplefilter("ignore")
+    sys.path.insert(0, "benchmarks")
+    import numpy as np, pymc as pm, pmfisher
+    from hessian import hierarchical
+
+    groups, method, draws, tune = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    model = hierarchical(groups)[0]
+    start = time.perf_counter()
+    if method == "NUTS":
+        result = pm.sample(
+            draws=draws // 2, tune=tune, model=model, chains=2, cores=1, random_seed=0,
+            progressbar=False, compute_convergence_checks=False,
+        )
+        extra = {}
+    else:
+        result = pmfisher.laplace(
+            model=model, latent=["z"], hyper=method, draws=draws, tune=tune, random_seed=0
+        )
+        extra = {"route": result.attrs["latent_structure"]}
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    posterior = result["posterior"]
+    moments = {
+        name: [float(posterior[name].mean()), float(posterior[name].std())]
+        for name in ("mu", "tau", "sigma")
+    }
+    print(json.dumps({"seconds": seconds, "peak_gib": peak, "moments": moments, **extra}))
+    """
+)
+
+
+def run(groups: int, method: str, draws: int, tune: int) -> dict:
+    completed = subprocess.run(
+        [sys.executable, "-c", CHILD, str(groups), method, str(draws), str(tune)],
+        capture_output=True,
+        text=True,
+    )
+    if completed.returncode != 0:
+        reason = (completed.stderr.strip().splitlines() or ["killed"])[-1]
+        return {"error": reason[:200]}
+    return json.loads(completed.stdout.splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, nargs="*", default=[2000, 20000])
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=500)
+    parser.add_argument("--methods", nargs="*", default=["NUTS", "gaussian", "nuts"])
+    parser.add_argument("--json", default=None, help="append each row to this file")
+    arguments = parser.parse_args()
+    for method in arguments.methods:  # fill the compile caches, untimed
+        run(50, method, 100, 100)
+    print(
+        f"{'configuration':<24} {'seconds':>9} {'peak GiB':>9} {'×NUTS t':>8} {'×NUTS mem':>9}"
+        "  Δ mean / NUTS sd (μ, τ, σ)",
+        flush=True,
+    )
+    for groups in arguments.groups:
+        results = {}
+        for method in arguments.methods:
+            result = results[method] = run(groups, method, arguments.draws, arguments.tune)
+            label = f"J={groups} {method}"
+            if arguments.json:
+                with open(arguments.json, "a") as file:
+                    file.write(json.dumps({"groups": groups, "method": method, **result}) + "\n")
+            if "error" in result:
+                print(f"{label:<24} failed: {result['error']}", flush=True)
+                continue
+            reference = results.get("NUTS", {})
+            if "moments" in reference and method != "NUTS":
+                speedup = reference["seconds"] / result["seconds"]
+                memory = reference["peak_gib"] / result["peak_gib"]
+                shifts = [
+                    (result["moments"][name][0] - reference["moments"][name][0])
+                    / reference["moments"][name][1]
+                    for name in HYPER
+                ]
+                compared = f"{speedup:8.1f} {memory:9.2f}  " + " ".join(f"{s:+.3f}" for s in shifts)
+            else:
+                compared = f"{'':8} {'':9}  "
+            print(
+                f"{label:<24} {result['seconds']:9.1f} {result['peak_gib']:9.2f} {compared}"
+                f"  {result.get('route', '')}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
