@@ -7,7 +7,14 @@ From the factor come, without any dense d × d intermediate,
 * the log-determinant :math:`\log\det A = 2 \sum_i \log L_{ii}`,
 * draws :math:`x = P^\top L^{-\top} z` with :math:`z \sim \mathcal N(0, I)`, whose covariance
   is :math:`P^\top L^{-\top} L^{-1} P = A^{-1}`,
-* solves :math:`A^{-1} b` (the Newton step).
+* solves :math:`A^{-1} b` (the Newton step),
+* selected entries of the inverse: the quadratic forms :math:`g^\top A^{-1} g`, each
+  :math:`\lVert L^{-1} P g \rVert^2` (one triangular solve), which for unit vectors are the
+  diagonal of :math:`A^{-1}` (marginal variances), and the columns :math:`A^{-1} e_j` of a
+  few selected parameters. scikit-sparse 0.4 offers no selected inversion (Takahashi
+  recurrence), so the diagonal is found by solves against unit vectors in chunks whose
+  right-hand sides take at most :data:`SOLVE_BYTES`; the cost is about ``d`` triangular
+  solves, :math:`O(d \cdot \mathrm{nnz}(L))`, and nothing d × d is ever held.
 
 When the factorization fails the matrix is not positive definite; the few smallest
 eigenvalues (Lanczos, ``scipy.sparse.linalg.eigsh``) and the parameters that load on their
@@ -40,7 +47,10 @@ from pmfisher._core.definiteness import (
 from pmfisher._core.options import check_option
 from pmfisher.errors import NotPositiveDefiniteError
 
-__all__ = ["SparsePositiveDefinite", "sparse_positive_definite"]
+__all__ = ["SOLVE_BYTES", "SparsePositiveDefinite", "sparse_positive_definite"]
+
+#: Right-hand sides of a chunked solve (d × chunk float64s) take at most this many bytes.
+SOLVE_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,36 @@ class SparsePositiveDefinite:
     def solve(self, vector: np.ndarray) -> np.ndarray:
         r""":math:`A^{-1} b`."""
         return np.asarray(self.factor(vector))
+
+    def inverse_quadratic_forms(self, vectors) -> np.ndarray:
+        r""":math:`g_k^\top A^{-1} g_k` for every column :math:`g_k` of ``vectors`` (d × k,
+        dense or SciPy sparse), as :math:`\lVert L^{-1} P g_k \rVert^2`, in chunks of
+        columns whose dense right-hand sides stay within :data:`SOLVE_BYTES`."""
+        size, count = vectors.shape
+        chunk = max(1, SOLVE_BYTES // (8 * size))
+        forms = np.empty(count)
+        for start in range(0, count, chunk):
+            columns = vectors[:, start : start + chunk]
+            columns = columns.toarray() if sparse.issparse(columns) else np.asarray(columns)
+            solved = self.factor.solve_L(
+                self.factor.apply_P(np.asarray(columns, dtype="float64")),
+                use_LDLt_decomposition=False,
+            )
+            forms[start : start + chunk] = np.einsum("ij,ij->j", solved, solved)
+        return forms
+
+    def inverse_diagonal(self) -> np.ndarray:
+        r"""The diagonal of :math:`A^{-1}` (the marginal variances of :math:`N(\cdot, A^{-1})`),
+        exactly, by :meth:`inverse_quadratic_forms` of the unit vectors."""
+        return self.inverse_quadratic_forms(sparse.identity(self.matrix.shape[0], format="csc"))
+
+    def inverse_columns(self, indices) -> np.ndarray:
+        r"""The columns :math:`A^{-1} e_j`, ``j`` in ``indices`` (d × len(indices)); their
+        rows at ``indices`` are the covariance block of those parameters."""
+        indices = np.asarray(indices, dtype=int)
+        units = np.zeros((self.matrix.shape[0], indices.size))
+        units[indices, np.arange(indices.size)] = 1.0
+        return np.asarray(self.factor(units))
 
     def fit_variables(self, labels) -> dict:
         """The labelled sparse precision; a covariance would be dense, so there is none."""

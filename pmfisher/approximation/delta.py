@@ -12,6 +12,7 @@ import xarray as xr
 from pmfisher._core import derivatives
 from pmfisher._core.compilation import compile_function
 from pmfisher._core.model_graph import ModelGraph, model_graph, resolve_model
+from pmfisher.approximation.fit_covariance import fit_covariance
 from pmfisher.errors import PMFisherError
 
 __all__ = ["delta_method"]
@@ -31,7 +32,10 @@ def delta_method(
         \nabla g(\hat\theta)^\top\, \Sigma\, \nabla g(\hat\theta)\big),
 
     with the gradient of every element of :math:`g` taken by exact autodiff in the result's
-    ``space`` (one forward-mode pass batched over the parameters).
+    ``space`` (one forward-mode pass batched over the parameters). On a sparse fit (a large
+    model: ``fit`` holds the sparse precision :math:`H = \Sigma^{-1}` and no covariance) each
+    variance is :math:`\lVert L^{-1} P \nabla g \rVert^2` from the sparse Cholesky factor
+    :math:`P H P^\top = L L^\top`, in chunks of outputs, without forming :math:`\Sigma`.
 
     Parameters
     ----------
@@ -92,14 +96,14 @@ def delta_method(
             f"and the model's are {', '.join(available) or 'none'}."
         )
     x = np.asarray(mean_vector.values, dtype="float64")
-    covariance = np.asarray(fit["covariance_matrix"].values, dtype="float64")
+    covariance = fit_covariance(fit)
     values = _propagation(graph)(x)
     dims = model.named_vars_to_dims
     coords = model.coords
     variables = {}
     for name in var_names:
         value, jacobian = values[name]
-        sd = np.sqrt(np.einsum("ij,jk,ik->i", jacobian, covariance, jacobian))
+        sd = np.sqrt(covariance.quadratic_forms(jacobian))
         stacked = np.stack([value.ravel(), sd]).reshape(2, *value.shape)
         var_dims = list(dims.get(name) or [f"{name}_dim_{axis}" for axis in range(value.ndim)])
         var_coords = {

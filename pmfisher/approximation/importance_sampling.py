@@ -37,7 +37,10 @@ def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
     arviz-stats' ``psislw`` smooths the weights ``exp(-ary)`` (it is written for
     leave-one-out, where the ratios are inverse likelihoods), hence the sign. When the
     ratios are constant (the Gaussian is exact) the weights are uniform and bounded:
-    k̂ = -inf.
+    k̂ = -inf. When the log ratios span more than float64's exponent range (about 700 nats,
+    as in a Laplace approximation of thousands of parameters that is not exact) the tail
+    weights underflow to zero beside the largest, the generalized Pareto fit has nothing to
+    fit and arviz-stats returns NaN; one draw carries all the weight, which is k̂ = +inf.
     """
     finite = log_ratios[np.isfinite(log_ratios)]
     if np.ptp(finite) <= 1e-9 * max(1.0, float(np.abs(finite).max())):
@@ -46,6 +49,8 @@ def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         log_weights, pareto_k = array_stats.psislw(-log_ratios, r_eff=1.0)
+    if np.isnan(pareto_k):
+        pareto_k = np.inf
     return np.asarray(log_weights), float(pareto_k)
 
 

@@ -31,7 +31,7 @@ DEFAULT_DIRECTORY = Path("case_studies")
 
 #: The case studies: the score's two moments, curvature at the peak, Cramér–Rao, KL
 #: curvature, the Gaussian information matrix, reparameterization, the logistic Hessian and
-#: the Gauss–Newton collapse; then Laplace against NUTS.
+#: the Gauss–Newton collapse; then Laplace against NUTS (up to 10,000 groups).
 CASE_STUDIES = (
     "score_two_forms",
     "curvature_at_the_peak",
@@ -46,6 +46,7 @@ CASE_STUDIES = (
     "laplace_eight_schools",
     "laplace_hierarchical_data",
     "laplace_real_data",
+    "laplace_many_groups",
     "nested_laplace_eight_schools",
 )
 

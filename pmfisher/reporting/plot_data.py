@@ -6,12 +6,16 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from pmfisher._core.labelled import element_labels
+from pmfisher._core.labelled import element_labels, square
 from pmfisher.approximation.compare import DEFAULT_SAMPLE_DIMS
+from pmfisher.approximation.fit_covariance import fit_covariance
 from pmfisher.errors import PMFisherError
 
 # Pair plots scatter at most this many reference draws.
 SCATTER_LIMIT = 2000
+# Heat maps of a large fit show at most this many elements of each variable, this many in all.
+SELECTED_PER_VARIABLE = 4
+SELECTED_LIMIT = 24
 
 
 def element_moments(tree, name, role) -> tuple[np.ndarray, np.ndarray]:
@@ -115,15 +119,50 @@ def fit_group_gaussian(tree, labels):
     if "fit" not in tree.children:
         return None
     fit = tree["fit"].to_dataset()
-    if "mean_vector" not in fit or "covariance_matrix" not in fit:
+    if "mean_vector" not in fit or not {"covariance_matrix", "precision_matrix"} & set(fit):
         return None
     mean = fit["mean_vector"]
-    fit_labels = [str(label) for label in mean[mean.dims[0]].values]
-    if not set(labels) <= set(fit_labels):
+    positions = {str(label): k for k, label in enumerate(mean[mean.dims[0]].values)}
+    if not set(labels) <= set(positions):
         return None
-    index = [fit_labels.index(label) for label in labels]
-    covariance = np.asarray(fit["covariance_matrix"].values)[np.ix_(index, index)]
-    return labels, np.asarray(mean.values)[index], covariance
+    index = [positions[label] for label in labels]
+    # Only the drawn block of the covariance: a sparse fit never forms the whole of it.
+    return labels, np.asarray(mean.values)[index], fit_covariance(fit).block(index)
+
+
+def heat_map_matrices(fit: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
+    """The matrices a fit's two heat maps draw: the precision, and the one whose inverse's
+    correlations are shown — the whole precision twice for a dense fit, a selection
+    (:func:`selected_precisions`) for a sparse one."""
+    if "covariance_matrix" in fit:
+        return fit["precision_matrix"], fit["precision_matrix"]
+    return selected_precisions(fit)
+
+
+def selected_precisions(fit: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
+    r"""For a fit too large to draw whole: the block :math:`H_{SS}` of the precision and the
+    precision :math:`(\Sigma_{SS})^{-1}` of the marginal of the selected parameters :math:`S`
+    (the first ``SELECTED_PER_VARIABLE`` elements of each variable, at most
+    ``SELECTED_LIMIT`` in all), whose inverse's correlations are those of the full
+    :math:`\Sigma = H^{-1}` — only :math:`|S|` solves against the sparse factor."""
+    labels = [str(label) for label in fit["mean_vector"]["param"].values]
+    taken: dict[str, int] = {}
+    index = []
+    for position, label in enumerate(labels):
+        base = label.partition("[")[0]
+        if taken.get(base, 0) < SELECTED_PER_VARIABLE and len(index) < SELECTED_LIMIT:
+            taken[base] = taken.get(base, 0) + 1
+            index.append(position)
+    chosen = [labels[position] for position in index]
+    stored = fit["precision_matrix"].data
+    rows = stored.tocsr()[index] if hasattr(stored, "tocsr") else np.asarray(stored)[index]
+    block = rows[:, index]
+    block = block.toarray() if hasattr(block, "toarray") else np.asarray(block)
+    marginal = np.linalg.inv(fit_covariance(fit).block(index))
+    return (
+        square(block, chosen, name="precision_matrix"),
+        square(0.5 * (marginal + marginal.T), chosen, name="marginal_precision"),
+    )
 
 
 def draw_count(tree) -> int:

@@ -346,9 +346,12 @@ def save_laplace_figures(
     pair_vars=None,
     pair_coords=None,
 ) -> list[Path]:
-    """The standard figure set of a Laplace-vs-reference comparison, as PNGs in ``out_dir``:
+    r"""The standard figure set of a Laplace-vs-reference comparison, as PNGs in ``out_dir``:
     ``<prefix>_marginals``, ``_forest``, ``_pair_ellipses``, ``_precision``, ``_correlation``
     and ``_khat``. ``approx`` must carry a ``fit`` group (a :func:`pmfisher.laplace` result).
+    When the fit holds a sparse precision (a large model) the heat maps show a selection of
+    parameters (:func:`~pmfisher.reporting.plot_data.selected_precisions`): the block of
+    :math:`H` and the correlations of the block of :math:`H^{-1}`.
 
     Returns the paths written.
     """
@@ -366,9 +369,9 @@ def save_laplace_figures(
     )
     plot_forest(approx, reference, var_names=forest_vars, names=names, path=forest)
     plot_pair_ellipses(approx, reference, var_names=pair_vars, coords=pair_coords, path=pair)
-    fit_precision = approx["fit"]["precision_matrix"]
-    plot_information(fit_precision, path=precision)
-    plot_information(fit_precision, view="correlation", path=correlation)
+    precision_matrix, marginal_precision = plot_data.heat_map_matrices(approx["fit"].to_dataset())
+    plot_information(precision_matrix, path=precision)
+    plot_information(marginal_precision, view="correlation", path=correlation)
     plot_khat({label: approx}, path=khat)
     return paths
 

@@ -14,9 +14,11 @@ import xarray as xr
 
 from pmfisher._core import labelled
 from pmfisher.approximation.compare import compare
+from pmfisher.approximation.fit_covariance import fit_covariance
 from pmfisher.approximation.importance_sampling import khat_threshold
 from pmfisher.errors import PMFisherError
 from pmfisher.reporting.markup import GROUP_SIZE, failure_html, html_table, verdict_class
+from pmfisher.reporting.plot_data import heat_map_matrices
 from pmfisher.reporting.standard_errors import standard_errors, wald_interval
 from pmfisher.reporting.verdicts import comparison_verdict, khat_verdict
 
@@ -128,9 +130,11 @@ def mle_html(model, figures, plots) -> str:
     )
 
 
-def _heat_maps(matrix, figures, plots, information, correlation) -> str:
-    """The matrix and the correlations of its inverse as heat maps; each of ``information``
-    and ``correlation`` is (file name, caption)."""
+def _heat_maps(matrix, figures, plots, information, correlation, *, inverted=None) -> str:
+    """The matrix and the correlations of the inverse of ``inverted`` (by default the
+    matrix itself) as heat maps; each of ``information`` and ``correlation`` is (file name,
+    caption)."""
+    inverted = matrix if inverted is None else inverted
     size = matrix.shape[0]
     if size > HEAT_MAP_LIMIT:
         return (
@@ -138,7 +142,7 @@ def _heat_maps(matrix, figures, plots, information, correlation) -> str:
             "can show.</p>"
         )
     return figures(lambda path: plots.plot_information(matrix, path=path), *information) + figures(
-        lambda path: plots.plot_information(matrix, view="correlation", path=path), *correlation
+        lambda path: plots.plot_information(inverted, view="correlation", path=path), *correlation
     )
 
 
@@ -147,7 +151,8 @@ def laplace_html(approx, figures, plots) -> str:
     draws = approx["posterior"].sizes["draw"]
     verdict = khat_verdict(pareto_k, khat_threshold(draws))
     fit = approx["fit"]
-    sd = np.sqrt(np.diag(fit["covariance_matrix"].values))
+    # Exact marginal sds without the dense covariance when the fit holds a sparse precision.
+    sd = np.sqrt(fit_covariance(fit).variances())
     gaussian = pd.DataFrame(
         {"mode": fit["mean_vector"].values, "sd": sd},
         index=pd.Index([str(label) for label in fit["param"].values], name="parameter"),
@@ -163,15 +168,21 @@ def laplace_html(approx, figures, plots) -> str:
         lambda path: plots.plot_khat({"Laplace": approx}, path=path),
         "laplace_khat.png",
         "Pareto k̂ of the importance ratios posterior / Laplace, against the reliability bands.",
-    ) + _heat_maps(
-        fit["precision_matrix"],
+    )
+    # A sparse fit (a large model) is drawn as a selection of its parameters.
+    precision, inverted = heat_map_matrices(fit.to_dataset())
+    selection = "" if precision.shape == fit["precision_matrix"].shape else " (a selection)"
+    pictures += _heat_maps(
+        precision,
         figures,
         plots,
         (
             "laplace_precision.png",
-            "Precision H of the Laplace approximation (the posterior's observed information).",
+            "Precision H of the Laplace approximation (the posterior's observed information)"
+            f"{selection}.",
         ),
-        ("laplace_correlation.png", "Correlations of the Laplace approximation H⁻¹."),
+        ("laplace_correlation.png", f"Correlations of the Laplace approximation H⁻¹{selection}."),
+        inverted=inverted,
     )
     return (
         text
