@@ -47,6 +47,7 @@ CASE_STUDIES = (
     "laplace_hierarchical_data",
     "laplace_real_data",
     "nested_laplace_eight_schools",
+    "nested_laplace_frailties",
 )
 
 
