@@ -33,39 +33,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np
-import pymc as pm
 
 from pmfisher import compare, laplace, plots
 from pmfisher.errors import PMFisherError
 from pmfisher.reporting.case_studies import run_as_script
+from pmfisher.reporting.datasets import eight_schools
 from pmfisher.reporting.nuts import sample_nuts
 from pmfisher.reporting.verdicts import comparison_summary
 
 NAME = Path(__file__).stem
 SEED = 8
-SCHOOLS = ["A", "B", "C", "D", "E", "F", "G", "H"]
-EFFECTS = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
-STANDARD_ERRORS = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
-
-
-def centred() -> pm.Model:
-    with pm.Model(coords={"school": SCHOOLS}) as model:
-        mu = pm.Normal("mu", 0.0, 5.0)
-        tau = pm.HalfCauchy("tau", 5.0)
-        theta = pm.Normal("theta", mu, tau, dims="school")
-        pm.Normal("y", theta, STANDARD_ERRORS, observed=EFFECTS, dims="school")
-    return model
-
-
-def non_centred() -> pm.Model:
-    with pm.Model(coords={"school": SCHOOLS}) as model:
-        mu = pm.Normal("mu", 0.0, 5.0)
-        tau = pm.HalfCauchy("tau", 5.0)
-        z = pm.Normal("z", 0.0, 1.0, dims="school")
-        theta = pm.Deterministic("theta", mu + tau * z, dims="school")
-        pm.Normal("y", theta, STANDARD_ERRORS, observed=EFFECTS, dims="school")
-    return model
 
 
 def main(out_dir, *, smoke: bool = False) -> dict:
@@ -75,7 +52,7 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     laplace_draws = 1000 if smoke else 8000
 
     # Centred: no mode, hence no Laplace approximation.
-    centred_model = centred()
+    centred_model = eight_schools(centred=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -89,7 +66,7 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     )
 
     # Non-centred: a mode, a Gaussian, and a k̂ that flags it.
-    model = non_centred()
+    model = eight_schools(centred=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         approx = laplace(model=model, draws=laplace_draws, random_seed=SEED)

@@ -36,31 +36,15 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
-import pymc as pm
 
 from pmfisher import compare, laplace, plots
 from pmfisher.reporting.case_studies import run_as_script
+from pmfisher.reporting.datasets import eight_schools
 from pmfisher.reporting.nuts import sample_nuts
 
 NAME = Path(__file__).stem
 SEED = 13
-SCHOOLS = ["A", "B", "C", "D", "E", "F", "G", "H"]
-EFFECTS = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
-STANDARD_ERRORS = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
 HYPERPARAMETERS = ["mu", "tau"]
-
-
-def eight_schools(*, centred: bool) -> pm.Model:
-    with pm.Model(coords={"school": SCHOOLS}) as model:
-        mu = pm.Normal("mu", 0.0, 5.0)
-        tau = pm.HalfCauchy("tau", 5.0)
-        if centred:
-            theta = pm.Normal("theta", mu, tau, dims="school")
-        else:
-            z = pm.Normal("z", 0.0, 1.0, dims="school")
-            theta = pm.Deterministic("theta", mu + tau * z, dims="school")
-        pm.Normal("y", theta, STANDARD_ERRORS, observed=EFFECTS, dims="school")
-    return model
 
 
 def main(out_dir, *, smoke: bool = False) -> dict:

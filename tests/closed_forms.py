@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pymc as pm
 
+from pmfisher.reporting.datasets import eight_schools
+
 RNG = np.random.default_rng(20261122)
 
 POISSON_Y = RNG.poisson(3.0, size=40)
@@ -297,28 +299,13 @@ CASES = [
 
 # -- Laplace approximation (tests/test_laplace.py, tests/test_delta.py) ----------------------
 
-EIGHT_Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
-EIGHT_SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
-EIGHT_SCHOOLS = ["A", "B", "C", "D", "E", "F", "G", "H"]
-
 
 def eight_schools_noncentred():
-    with pm.Model(coords={"school": EIGHT_SCHOOLS}) as model:
-        mu = pm.Normal("mu", 0.0, 5.0)
-        tau = pm.HalfCauchy("tau", 5.0)
-        z = pm.Normal("z", 0.0, 1.0, dims="school")
-        theta = pm.Deterministic("theta", mu + tau * z, dims="school")
-        pm.Normal("y", theta, EIGHT_SIGMA, observed=EIGHT_Y, dims="school")
-    return model
+    return eight_schools(centred=False)
 
 
 def eight_schools_centred():
-    with pm.Model(coords={"school": EIGHT_SCHOOLS}) as model:
-        mu = pm.Normal("mu", 0.0, 5.0)
-        tau = pm.HalfCauchy("tau", 5.0)
-        theta = pm.Normal("theta", mu, tau, dims="school")
-        pm.Normal("y", theta, EIGHT_SIGMA, observed=EIGHT_Y, dims="school")
-    return model
+    return eight_schools(centred=True)
 
 
 # Normal mean with known sigma and a conjugate normal prior: the posterior is Gaussian.

@@ -48,6 +48,7 @@ CASE_STUDIES = (
     "laplace_real_data",
     "laplace_many_groups",
     "nested_laplace_eight_schools",
+    "nested_laplace_frailties",
 )
 
 

@@ -14,23 +14,19 @@ from pmfisher import find_mode, laplace, observed_information
 from pmfisher.approximation.nested_laplace import _inner_check
 from pmfisher.errors import PMFisherError
 from pmfisher.fitting.laplace_marginal import laplace_marginal
+from pmfisher.reporting import datasets
+from pmfisher.reporting.datasets import (
+    EIGHT_SCHOOLS,
+    EIGHT_SCHOOLS_EFFECTS,
+    EIGHT_SCHOOLS_STANDARD_ERRORS,
+)
 
-Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
-SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
-SCHOOLS = ["A", "B", "C", "D", "E", "F", "G", "H"]
+Y, SIGMA = EIGHT_SCHOOLS_EFFECTS, EIGHT_SCHOOLS_STANDARD_ERRORS
+SCHOOLS = list(EIGHT_SCHOOLS)
 
 
 def eight_schools(centred: bool) -> pm.Model:
-    with pm.Model(coords={"school": SCHOOLS}) as model:
-        mu = pm.Normal("mu", 0.0, 5.0)
-        tau = pm.HalfCauchy("tau", 5.0)
-        if centred:
-            theta = pm.Normal("theta", mu, tau, dims="school")
-        else:
-            theta_tilde = pm.Normal("theta_tilde", 0.0, 1.0, dims="school")
-            theta = pm.Deterministic("theta", mu + tau * theta_tilde, dims="school")
-        pm.Normal("y", theta, SIGMA, observed=Y, dims="school")
-    return model
+    return datasets.eight_schools(centred=centred, non_centred_name="theta_tilde")
 
 
 @pytest.fixture(scope="module")

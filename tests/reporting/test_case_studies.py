@@ -179,6 +179,24 @@ def test_nested_laplace_eight_schools(out_dir):
     assert summary["gaussian_pareto_k"] > 0.5
 
 
+def test_nested_laplace_frailties(out_dir):
+    summary = run("nested_laplace_frailties", out_dir)
+    many, few = summary["many counts"], summary["few counts"]
+    # Many counts per group: the inner check finds the Laplace marginal's error nearly
+    # constant in (α, σ), and the hyperparameters agree with NUTS on the whole model within
+    # Monte Carlo error (z_gap_mcse: the sd of the gap from both runs' effective sizes).
+    assert many["inner_check_error_spread"] < 0.1
+    for var in ("alpha", "sigma"):
+        assert abs(many["z_gap"][var]) < 4 * many["z_gap_mcse"][var], var
+    assert many["frailty_max_abs_z_gap"] < 4 * np.sqrt(2 / many["frailty_min_ess"])
+    # Few counts: the conditionals are the heavy-tailed prior; the inner check warns, and
+    # its error changes with (α, σ) by far more than with many counts.
+    assert few["inner_warned"]
+    assert few["inner_check_error_spread"] > 10 * many["inner_check_error_spread"]
+    # ... and σ's posterior is shifted well beyond Monte Carlo error.
+    assert abs(few["z_gap"]["sigma"]) > 4 * few["z_gap_mcse"]["sigma"]
+
+
 def test_every_case_study_is_tested():
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     laplace_tests = (Path(__file__).parent / "test_laplace_case_studies.py").read_text()
