@@ -60,7 +60,12 @@ the hierarchical and LKJ models do not. What remains there: the LKJ model's grad
 ``OpFromGraph`` whose cached gradient closures do not pickle, so its Hessian is compiled in
 every process; the hierarchical model (53 parameters) takes the sparse route
 (``structure="auto"`` from 50 parameters), whose pattern, colouring and batched products are
-a dozen functions to load where the dense route needs one. The cold rows were not measured.
+a dozen functions to load where the dense route needs one.
+
+Cold (an empty compile directory for every call, so PyMC's numba cache is empty too), GLM
+only, same load: ``pm.find_MAP`` 13.3 s, ``find_mode`` 82.1 s (6.2×), ``+ observed_info``
+12.8 s (1.0×), ``laplace`` 180.3 s (13.5×): compiling C modules from nothing is where the
+C backend loses, once per machine.
 
 ``--laplace``: ``laplace`` on the 100-coefficient logistic regression in a fresh process with
 every cache warm, against pymc-extras' ``fit_laplace`` and NUTS (same load): with the
