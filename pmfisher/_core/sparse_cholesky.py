@@ -45,6 +45,7 @@ from pmfisher._core.definiteness import (
     identifiability_report,
 )
 from pmfisher._core.options import check_option
+from pmfisher._core.selected_inverse import selected_inverse
 from pmfisher.errors import NotPositiveDefiniteError
 
 __all__ = ["SOLVE_BYTES", "SparsePositiveDefinite", "sparse_positive_definite"]
@@ -94,10 +95,21 @@ class SparsePositiveDefinite:
             forms[start : start + chunk] = np.einsum("ij,ij->j", solved, solved)
         return forms
 
+    def inverse_entries(self, rows, cols) -> np.ndarray:
+        r""":math:`(A^{-1})_{ij}` for the pairs ``(rows, cols)`` on the pattern of :math:`A`,
+        by the selected inverse of the factor (:mod:`pmfisher._core.selected_inverse`): memory
+        of the factor's size, never the dense inverse."""
+        position = np.argsort(self.factor.P())  # the factor's row of each coordinate
+        return selected_inverse(
+            sparse.csc_array(self.factor.L()),
+            (position[np.asarray(rows)], position[np.asarray(cols)]),
+        )
+
     def inverse_diagonal(self) -> np.ndarray:
         r"""The diagonal of :math:`A^{-1}` (the marginal variances of :math:`N(\cdot, A^{-1})`),
-        exactly, by :meth:`inverse_quadratic_forms` of the unit vectors."""
-        return self.inverse_quadratic_forms(sparse.identity(self.matrix.shape[0], format="csc"))
+        exactly."""
+        diagonal = np.arange(self.matrix.shape[0])
+        return self.inverse_entries(diagonal, diagonal)
 
     def inverse_columns(self, indices) -> np.ndarray:
         r"""The columns :math:`A^{-1} e_j`, ``j`` in ``indices`` (d × len(indices)); their

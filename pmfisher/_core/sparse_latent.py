@@ -56,7 +56,6 @@ from pmfisher._core import derivatives, memory
 from pmfisher._core.colouring import recovery_sources
 from pmfisher._core.compilation import compile_derived
 from pmfisher._core.model_graph import model_graph
-from pmfisher._core.selected_inverse import selected_inverse
 from pmfisher._core.sparse_cholesky import SparsePositiveDefinite
 from pmfisher._core.sparse_hessian import SparseHessian
 from pmfisher._core.sparsity import hessian_sparsity
@@ -182,11 +181,7 @@ class SparseLatent:
     def _weights(self, precision: SparsePositiveDefinite) -> np.ndarray:
         """:math:`W` (``theta × colours``): the selected inverse at the recovery sources of
         :math:`\\nabla^2_{uu} f`'s entries, so that :math:`T = \\sum W \\odot B`."""
-        factor = precision.factor
-        position = np.argsort(factor.P())  # row of the factor of each coordinate of u
-        entries = selected_inverse(
-            sparse.csc_array(factor.L()), (position[self._rows], position[self._cols])
-        )
+        entries = precision.inverse_entries(self._rows, self._cols)
         weights = np.zeros((self.joint.size, self.joint_hessian.n_colours))
         np.add.at(weights, (self._source_row, self._source_colour), entries)
         return weights
