@@ -98,12 +98,17 @@ def test_a_model_without_modes_still_gets_a_report(tmp_path, capsys):
     path.write_text(CENTRED_SCHOOLS_FILE)
     assert main(["report", str(path), "--out", str(tmp_path / "out")]) == 0
     html = (tmp_path / "out" / "report.html").read_text()
-    # The likelihood does not involve mu and tau, so its maximum has tau on the boundary of
-    # the support; the posterior has no mode (tau → 0). Both sections say why, and the report
-    # goes on.
-    no_mle = re.search(r"Not available for this model: no maximum-likelihood ([^<]*)", html)
-    assert "on the boundary of the support" in no_mle[1]
-    assert "tau_log__ ran off to infinity" in no_mle[1]
+    # The likelihood does not involve mu and tau: they are flat directions of it, so it has no
+    # standard errors; the posterior has no mode (tau → 0). Both sections say why, and the
+    # report goes on.
+    no_errors = re.search(
+        r"Not available for this model: the observed information at the MLE is not positive "
+        r"definite: ([^<]*)",
+        html,
+    )
+    assert "along mu (+1.00)" in no_errors[1]
+    assert "along tau (+1.00)" in no_errors[1]
+    assert "the parameters are not identified" in no_errors[1]
     assert "Not available for this model: the posterior has no mode to centre a Gaussian" in html
     assert "maximum likelihood: not available" in capsys.readouterr().out
 
