@@ -56,8 +56,7 @@ import pymc as pm
 from pmfisher import compare, laplace, plots
 from pmfisher.reporting.case_studies import run_as_script
 from pmfisher.reporting.nuts import sample_nuts
-from pmfisher.reporting.plot_data import element_moments
-from pmfisher.reporting.verdicts import comparison_summary
+from pmfisher.reporting.verdicts import comparison_summary, element_agreement
 
 NAME = Path(__file__).stem
 SEED = 12
@@ -79,21 +78,6 @@ def build_model(groups: int) -> pm.Model:
         rate = pm.Deterministic("rate", pm.math.exp(theta), dims="group")
         pm.Poisson("y", rate[group] * pm.math.exp(beta * x), observed=y)
     return model
-
-
-def group_agreement(approx, reference, name) -> dict:
-    """How the per-element means and sds of one group-effect variable compare."""
-    mean_a, sd_a = element_moments(approx, name, "approximation")
-    mean_r, sd_r = element_moments(reference, name, "reference")
-    gaps, ratios = np.abs(mean_a - mean_r) / sd_r, sd_a / sd_r
-    return {
-        "elements": int(mean_a.size),
-        "max_abs_z_gap": float(gaps.max()),
-        "mean_abs_z_gap": float(gaps.mean()),
-        "min_sd_ratio": float(ratios.min()),
-        "median_sd_ratio": float(np.median(ratios)),
-        "max_sd_ratio": float(ratios.max()),
-    }
 
 
 def main(out_dir, *, smoke: bool = False) -> dict:
@@ -145,7 +129,9 @@ def main(out_dir, *, smoke: bool = False) -> dict:
         "nuts_divergences": int(reference["sample_stats"]["diverging"].sum()),
         "khat_warned": any("Pareto k̂" in str(warning.message) for warning in caught),
         **comparison_summary(compare(approx, reference, var_names=SHARED)),
-        "group_effects": {name: group_agreement(approx, reference, name) for name in GROUP_EFFECTS},
+        "group_effects": {
+            name: element_agreement(approx, reference, name) for name in GROUP_EFFECTS
+        },
     }
     (out / f"{NAME}.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

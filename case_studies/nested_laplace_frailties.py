@@ -44,14 +44,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import arviz as az
 import numpy as np
 import pymc as pm
 
-from pmfisher import compare, laplace, plots
+from pmfisher import laplace, plots
 from pmfisher.reporting.case_studies import run_as_script
 from pmfisher.reporting.nuts import sample_nuts
-from pmfisher.reporting.plot_data import element_moments
+from pmfisher.reporting.verdicts import element_agreement, inner_check_summary, scalar_agreement
 
 NAME = Path(__file__).stem
 SEED = 21
@@ -127,9 +126,9 @@ def main(out_dir, *, smoke: bool = False) -> dict:
             "nuts_divergences": int(reference["sample_stats"]["diverging"].sum()),
             "nested_divergences": int(approx["sample_stats"]["diverging"].sum()),
             "inner_warned": any("inner Laplace" in str(w.message) for w in caught),
-            **_inner_check(approx),
-            **_hyperparameters(approx, reference),
-            **_frailties(approx, reference),
+            **inner_check_summary(approx),
+            **scalar_agreement(approx, reference, HYPERPARAMETERS),
+            "frailties": element_agreement(approx, reference, "b"),
         }
 
     approx, reference = fits["many counts"]
@@ -161,52 +160,6 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     )
     (out / f"{NAME}.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
-
-
-def _inner_check(approx) -> dict:
-    fit = approx["fit"]
-    errors = fit["inner_check_error"].values
-    return {
-        "inner_check_error": errors.tolist(),
-        "inner_check_mcse": fit["inner_check_mcse"].values.tolist(),
-        "inner_check_pareto_k": fit["inner_check_pareto_k"].values.tolist(),
-        # What moves the posterior of φ is how the error changes with φ, not its level.
-        "inner_check_error_spread": float(errors.max() - errors.min()),
-    }
-
-
-def _hyperparameters(approx, reference) -> dict:
-    table = compare(approx, reference, var_names=HYPERPARAMETERS)
-    reference_ess = _ess(reference, HYPERPARAMETERS)
-    nested_ess = _ess(approx, HYPERPARAMETERS)
-    return {
-        "z_gap": {var: float(table["z_gap"].sel(param=var)) for var in HYPERPARAMETERS},
-        "sd_ratio": {var: float(table["sd_ratio"].sel(param=var)) for var in HYPERPARAMETERS},
-        # The Monte Carlo sd of z_gap: both means carry error, in reference sds.
-        "z_gap_mcse": {
-            var: float(np.sqrt(1 / reference_ess[var] + 1 / nested_ess[var]))
-            for var in HYPERPARAMETERS
-        },
-    }
-
-
-def _frailties(approx, reference) -> dict:
-    (approx_mean, approx_sd), (reference_mean, reference_sd) = (
-        element_moments(tree, "b", role)
-        for tree, role in ((approx, "approximation"), (reference, "reference"))
-    )
-    gaps = (approx_mean - reference_mean) / reference_sd
-    return {
-        "frailty_max_abs_z_gap": float(np.abs(gaps).max()),
-        "frailty_mean_abs_z_gap": float(np.abs(gaps).mean()),
-        "frailty_median_sd_ratio": float(np.median(approx_sd / reference_sd)),
-        "frailty_min_ess": float(_ess(reference, ["b"])["b"]),
-    }
-
-
-def _ess(tree, var_names) -> dict[str, float]:
-    ess = az.ess(tree, var_names=var_names)
-    return {var: float(np.min(ess[var].values)) for var in var_names}
 
 
 if __name__ == "__main__":

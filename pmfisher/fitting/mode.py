@@ -195,7 +195,11 @@ def find_mode(
             stacklevel=2,
         )
     elif target.size <= DENSE_HESSIAN_LIMIT:
-        flat = flat_directions(-np.asarray(target.hessian_fn(x)), target.labels)
+        # By the route the search took, or the one the observed information that follows
+        # takes for the target: a first call then compiles one Hessian, not two.
+        same_route = latent is not None or target is objective
+        route = chosen if same_route else hessian_structure(target, structure)
+        flat = flat_directions(_negative_hessian(target, x, route), target.labels)
         if flat:
             message = (
                 f"The mode is not unique: the log-{terms} is flat ({target.space} space), "
@@ -392,6 +396,14 @@ class _SparseHessianProduct:
                 raise _NonFiniteHessian
             self.at, self.negative = np.array(x), negative
         return self.negative @ vector
+
+
+def _negative_hessian(graph, x: np.ndarray, route: str) -> np.ndarray:
+    """``-H(x)`` as a dense array (for the flat-direction check of a small mode), formed by
+    ``route``."""
+    if route == "sparse":
+        return -graph.companion(SparseHessian)(x).toarray()
+    return -np.asarray(graph.hessian_fn(x))
 
 
 def _converged(result) -> bool:

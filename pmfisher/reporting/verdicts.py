@@ -3,15 +3,22 @@ approximation and a comparison with a reference posterior."""
 
 from __future__ import annotations
 
+import arviz as az
 import numpy as np
 import xarray as xr
+
+from pmfisher.approximation.compare import compare
+from pmfisher.reporting.plot_data import element_moments
 
 __all__ = [
     "SD_RATIO_AGREEMENT",
     "Z_GAP_AGREEMENT",
     "comparison_summary",
     "comparison_verdict",
+    "element_agreement",
+    "inner_check_summary",
     "khat_verdict",
+    "scalar_agreement",
 ]
 
 # Laplace and NUTS "agree" when every mean is within this many reference sds ...
@@ -103,3 +110,59 @@ def comparison_summary(table: xr.Dataset) -> dict:
         "z_gap": {str(k): float(v) for k, v in z_gap.items()},
         "sd_ratio": {str(k): float(v) for k, v in sd_ratio.items()},
     }
+
+
+def scalar_agreement(approx: xr.DataTree, reference: xr.DataTree, var_names) -> dict:
+    r"""Per scalar variable of ``var_names``: the gap of the posterior means in reference sds
+    (``z_gap``), the ratio of the sds, and the Monte Carlo sd of that gap,
+    :math:`\sqrt{1/\mathrm{ESS}_{\text{ref}} + 1/\mathrm{ESS}_{\text{approx}}}` (both means
+    carry Monte Carlo error; the tolerance a comparison should scale with)."""
+    table = compare(approx, reference, var_names=var_names)
+    reference_ess, approx_ess = (_min_ess(tree, var_names) for tree in (reference, approx))
+    return {
+        "z_gap": {var: float(table["z_gap"].sel(param=var)) for var in var_names},
+        "sd_ratio": {var: float(table["sd_ratio"].sel(param=var)) for var in var_names},
+        "z_gap_mcse": {
+            var: float(np.sqrt(1 / reference_ess[var] + 1 / approx_ess[var])) for var in var_names
+        },
+    }
+
+
+def element_agreement(approx: xr.DataTree, reference: xr.DataTree, name: str) -> dict:
+    """How the per-element posterior means and sds of one vector variable (group effects)
+    compare: gaps of the means in reference sds, ratios of the sds, and the reference's
+    smallest effective sample size (what the gaps' Monte Carlo error depends on)."""
+    (approx_mean, approx_sd), (reference_mean, reference_sd) = (
+        element_moments(tree, name, role)
+        for tree, role in ((approx, "approximation"), (reference, "reference"))
+    )
+    gaps, ratios = np.abs(approx_mean - reference_mean) / reference_sd, approx_sd / reference_sd
+    return {
+        "elements": int(gaps.size),
+        "max_abs_z_gap": float(gaps.max()),
+        "mean_abs_z_gap": float(gaps.mean()),
+        "min_sd_ratio": float(ratios.min()),
+        "median_sd_ratio": float(np.median(ratios)),
+        "max_sd_ratio": float(ratios.max()),
+        "reference_min_ess": _min_ess(reference, [name])[name],
+    }
+
+
+def inner_check_summary(approx: xr.DataTree) -> dict:
+    """The inner check of a nested Laplace fit (:func:`~pmfisher.laplace` with ``latent``):
+    the error of the Laplace marginal at each checked φ, its Monte Carlo sd and Pareto k̂, and
+    the spread of the errors — what moves the posterior of φ is how the error changes with
+    φ, not its level."""
+    fit = approx["fit"]
+    errors = fit["inner_check_error"].values
+    return {
+        "inner_check_error": errors.tolist(),
+        "inner_check_mcse": fit["inner_check_mcse"].values.tolist(),
+        "inner_check_pareto_k": fit["inner_check_pareto_k"].values.tolist(),
+        "inner_check_error_spread": float(errors.max() - errors.min()),
+    }
+
+
+def _min_ess(tree: xr.DataTree, var_names) -> dict[str, float]:
+    ess = az.ess(tree, var_names=list(var_names))
+    return {var: float(np.min(ess[var].values)) for var in var_names}

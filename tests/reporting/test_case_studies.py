@@ -188,7 +188,8 @@ def test_nested_laplace_frailties(out_dir):
     assert many["inner_check_error_spread"] < 0.1
     for var in ("alpha", "sigma"):
         assert abs(many["z_gap"][var]) < 4 * many["z_gap_mcse"][var], var
-    assert many["frailty_max_abs_z_gap"] < 4 * np.sqrt(2 / many["frailty_min_ess"])
+    frailties = many["frailties"]
+    assert frailties["max_abs_z_gap"] < 4 * np.sqrt(2 / frailties["reference_min_ess"])
     # Few counts: the conditionals are the heavy-tailed prior; the inner check warns, and
     # its error changes with (α, σ) by far more than with many counts.
     assert few["inner_warned"]
