@@ -67,7 +67,7 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.graph.replace import graph_replace
-from scipy import linalg
+from scipy import linalg, sparse
 
 from pmfisher._core import derivatives, memory
 from pmfisher._core.compilation import compile_derived
@@ -264,7 +264,10 @@ class LaplaceMarginal:
                             break
                         continue
                 else:
-                    step = self._shifted_factor(precision).solve(grad)
+                    shifted = self._shifted_factor(precision)
+                    if shifted is None:  # overflowing curvature: no shift makes it definite
+                        break
+                    step = shifted.solve(grad)
                     decrement = float(grad @ step)
                 if iteration == INNER_MAX_ITER:
                     break
@@ -279,11 +282,12 @@ class LaplaceMarginal:
                         break
                 if not moved or np.abs(u).max() > RUNAWAY:
                     break
-        reason = (
-            "the conditional Hessian is not negative definite there"
-            if self._factor(precision) is None
-            else f"Newton stalled with decrement {decrement:.3g} after {iteration} steps"
-        )
+        if not _finite(precision):
+            reason = "the conditional Hessian is not finite there"
+        elif self._factor(precision) is None:
+            reason = "the conditional Hessian is not negative definite there"
+        else:
+            reason = f"Newton stalled with decrement {decrement:.3g} after {iteration} steps"
         raise self._failure(phi, reason + f" (largest |u| = {np.abs(u).max():.3g})")
 
     def _polished(self, u: np.ndarray, phi: np.ndarray, n_iter: int) -> ConditionalMode:
@@ -309,6 +313,10 @@ class LaplaceMarginal:
         return PositiveDefinite(precision, cholesky) if cholesky is not None else None
 
     def _shifted_factor(self, precision):
+        """The factor of a shifted :math:`H` (an ascent direction), or ``None`` where
+        :math:`H` is not finite."""
+        if not _finite(precision):
+            return None
         if self._sparse is not None:
             return self._sparse.shifted_factor(precision)
         return PositiveDefinite(precision, _shifted_cholesky(precision))
@@ -474,6 +482,11 @@ def _cholesky(matrix: np.ndarray) -> np.ndarray | None:
         return linalg.cholesky(matrix, lower=True)
     except linalg.LinAlgError:
         return None
+
+
+def _finite(precision) -> bool:
+    """Whether every entry of a dense or sparse :math:`H` is finite."""
+    return bool(np.all(np.isfinite(precision.data if sparse.issparse(precision) else precision)))
 
 
 def _shifted_cholesky(matrix: np.ndarray) -> np.ndarray:

@@ -49,6 +49,7 @@ CASE_STUDIES = (
     "laplace_many_groups",
     "nested_laplace_eight_schools",
     "nested_laplace_frailties",
+    "nested_laplace_gaussian_process",
 )
 
 

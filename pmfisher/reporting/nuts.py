@@ -8,8 +8,10 @@ import logging
 import time
 import warnings
 
+import numpy as np
 import pymc as pm
 import xarray as xr
+from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt
 
 from pmfisher.reporting.steps import Progress
 
@@ -22,10 +24,23 @@ NUTS_LINE_SECONDS = 10.0
 
 
 def sample_nuts(
-    model, *, draws: int, chains: int, seed, progress: Progress | None = None
+    model,
+    *,
+    draws: int,
+    chains: int,
+    seed,
+    progress: Progress | None = None,
+    warm_start: xr.DataTree | None = None,
 ) -> xr.DataTree:
     """The NUTS reference posterior, with the unconstrained (transformed) values kept so
     that pair plots can show the Laplace ellipses in the space they were fitted in.
+
+    ``warm_start``, a :func:`~pmfisher.laplace` fit of ``model``, starts every chain at its
+    mean and the diagonal mass matrix at its variances (in the value variables' space, with
+    the weight of PyMC's own ``adapt_diag`` start, so tuning still adapts it). PyMC's default
+    start, unit variances, makes the first tuning windows of a model whose scales differ by
+    orders of magnitude take tiny steps in long trajectories: with 10,000 groups the shared
+    slope's posterior sd is 0.0015, the group effects' 0.15.
 
     With ``progress``, PyMC's bar is drawn when someone watches a terminal; otherwise (a log,
     CI) a line under the step says how far the chains are every ``NUTS_LINE_SECONDS``, and
@@ -37,6 +52,7 @@ def sample_nuts(
     lines = NutsLines(progress, chains * (draws + max(draws, 500))) if progress else None
     with warnings.catch_warnings(), pymc_messages_under(progress):
         warnings.simplefilter("ignore")
+        started = {} if warm_start is None else _warm_started(model, warm_start, seed)
         return pm.sample(
             model=model,
             draws=draws,
@@ -46,7 +62,38 @@ def sample_nuts(
             progressbar=bar,
             callback=None if bar or lines is None else lines,
             idata_kwargs={"include_transformed": True},
+            **started,
         )
+
+
+# PyMC's adapt_diag start counts its unit variances as this many draws.
+_INITIAL_WEIGHT = 10
+
+
+def _warm_started(model, fit: xr.DataTree, seed) -> dict:
+    """``pm.sample`` keywords starting NUTS from a Laplace fit: the initial point, and a NUTS
+    step whose adaptive diagonal mass matrix starts at the fit's variances."""
+    draws = fit["unconstrained_posterior"]
+    value_vars = model.continuous_value_vars
+    flat = [draws[var.name].stack(sample=("chain", "draw")) for var in value_vars]
+    flat = [
+        values.transpose(..., "sample").values.reshape(-1, values.sizes["sample"])
+        for values in flat
+    ]
+    stacked = np.concatenate(flat, axis=0)
+    potential = QuadPotentialDiagAdapt(
+        stacked.shape[0],
+        stacked.mean(axis=1),
+        stacked.var(axis=1, ddof=1),
+        _INITIAL_WEIGHT,
+        rng=np.random.default_rng(seed),
+    )
+    means = fit["posterior"].mean(("chain", "draw"))
+    initial = {rv.name: means[rv.name].values for rv in model.free_RVs}
+    return {
+        "step": pm.NUTS(vars=value_vars, potential=potential, model=model),
+        "initvals": initial,
+    }
 
 
 class NutsLines:

@@ -240,3 +240,16 @@ def test_a_dense_latent_hessian_that_cannot_fit_is_a_typed_error(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda: 2**10)
     with pytest.raises(InsufficientMemoryError, match=r"dense conditional Hessian.*'sparse'"):
         laplace_marginal(model, "u", space="constrained", terms="posterior", structure="dense")
+
+
+@pytest.mark.parametrize("structure", ["dense", "sparse"])
+def test_an_overflowing_conditional_hessian_is_an_inner_mode_error(poisson_glmm, structure):
+    """Far out in φ, where NUTS's first tuning steps go (τ = e^-400: the prior precision
+    1/τ² overflows), the inner problem has no mode to find: a typed error, which the
+    sampler's density turns into a rejected proposal (it was an AttributeError on the
+    sparse route)."""
+    marginal = laplace_marginal(
+        poisson_glmm, "u", space="unconstrained", terms="likelihood", structure=structure
+    )
+    with pytest.raises(InnerModeError, match="latent variables u"):
+        marginal.conditional_mode(np.array([0.3, 0.5, -400.0]))

@@ -198,6 +198,18 @@ def test_nested_laplace_frailties(out_dir):
     assert abs(few["z_gap"]["sigma"]) > 4 * few["z_gap_mcse"]["sigma"]
 
 
+def test_nested_laplace_gaussian_process(out_dir):
+    summary = run("nested_laplace_gaussian_process", out_dir)
+    # A Gaussian prior times a log-concave Poisson likelihood: the inner Laplace is good and
+    # NUTS on the Laplace marginal agrees with NUTS on the whole model.
+    assert not summary["inner_warned"]
+    assert np.abs(summary["inner_check_error"]).max() < 0.1
+    for var in ("eta", "ell", "c"):
+        assert abs(summary["z_gap"][var]) < 4 * summary["z_gap_mcse"][var], var
+    function = summary["function"]
+    assert function["max_abs_z_gap"] < 4 * np.sqrt(2 / function["reference_min_ess"])
+
+
 def test_every_case_study_is_tested():
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     laplace_tests = (Path(__file__).parent / "test_laplace_case_studies.py").read_text()
