@@ -45,6 +45,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
+from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt
 from pytensor.graph import vectorize_graph
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
@@ -58,7 +59,7 @@ from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Structure, Terms, check_option
 from pmfisher.approximation.importance_sampling import khat_threshold, psis
 from pmfisher.approximation.laplace import _datatree, _pushforward
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
 from pmfisher.fitting.laplace_marginal import InnerModeError, LaplaceMarginal, laplace_marginal
 from pmfisher.fitting.mode import find_mode, require_converged
 
@@ -70,6 +71,8 @@ INNER_CHECKS = 4
 INNER_CHECK_DRAWS = 2000
 # A Laplace marginal off by more than this many nats (beyond 3 MCSE) is warned about.
 INNER_ERROR_THRESHOLD = 0.1
+# NUTS on the marginal counts its initial variances as this many draws (PyMC's adapt_diag).
+NUTS_INITIAL_WEIGHT = 10
 # Elements (rows × data or latent entries) of one chunk of the joint density over draws.
 JOINT_CHUNK_ELEMENTS = 2**23
 
@@ -196,6 +199,18 @@ def _gaussian_hyper(marginal: LaplaceMarginal, phi_mode, draws, action, rng):
     return phis, log_q, fit, precision.regularization
 
 
+def _mode_variances(marginal: LaplaceMarginal, phi_mode) -> np.ndarray:
+    """The diagonal of :math:`(-\\nabla^2 L)^{-1}` at the mode (the Gaussian hyper's
+    variances), or ones where :math:`-\\nabla^2 L` is not positive definite there."""
+    try:
+        precision = positive_definite(
+            -marginal.hessian(phi_mode), marginal.labels, what="negative Hessian"
+        )
+    except NotPositiveDefiniteError:
+        return np.ones(marginal.size)
+    return np.diag(precision.inverse())
+
+
 def _sample_moments(phis: np.ndarray, labels) -> xr.Dataset:
     covariance = np.atleast_2d(np.cov(phis, rowvar=False))
     return xr.Dataset(
@@ -212,10 +227,19 @@ def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng
     if draws % chains:
         raise PMFisherError(f"draws={draws} must be a multiple of chains={chains} with NUTS.")
     density = _MarginalDensityOp(marginal)
+    seeds = rng.integers(2**31, size=chains).tolist()
     with pm.Model() as hyper_model:
         phi = pm.Flat("phi", shape=(marginal.size,))
         pm.Potential("laplace_marginal", density(phi))
-    seeds = rng.integers(2**31, size=chains).tolist()
+        # Tuning starts from the marginal's own scales at its mode, not unit variances.
+        potential = QuadPotentialDiagAdapt(
+            marginal.size,
+            phi_mode,
+            _mode_variances(marginal, phi_mode),
+            NUTS_INITIAL_WEIGHT,
+            rng=np.random.default_rng(seeds[0]),
+        )
+        step = pm.NUTS(vars=hyper_model.continuous_value_vars, potential=potential)
     with warnings.catch_warnings():
         # The sampler's own summaries of chains and runtime are not this function's warnings.
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
@@ -225,6 +249,7 @@ def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng
             chains=chains,
             cores=1,
             model=hyper_model,
+            step=step,
             initvals={"phi": phi_mode},
             random_seed=seeds,
             progressbar=False,

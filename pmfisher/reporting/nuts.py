@@ -13,6 +13,7 @@ import pymc as pm
 import xarray as xr
 from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt
 
+from pmfisher.approximation.nested_laplace import NUTS_INITIAL_WEIGHT
 from pmfisher.reporting.steps import Progress
 
 __all__ = ["NutsLines", "pymc_messages_under", "sample_nuts"]
@@ -66,10 +67,6 @@ def sample_nuts(
         )
 
 
-# PyMC's adapt_diag start counts its unit variances as this many draws.
-_INITIAL_WEIGHT = 10
-
-
 def _warm_started(model, fit: xr.DataTree, seed) -> dict:
     """``pm.sample`` keywords starting NUTS from a Laplace fit: the initial point, and a NUTS
     step whose adaptive diagonal mass matrix starts at the fit's variances."""
@@ -85,7 +82,7 @@ def _warm_started(model, fit: xr.DataTree, seed) -> dict:
         stacked.shape[0],
         stacked.mean(axis=1),
         stacked.var(axis=1, ddof=1),
-        _INITIAL_WEIGHT,
+        NUTS_INITIAL_WEIGHT,
         rng=np.random.default_rng(seed),
     )
     means = fit["posterior"].mean(("chain", "draw"))
