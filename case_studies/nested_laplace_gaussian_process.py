@@ -76,9 +76,9 @@ def gaussian_process(x: np.ndarray, counts: np.ndarray, *, centred: bool) -> pm.
 def main(out_dir, *, smoke: bool = False) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    points = 30 if smoke else 50
+    points = 20 if smoke else 50
     draws, chains = (300, 2) if smoke else (1000, 4)
-    nested_draws, tune = (600, 300) if smoke else (4000, 1000)
+    nested_draws, tune = (400, 200) if smoke else (2000, 500)
     x, counts = simulate(points, np.random.default_rng(SEED))
 
     start = time.perf_counter()

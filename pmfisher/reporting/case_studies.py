@@ -50,6 +50,7 @@ CASE_STUDIES = (
     "nested_laplace_eight_schools",
     "nested_laplace_frailties",
     "nested_laplace_gaussian_process",
+    "nested_laplace_glmm",
 )
 
 

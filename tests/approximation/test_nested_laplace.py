@@ -3,6 +3,8 @@ or by NUTS on the Laplace marginal. Given (μ, τ) the effects are Gaussian in b
 and the non-centred form, so the Laplace marginal is exact and NUTS on it must reproduce the
 exact marginal posterior of (μ, τ), computed here by quadrature."""
 
+import warnings
+
 import arviz_stats
 import numpy as np
 import pymc as pm
@@ -152,3 +154,24 @@ def test_the_inner_check_measures_a_poor_laplace_marginal():
         assert abs(error) > 0.1
         estimate = float(check["inner_check_error"][row])
         assert abs(estimate - error) < 4 * float(check["inner_check_mcse"][row]) + 1e-3
+
+
+def test_an_error_that_does_not_change_with_the_hyperparameters_is_not_warned_about():
+    """Poisson counts on 40 non-Gaussian conditionals that the hyperparameter never touches
+    (it has data of its own): the Laplace marginal is off by the same amount at every φ,
+    which cancels in the posterior of φ, so the check records the error and stays quiet."""
+    rng = np.random.default_rng(8)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 1.0)
+        pm.Normal("w", mu, 1.0, observed=rng.normal(size=5))
+        z = pm.Normal("z", 0.0, 1.0, shape=40)
+        pm.Poisson("y", pm.math.exp(z), observed=rng.poisson(1.0, size=40))
+    marginal = laplace_marginal(model, "z", space="unconstrained", terms="posterior")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check = _inner_check(marginal, np.array([[0.0], [1.5], [-2.0]]), np.random.default_rng(0))
+    errors = check["inner_check_error"].values
+    assert abs(errors[0]) > 0.1  # the Laplace marginal is off ...
+    mcses = check["inner_check_mcse"].values
+    noise = 3 * np.sqrt(mcses**2 + mcses[0] ** 2)
+    assert np.all(np.abs(errors - errors[0]) <= noise)  # ... by the same amount everywhere
