@@ -171,7 +171,7 @@ def test_jacobian_pattern_covers_finite_differences(model):
         columns.append(
             [
                 (np.asarray(a) - np.asarray(b)) / (2 * step)
-                for a, b in zip(upper, lower, strict=False)
+                for a, b in zip(upper, lower, strict=True)
             ]
         )
     for k, pattern in enumerate(patterns):
