@@ -64,6 +64,10 @@ class FisherInformation:
         cast doubt on the information equality for the model (or on ``draws``).
     draws : int or None
         Number of simulated data sets (``None`` for the exact method).
+
+    Every matrix's ``attrs["structure"]`` says whether it is dense (NumPy) or, on the exact
+    method's sparse route, backed by a pydata ``sparse.COO`` array (``.data.tocsc()`` for
+    SciPy); code that needs NumPy values checks it first.
     """
 
     matrix: xr.DataArray

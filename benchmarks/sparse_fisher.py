@@ -1,0 +1,111 @@
+"""The exact Fisher information, sparse route against dense: time and peak memory.
+
+Model: the non-centred hierarchical normal model of ``benchmarks/hessian.py`` (``J`` groups ×
+10 rows, d = J + 3), likelihood in the unconstrained space, through the public
+``fisher_information(point, model=..., method="exact", structure=...)``. Each (J, route) runs
+in a fresh process so that its peak resident memory (``ru_maxrss``) is its own; the dense
+process also computes the sparse matrix afterwards and checks that they agree to 1e-10
+(relative to the largest entry).
+
+Columns:
+
+* ``colours`` — column colours of the Jacobian pattern read from the graph (forward products
+  per evaluation), ``nnz`` — stored entries of the information;
+* ``pattern`` — seconds to read the Jacobian pattern and colour it (once per model);
+* ``first`` — first call of ``fisher_information``: pattern, compile (or load from the disk
+  cache) and evaluation;
+* ``steady`` — one further call, best of several;
+* ``peak`` — peak resident memory of the process; a dense route the memory guard refuses is
+  shown with the estimate it refused.
+
+Run: ``.venv/bin/python benchmarks/sparse_fisher.py [--groups 500 2000 5000 50000]``.
+
+MEASURED-TABLE
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import pmfisher
+from pmfisher._core import memory
+from pmfisher._core.model_graph import model_graph
+from pmfisher.errors import InsufficientMemoryError
+from pmfisher.information.exact_fisher import fisher_sparsity
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+from hessian import hierarchical
+from sparse_hessian import timed
+
+
+def measure(groups: int, route: str) -> dict:
+    model, point, _ = hierarchical(groups)
+    options = {"model": model, "space": "unconstrained", "method": "exact"}
+    graph = model_graph(model, space="unconstrained", terms="likelihood")
+    start = time.perf_counter()
+    sparsity = graph.companion(fisher_sparsity)
+    pattern_seconds = time.perf_counter() - start
+    result = {"J": groups, "d": graph.size, "route": route, "colours": sparsity.n_colours}
+    result["pattern"] = pattern_seconds
+    start = time.perf_counter()
+    try:
+        info = pmfisher.fisher_information(point, structure=route, **options)
+    except InsufficientMemoryError as refused:
+        return result | {"refused": str(refused)}
+    result["first"] = time.perf_counter() - start
+    result["steady"] = timed(lambda: pmfisher.fisher_information(point, structure=route, **options))
+    result["peak"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if route == "dense":
+        dense = info.matrix.values
+        sparse = pmfisher.fisher_information(point, structure="sparse", **options)
+        error = np.abs(sparse.matrix.data.todense() - dense).max() / np.abs(dense).max()
+        assert error < 1e-10, f"sparse and dense Fisher information differ by {error:.1e}"
+        result["error"] = float(error)
+    else:
+        result["nnz"] = int(info.matrix.data.nnz)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, nargs="+", default=[500, 2000, 5000, 50000])
+    parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.one is not None:
+        print(json.dumps(measure(int(arguments.one[0]), arguments.one[1])))
+        return
+    print(f"load average {os.getloadavg()}")
+    print(
+        f"{'J':>7}{'d':>7}{'route':>7}{'colours':>8}{'nnz':>9}{'pattern':>9}{'first':>9}"
+        f"{'steady':>11}{'peak':>11}"
+    )
+    for groups in arguments.groups:
+        for route in ("sparse", "dense"):
+            output = subprocess.run(
+                [sys.executable, __file__, "--one", str(groups), route],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            r = json.loads(output.strip().splitlines()[-1])
+            head = f"{r['J']:>7}{r['d']:>7}{route:>7}{r['colours']:>8}{r.get('nnz', ''):>9}"
+            head += f"{r['pattern']:>8.2f}s"
+            if "refused" in r:
+                needs = r["refused"].split("would need about ")[1].split(",")[0]
+                print(f"{head}   refused by the memory guard: needs {needs}")
+                continue
+            print(
+                f"{head}{r['first']:>8.1f}s{r['steady'] * 1e3:>9.1f}ms"
+                f"{memory.describe_bytes(r['peak']):>11}"
+            )
+    print(f"load average {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
