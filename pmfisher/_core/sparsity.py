@@ -220,7 +220,7 @@ class _Tracer:
                 outputs_values = _perform(node, inputs)
             except Exception as error:
                 raise UnsupportedModelError(
-                    "the Hessian's sparsity pattern cannot be read from the graph: "
+                    "the sparsity pattern cannot be read from the graph: "
                     f"evaluating {node.op} at the model's initial point failed ({error})."
                 ) from error
             for var, value in zip(node.outputs, outputs_values, strict=True):
@@ -484,7 +484,8 @@ def _cross(left, right) -> sparse.csr_array:
     ):
         distinct = slice(None)
     left, right = left[distinct], right[distinct]
-    return sparse.csr_array(left.T.astype(np.int8) @ right.astype(np.int8), dtype=bool)
+    # int64 counts: int8 wraps to zero at 256 shared rows, and SciPy drops zeros (an entry lost).
+    return sparse.csr_array(left.T.astype(np.int64) @ right.astype(np.int64), dtype=bool)
 
 
 def _row_keys(matrix: sparse.csr_array) -> tuple[np.ndarray, np.ndarray]:
