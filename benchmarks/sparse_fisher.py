@@ -15,8 +15,9 @@ Columns:
 * ``first`` — first call of ``fisher_information``: pattern, compile (or load from the disk
   cache) and evaluation;
 * ``steady`` — one further call, best of several;
-* ``peak`` — peak resident memory of the process; a dense route the memory guard refuses is
-  shown with the estimate it refused.
+* ``peak`` — peak resident memory of the process (the dense rows also show the memory
+  guard's estimate of the dense route's intermediates); a dense route the guard refuses is
+  shown with the estimate it refused, and above ``--dense-up-to`` it is not run.
 
 Run: ``.venv/bin/python benchmarks/sparse_fisher.py [--groups 500 2000 5000 50000]``.
 
@@ -44,7 +45,7 @@ from hessian import hierarchical
 from sparse_hessian import timed
 
 
-def measure(groups: int, route: str) -> dict:
+def measure(groups: int, route: str, dense_up_to: int) -> dict:
     model, point, _ = hierarchical(groups)
     options = {"model": model, "space": "unconstrained", "method": "exact"}
     graph = model_graph(model, space="unconstrained", terms="likelihood")
@@ -53,6 +54,9 @@ def measure(groups: int, route: str) -> dict:
     pattern_seconds = time.perf_counter() - start
     result = {"J": groups, "d": graph.size, "route": route, "colours": sparsity.n_colours}
     result["pattern"] = pattern_seconds
+    result["estimate"] = memory.dense_hessian_bytes(graph.size, sparsity.intermediate_elements)
+    if route == "dense" and groups > dense_up_to:
+        return result | {"skipped": True}
     start = time.perf_counter()
     try:
         info = pmfisher.fisher_information(point, structure=route, **options)
@@ -75,10 +79,18 @@ def measure(groups: int, route: str) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, nargs="+", default=[500, 2000, 5000, 50000])
+    parser.add_argument(
+        "--dense-up-to",
+        type=int,
+        default=2000,
+        help="run the dense route only up to this J (the machine is shared: J = 5,000 needs "
+        "about 10 GiB)",
+    )
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.one is not None:
-        print(json.dumps(measure(int(arguments.one[0]), arguments.one[1])))
+        groups, route = int(arguments.one[0]), arguments.one[1]
+        print(json.dumps(measure(groups, route, arguments.dense_up_to)))
         return
     print(f"load average {os.getloadavg()}")
     print(
@@ -88,7 +100,15 @@ def main():
     for groups in arguments.groups:
         for route in ("sparse", "dense"):
             output = subprocess.run(
-                [sys.executable, __file__, "--one", str(groups), route],
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    str(groups),
+                    route,
+                    "--dense-up-to",
+                    str(arguments.dense_up_to),
+                ],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -96,13 +116,17 @@ def main():
             r = json.loads(output.strip().splitlines()[-1])
             head = f"{r['J']:>7}{r['d']:>7}{route:>7}{r['colours']:>8}{r.get('nnz', ''):>9}"
             head += f"{r['pattern']:>8.2f}s"
+            estimate = memory.describe_bytes(r["estimate"])
             if "refused" in r:
-                needs = r["refused"].split("would need about ")[1].split(",")[0]
-                print(f"{head}   refused by the memory guard: needs {needs}")
+                print(f"{head}   refused by the memory guard: needs {estimate}")
+                continue
+            if "skipped" in r:
+                print(f"{head}   not run (the memory guard's estimate: {estimate})")
                 continue
             print(
                 f"{head}{r['first']:>8.1f}s{r['steady'] * 1e3:>9.1f}ms"
                 f"{memory.describe_bytes(r['peak']):>11}"
+                + (f"   (dense estimate {estimate})" if route == "dense" else "")
             )
     print(f"load average {os.getloadavg()}")
 

@@ -227,18 +227,19 @@ def exact_fisher_matrix(graph: ModelGraph, theta: np.ndarray) -> np.ndarray:
     values = graph.companion(_dense_function)(np.asarray(theta, dtype="float64"))
     information = np.zeros((graph.size, graph.size))
     position = 0
-    for form, params in zip(parameters.forms, parameters.params, strict=True):
-        n_params = len(params)
+    for index, form in enumerate(parameters.forms):
+        n_params = len(parameters.params[index])
         params, position = values[position : position + n_params], position + n_params
         jacobians, position = values[position : position + n_params], position + n_params
-        free = [i for i in range(n_params) if i not in form.fixed]
+        free = parameters.free(index)
         weights = form.information(*params)  # (n, k, k) over the free parameters
-        jacobian = np.stack([jacobians[i] for i in free], axis=1)  # (n, k, d)
-        weighted = np.einsum("nab,nbj->naj", weights, jacobian)
-        # One matrix product (BLAS) over observations and parameters: a three-operand einsum
-        # loops in C without it: 7.1 s against 0.28 s at n = 5,000, k = 2, d = 503.
-        flat = (jacobian.shape[0] * jacobian.shape[1], graph.size)
-        information += jacobian.reshape(flat).T @ weighted.reshape(flat)
+        # One (d × n)(n × d) matrix product (BLAS) per pair of parameters, with one weighted
+        # n × d copy alive at a time: a three-operand einsum loops in C instead (7.1 s
+        # against 0.28 s at n = 5,000, k = 2, d = 503), and stacking the Jacobians doubles
+        # the memory this route already needs.
+        for a, left in enumerate(free):
+            for b, right in enumerate(free):
+                information += jacobians[left].T @ (weights[:, a, b, None] * jacobians[right])
     return 0.5 * (information + information.T)
 
 
@@ -323,7 +324,8 @@ class FisherSparsity:
         Column colouring of the Jacobians (:func:`~pmfisher._core.colouring.column_colouring`
         of the per-observation union, so that one seed serves every parameter).
     intermediate_elements : int
-        θ-dependent elements of the parameters' graph (what a dense route copies ``d``-fold).
+        θ-dependent elements of the parameters' graph, and one parameter's more for the
+        weighted copy the dense route makes: what a dense route copies ``d``-fold.
     """
 
     jacobians: tuple[tuple[sparse.csr_array, ...], ...]
@@ -362,8 +364,12 @@ def fisher_sparsity(graph: ModelGraph) -> FisherSparsity:
     )
     counts = per_observation.astype(np.int64)  # int64: no count of shared rows wraps to zero
     pattern = sparse.csc_array(counts.T @ counts, dtype=bool)
+    weighted_copy = max((patterns[0].shape[0] for patterns in jacobians), default=0)
     return FisherSparsity(
-        jacobians, pattern, column_colouring(per_observation), traced_sparsity.intermediate_elements
+        jacobians,
+        pattern,
+        column_colouring(per_observation),
+        traced_sparsity.intermediate_elements + weighted_copy,
     )
 
 

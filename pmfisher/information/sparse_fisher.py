@@ -52,9 +52,11 @@ class SparseFisher:
 
     Examples
     --------
+    With unit variance, :math:`I = J^\top J` counts the observations each pair of
+    parameters shares:
+
     >>> import numpy as np, pymc as pm
     >>> from pmfisher._core.model_graph import model_graph
-    >>> from pmfisher.information.exact_fisher import exact_fisher_matrix
     >>> with pm.Model() as model:
     ...     mu = pm.Normal("mu")
     ...     z = pm.Normal("z", shape=3)
@@ -63,9 +65,11 @@ class SparseFisher:
     >>> fisher = graph.companion(SparseFisher)
     >>> fisher.n_colours
     2
-    >>> x = np.zeros(4)
-    >>> np.allclose(fisher(x).toarray(), exact_fisher_matrix(graph, x))
-    True
+    >>> fisher(np.zeros(4)).toarray()
+    array([[4., 2., 1., 1.],
+           [2., 2., 0., 0.],
+           [1., 0., 1., 0.],
+           [1., 0., 0., 1.]])
     """
 
     def __init__(self, graph):
