@@ -35,7 +35,7 @@ J        d         route    colours  nnz       first     steady      peak       
 5,000    5,003     sparse   4        25,005    71.1 s    64.6 ms     491 MiB
 5,000    5,003     dense    not run                                              9.5 GiB
 50,000   50,003    sparse   4        250,005   67.5 s    671 ms      707 MiB
-50,000   50,003    dense    not run (the guard refuses it)                       950 GiB
+50,000   50,003    dense    refused: InsufficientMemoryError                     950 GiB
 =======  ========  =======  =======  ========  ========  ==========  ==========  ========
 
 Steady state, sparse is 33× faster at J = 500 and 260× at J = 2,000; its peak memory stays
@@ -46,7 +46,11 @@ lock held by the other agents' processes) and varies by tens of seconds between 
 the dense process used 1.6 GiB above the sparse one's baseline against an estimate of
 1.5 GiB. Before the dense route accumulated one pair of parameters at a time (it stacked
 the Jacobians and their weighted copies), the guard's estimate at J = 5,000 was 7.6 GiB and
-let the route run; it passed 15 GB resident and was stopped.
+let the route run; it passed 15 GB resident and was stopped. At J = 50,000,
+``fisher_information(..., structure="dense")`` raised ``InsufficientMemoryError`` ("would
+need about 950.0 GiB, and only 19.2 GiB of memory is available; pass structure='sparse'
+(or 'auto') ...") in a separate run; the table's script skips dense rows above
+``--dense-up-to``.
 """
 
 import argparse
