@@ -17,6 +17,7 @@ __all__ = [
     "hessian_matrix_product",
     "hessian_vector_product",
     "jacobian_forward",
+    "jacobian_matrix_product",
 ]
 
 
@@ -77,21 +78,33 @@ def hessian_matrix_product(cost, wrt, directions, *, k: int):
 def jacobian_forward(vector, wrt, *, vectorize: bool = True):
     """Jacobian :math:`\\partial f_i / \\partial \\theta_j` of a vector graph, shape ``(n, d)``.
 
-    Forward mode, batched over the ``d`` unit tangents: its memory grows like ``n·d`` rather
-    than the ``n²`` of batching the reverse pass over the ``n`` outputs, which is what makes
-    score matrices of long data sets cheap. A ``vector`` that does not depend on ``wrt`` (a
-    distribution parameter fixed in the model) has a zero Jacobian.
+    Forward mode, batched over the ``d`` unit tangents (:func:`jacobian_matrix_product` with
+    the identity): its memory grows like ``n·d`` rather than the ``n²`` of batching the
+    reverse pass over the ``n`` outputs, which is what makes score matrices of long data sets
+    cheap. A ``vector`` that does not depend on ``wrt`` (a distribution parameter fixed in the
+    model) has a zero Jacobian.
     """
     if wrt not in ancestors([vector]):
         return pt.zeros((pt.as_tensor(vector).shape[0], wrt.shape[0]), dtype=wrt.dtype)
     if vectorize:
-        tangent = wrt.type("tangent")
-        directional = pushforward(vector, wrt, tangent)
         try:
-            [columns] = vectorize_graph(
-                [directional], replace={tangent: pt.eye(wrt.shape[0], dtype=wrt.dtype)}
-            )
-            return columns.T
+            return jacobian_matrix_product(vector, wrt, pt.eye(wrt.shape[0], dtype=wrt.dtype)).T
         except NotImplementedError:
             pass
     return jacobian(vector, wrt, vectorize=False)
+
+
+def jacobian_matrix_product(vector, wrt, directions):
+    """:math:`J V^\\top` for the Jacobian :math:`J = \\partial f / \\partial \\theta` of a
+    vector graph and ``k`` directions, the rows of ``directions`` (``(k, d)``), returned as
+    ``(k, n)``: one forward-mode product vectorized over the directions, so its intermediates
+    are ``k`` times the primal's. Raises ``NotImplementedError`` if an operation of the graph
+    has no batched form.
+    """
+    directions = pt.as_tensor(directions)
+    if wrt not in ancestors([vector]):
+        return pt.zeros((directions.shape[0], pt.as_tensor(vector).shape[0]), dtype=wrt.dtype)
+    tangent = wrt.type("tangent")
+    directional = pushforward(vector, wrt, tangent)
+    [products] = vectorize_graph([directional], replace={tangent: directions})
+    return products

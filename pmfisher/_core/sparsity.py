@@ -21,7 +21,7 @@ topological order:
 
 * for every variable that depends on θ, its element-wise **dependency** on θ: a sparse boolean
   matrix (rows: the variable's flattened elements, columns: θ's entries) — the pattern of its
-  Jacobian;
+  Jacobian (:func:`jacobian_sparsity` returns it for any graphs of θ);
 * the Hessian pattern, accumulated as :math:`D_a^\top D_b` for every pair of input elements
   ``(a, b)`` an op combines nonlinearly (:math:`D` the rows of their dependencies).
 
@@ -90,7 +90,7 @@ from scipy import sparse
 
 from pmfisher.errors import UnsupportedModelError
 
-__all__ = ["HessianSparsity", "hessian_sparsity"]
+__all__ = ["HessianSparsity", "JacobianSparsity", "hessian_sparsity", "jacobian_sparsity"]
 
 # Scalar ops whose output has zero derivative almost everywhere.
 ZERO_DERIVATIVE = (
@@ -163,11 +163,41 @@ def hessian_sparsity(graph) -> HessianSparsity:
     :class:`~pmfisher.errors.UnsupportedModelError` if an operation of the graph cannot be
     evaluated in Python at the model's initial point.
     """
-    theta = graph.theta
-    [logp] = rewrite_graph([graph.logp], include=("canonicalize", "stabilize"), clone=True)
-    fgraph = FunctionGraph(outputs=[logp], clone=False)
+    tracer = _trace(graph, [graph.logp])
+    return HessianSparsity(tracer.hessian_pattern(), tracer.elements)
+
+
+@dataclass(frozen=True)
+class JacobianSparsity:
+    r"""Jacobian patterns of graphs :math:`y_k(\theta)`: the dependencies the same pass
+    propagates. ``patterns[k]`` is boolean CSR, (elements of ``y_k``, flattened) × ``d``, a
+    superset of the nonzeros of :math:`\partial y_k / \partial \theta` at every θ;
+    ``intermediate_elements`` as for :class:`HessianSparsity` (× ``d`` for a dense Jacobian).
+    """
+
+    patterns: tuple[sparse.csr_array, ...]
+    intermediate_elements: int
+
+
+def jacobian_sparsity(graph, outputs) -> JacobianSparsity:
+    """The :class:`JacobianSparsity` of ``outputs``, graphs of ``graph.theta``."""
+    tracer = _trace(graph, list(outputs))
+    patterns = []
+    for output in tracer.fgraph.outputs:
+        dep = tracer.deps.get(output)
+        size = int(np.size(tracer._value(output)))
+        patterns.append(dep if dep is not None else _empty(size, tracer.d))
+    return JacobianSparsity(tuple(patterns), tracer.elements)
+
+
+def _trace(graph, outputs) -> _Tracer:
+    """One pass of the tracer over ``outputs`` as rewritten for compilation."""
+    outputs = rewrite_graph(outputs, include=("canonicalize", "stabilize"), clone=True)
+    fgraph = FunctionGraph(outputs=list(outputs), clone=False)
     start = graph.flatten(graph.model.initial_point())
-    return _Tracer(fgraph, theta, start).run()
+    tracer = _Tracer(fgraph, graph.theta, start)
+    tracer.run()
+    return tracer
 
 
 class _Tracer:
@@ -181,7 +211,7 @@ class _Tracer:
         self.hessian: list[sparse.csr_array] = []
         self.elements = 0
 
-    def run(self) -> HessianSparsity:
+    def run(self) -> None:
         remaining = {var: len(clients) for var, clients in self.fgraph.clients.items()}
         outputs = set(self.fgraph.outputs)
         for node in toposort(self.fgraph.outputs):
@@ -190,7 +220,7 @@ class _Tracer:
                 outputs_values = _perform(node, inputs)
             except Exception as error:
                 raise UnsupportedModelError(
-                    "the Hessian's sparsity pattern cannot be read from the graph: "
+                    "the sparsity pattern cannot be read from the graph: "
                     f"evaluating {node.op} at the model's initial point failed ({error})."
                 ) from error
             for var, value in zip(node.outputs, outputs_values, strict=True):
@@ -205,10 +235,12 @@ class _Tracer:
                 if remaining[var] == 0 and var not in outputs:
                     self.values.pop(var, None)
                     self.deps.pop(var, None)
+
+    def hessian_pattern(self) -> sparse.csc_array:
         pattern = sparse.identity(self.d, dtype=bool, format="csr")
         for part in self.hessian:
             pattern = pattern + part + part.T
-        return HessianSparsity(sparse.csc_array(pattern, dtype=bool), self.elements)
+        return sparse.csc_array(pattern, dtype=bool)
 
     def _value(self, var):
         if var in self.values:
@@ -452,7 +484,8 @@ def _cross(left, right) -> sparse.csr_array:
     ):
         distinct = slice(None)
     left, right = left[distinct], right[distinct]
-    return sparse.csr_array(left.T.astype(np.int8) @ right.astype(np.int8), dtype=bool)
+    # int64 counts: int8 wraps to zero at 256 shared rows, and SciPy drops zeros (an entry lost).
+    return sparse.csr_array(left.T.astype(np.int64) @ right.astype(np.int64), dtype=bool)
 
 
 def _row_keys(matrix: sparse.csr_array) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,9 @@
 """The ``structure`` option: whether a Hessian is formed densely or from its sparsity pattern.
 
+The same rule (:func:`choose_structure`) chooses the route of the exact Fisher information,
+whose sparse route compresses the Jacobians of the distribution parameters
+(:mod:`pmfisher.information.sparse_fisher`) as the sparse Hessian compresses its products.
+
 ``"dense"`` is the batched reverse pass of :func:`pmfisher._core.derivatives.hessian` (about
 ``d`` gradients of work at once, ``d × n`` memory); ``"sparse"`` is the compressed Hessian of
 :class:`~pmfisher._core.sparse_hessian.SparseHessian` (``k`` Hessian-vector products, ``k`` the
@@ -39,7 +43,13 @@ from pmfisher._core.sparse_hessian import SparseHessian
 from pmfisher._core.sparsity import hessian_sparsity
 from pmfisher.errors import UnsupportedModelError
 
-__all__ = ["AUTO_COLOURS_PER_SIZE", "AUTO_MIN_SIZE", "DENSE_PATTERN", "hessian_structure"]
+__all__ = [
+    "AUTO_COLOURS_PER_SIZE",
+    "AUTO_MIN_SIZE",
+    "DENSE_PATTERN",
+    "choose_structure",
+    "hessian_structure",
+]
 
 AUTO_MIN_SIZE = 50
 AUTO_COLOURS_PER_SIZE = 4
@@ -52,22 +62,41 @@ def hessian_structure(graph, structure: Structure) -> Literal["dense", "sparse"]
     Raises :class:`~pmfisher.errors.InsufficientMemoryError` for ``structure="dense"`` when
     the dense route would not fit, saying what it would need.
     """
+    return choose_structure(
+        structure,
+        size=graph.size,
+        pattern=lambda: graph.companion(hessian_sparsity),
+        n_colours=lambda: graph.companion(SparseHessian).n_colours,
+        what=f"the dense Hessian of {graph.size} parameters",
+    )
+
+
+def choose_structure(
+    structure: Structure, *, size: int, pattern, n_colours, what: str
+) -> Literal["dense", "sparse"]:
+    """The rule of the module docstring, shared by every matrix with a sparse route.
+
+    ``pattern()`` returns the matrix's sparsity (``intermediate_elements``, the θ-dependent
+    elements a dense route batches ``size``-fold, and ``density``) or raises
+    :class:`~pmfisher.errors.UnsupportedModelError` when it cannot be read; ``n_colours()``
+    the number of compressed products of the sparse route; ``what`` names the dense matrix.
+    Both are called only when needed.
+    """
     check_option("structure", structure, Structure)
     if structure == "sparse":
         return "sparse"
-    if graph.size < AUTO_MIN_SIZE:
+    if size < AUTO_MIN_SIZE:
         # At most AUTO_MIN_SIZE times the gradient's memory: not worth estimating.
         return "dense"
     try:
-        sparsity = graph.companion(hessian_sparsity)
+        sparsity = pattern()
     except UnsupportedModelError:
         return "dense"  # no pattern: neither a sparse route nor an estimate to guard with
-    needed = memory.dense_hessian_bytes(graph.size, sparsity.intermediate_elements)
+    needed = memory.dense_hessian_bytes(size, sparsity.intermediate_elements)
     if structure == "dense":
         memory.require_fits(
             needed,
-            f"the dense Hessian of {graph.size} parameters (a batched graph of "
-            f"{graph.size} × {sparsity.intermediate_elements} elements)",
+            f"{what} (a batched graph of {size} × {sparsity.intermediate_elements} elements)",
             instead="pass structure='sparse' (or 'auto') to form it from its sparsity pattern.",
         )
         return "dense"
@@ -75,5 +104,4 @@ def hessian_structure(graph, structure: Structure) -> Literal["dense", "sparse"]
         return "sparse"
     if sparsity.density > DENSE_PATTERN:
         return "dense"
-    colours = graph.companion(SparseHessian).n_colours
-    return "sparse" if colours * AUTO_COLOURS_PER_SIZE <= graph.size else "dense"
+    return "sparse" if n_colours() * AUTO_COLOURS_PER_SIZE <= size else "dense"

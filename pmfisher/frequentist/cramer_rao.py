@@ -44,7 +44,7 @@ import pymc as pm
 import xarray as xr
 from scipy import stats
 
-from pmfisher._core import labelled
+from pmfisher._core import labelled, memory
 from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.definiteness import positive_definite
 from pmfisher._core.model_graph import model_graph, resolve_model
@@ -67,7 +67,9 @@ def cramer_rao_bound(
 
     The inverse of the expected (Fisher) information of the whole data set,
     :func:`pmfisher.fisher_information` with ``method="auto"`` (exact where the model's
-    distributions allow, Monte Carlo otherwise; ``attrs["method"]`` says which).
+    distributions allow, Monte Carlo otherwise; ``attrs["method"]`` says which). The bound
+    is dense whatever route the information takes: an ``InsufficientMemoryError`` says so
+    when its ``d × d`` arrays would not fit.
 
     Parameters
     ----------
@@ -101,7 +103,8 @@ def cramer_rao_bound(
     information = fisher_information(point, model=model, space=space)
     matrix = information.matrix
     labels = list(matrix[labelled.ROW].values)
-    checked = positive_definite(matrix.values, labels, what="Fisher information")
+    values = matrix.values if matrix.attrs["structure"] == "dense" else _densify(matrix)
+    checked = positive_definite(values, labels, what="Fisher information")
     return labelled.square(
         _inverse(checked.cholesky),
         labels,
@@ -383,6 +386,19 @@ def _summarize(labels, truth, bound, estimates, errors, converged) -> EstimatorS
         standardized_errors=xr.DataArray(standardized, name="standardized_errors", **per_replicate),
         normality=normality,
     )
+
+
+def _densify(matrix: xr.DataArray) -> np.ndarray:
+    """The sparse information as a NumPy array, when the dense inverse it leads to fits
+    (a few d × d arrays are alive at once while inverting)."""
+    d = matrix.shape[0]
+    memory.require_fits(
+        4 * 8 * d * d,
+        f"the Cramér–Rao bound of {d} parameters (dense {d} × {d} arrays)",
+        instead="factorize the sparse fisher_information(...).matrix.data.tocsc() (for "
+        "instance with scikit-sparse's CHOLMOD) for the variances you need.",
+    )
+    return matrix.data.todense()
 
 
 def _inverse(cholesky: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from pmfisher._core import labelled
 from pmfisher._core.definiteness import positive_definite
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Space
+from pmfisher._core.sparse_cholesky import sparse_positive_definite
 from pmfisher.information.fisher import fisher_information
 
 __all__ = ["natural_gradient"]
@@ -39,9 +40,10 @@ def natural_gradient(
 
     :math:`I` is the expected (Fisher) information of :func:`pmfisher.fisher_information`
     (``method="auto"``: exact where the model's distributions allow; ``attrs["method"]``
-    says which) and :math:`\nabla\ell` the exact gradient of the log-likelihood, both in
-    ``space``. For a Gaussian likelihood with known variance, a step along it is a
-    Gauss–Newton step; in general it is Fisher scoring.
+    says which; on its sparse route the system is solved with a sparse Cholesky factor)
+    and :math:`\nabla\ell` the exact gradient of the log-likelihood, both in ``space``.
+    For a Gaussian likelihood with known variance, a step along it is a Gauss–Newton step;
+    in general it is Fisher scoring.
 
     Parameters
     ----------
@@ -72,8 +74,17 @@ def natural_gradient(
     graph.check_in_support(x)
     _, gradient = graph.logp_and_grad_fn(x)
     information = fisher_information(point, model=graph.model, space=space)
-    checked = positive_definite(information.matrix.values, graph.labels, what="Fisher information")
-    step = linalg.cho_solve((checked.cholesky, True), np.asarray(gradient))
+    if information.matrix.attrs["structure"] == "sparse":
+        # A sparse Cholesky factor: no d × d array on the way.
+        factor = sparse_positive_definite(
+            information.matrix.data.tocsc(), graph.labels, what="Fisher information"
+        )
+        step = factor.solve(np.asarray(gradient))
+    else:
+        checked = positive_definite(
+            information.matrix.values, graph.labels, what="Fisher information"
+        )
+        step = linalg.cho_solve((checked.cholesky, True), np.asarray(gradient))
     return labelled.vector(
         step, graph.labels, name="natural_gradient", space=space, method=information.method
     )

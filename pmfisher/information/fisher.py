@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 import pymc as pm
 import xarray as xr
+from scipy import sparse
 
 from pmfisher._core import labelled, memory
 from pmfisher._core.data_likelihood import data_likelihood
@@ -18,7 +19,12 @@ from pmfisher._core.options import Space, Structure, check_option
 from pmfisher._core.progress import progress_bar, progress_switch
 from pmfisher._core.simulation import require_forward_samplers, simulator
 from pmfisher.errors import PMFisherError
-from pmfisher.information.exact_fisher import exact_fisher_matrix, unsupported_reason
+from pmfisher.information.exact_fisher import (
+    exact_fisher_matrix,
+    fisher_structure,
+    unsupported_reason,
+)
+from pmfisher.information.sparse_fisher import SparseFisher
 
 __all__ = ["FisherInformation", "fisher_information"]
 
@@ -58,6 +64,10 @@ class FisherInformation:
         cast doubt on the information equality for the model (or on ``draws``).
     draws : int or None
         Number of simulated data sets (``None`` for the exact method).
+
+    Every matrix's ``attrs["structure"]`` says whether it is dense (NumPy) or, on the exact
+    method's sparse route, backed by a pydata ``sparse.COO`` array (``.data.tocsc()`` for
+    SciPy); code that needs NumPy values checks it first.
     """
 
     matrix: xr.DataArray
@@ -114,9 +124,16 @@ def fisher_information(
         :math:`1/\sqrt{\text{draws}}`.
     random_seed : int, optional
         The same seed gives the same numbers.
-    structure : {"auto", "dense"}
-        How the matrix is formed. Both methods form it densely for now, so ``"auto"`` means
-        ``"dense"``; ``"sparse"`` (the option of :func:`observed_information`) raises.
+    structure : {"auto", "dense", "sparse"}
+        How the exact matrix is formed. ``"sparse"`` reads the sparsity pattern of the
+        Jacobians :math:`J_i` from the model's graph, computes them compressed, one
+        forward-mode product per column colour (a few for a hierarchical model, whatever its
+        number of groups), and forms :math:`\sum_i J_i^\top F(\eta_i) J_i` in sparse
+        arithmetic (:mod:`pmfisher.information.sparse_fisher`); ``"dense"`` differentiates
+        in all ``d`` directions at once and raises ``InsufficientMemoryError`` if that would
+        not fit in memory; ``"auto"`` takes the sparse route by the rule of
+        :func:`observed_information` (the pattern makes it cheaper, or the dense one would
+        not fit). ``"monte_carlo"`` is dense: with ``"sparse"`` it raises.
     progressbar : bool
         Show the progress of ``"monte_carlo"`` over the simulated data sets (and of slow
         compiles), as PyMC does, when stderr is a terminal or a notebook.
@@ -124,6 +141,10 @@ def fisher_information(
     Returns
     -------
     FisherInformation
+        Its matrices' ``attrs`` record ``space``, ``method`` and ``structure`` (the route
+        taken). On the sparse route they are backed by pydata ``sparse.COO`` arrays
+        (``info.matrix.data.tocsc()`` is the SciPy matrix); ``score_covariance`` and
+        ``negative_hessian`` are the same exact matrix and ``mcse`` holds empty sparse zeros.
 
     Examples
     --------
@@ -139,12 +160,6 @@ def fisher_information(
     check_option("space", space, Space)
     check_option("method", method, Method)
     check_option("structure", structure, Structure)
-    if structure == "sparse":
-        raise PMFisherError(
-            "structure='sparse' is not available for fisher_information: its exact and Monte "
-            "Carlo forms are built densely; use structure='auto' or 'dense', or "
-            "observed_information(..., structure='sparse')."
-        )
     model = resolve_model(model)
     if method == "monte_carlo":
         require_forward_samplers(model)
@@ -154,11 +169,50 @@ def fisher_information(
     if method == "auto":
         method = "exact" if unsupported_reason(graph) is None else "monte_carlo"
     if method == "exact":
+        return _exact(graph, x, structure)
+    if structure == "sparse":
+        reason = unsupported_reason(graph)
+        raise PMFisherError(
+            "structure='sparse' is not available for fisher_information(method='monte_carlo'), "
+            "which averages dense per-data-set Hessians; "
+            + (
+                "method='exact' has a sparse route."
+                if reason is None
+                else f"method='exact' has a sparse route, but not for this model: {reason}."
+            )
+        )
+    return _monte_carlo(graph, x, int(draws), random_seed, progressbar)
+
+
+def _exact(graph, x: np.ndarray, structure: Structure) -> FisherInformation:
+    route = fisher_structure(graph, structure)
+    if route == "dense":
         matrix = exact_fisher_matrix(graph, x)
         require_finite(matrix, graph.labels, "the exact Fisher information")
         zeros = np.zeros_like(matrix)
         return _result(graph, matrix, matrix, zeros, zeros, "exact", estimator="exact")
-    return _monte_carlo(graph, x, int(draws), random_seed, progressbar)
+    matrix = graph.companion(SparseFisher)(x)
+    require_finite(matrix, graph.labels, "the exact Fisher information")
+    attrs = {"space": graph.space, "method": "exact", "structure": "sparse"}
+
+    def square(values, name, **extra):
+        return labelled.sparse_square(values, graph.labels, name=name, **attrs, **extra)
+
+    zeros = sparse.csc_array(matrix.shape)
+    return FisherInformation(
+        matrix=square(matrix, "fisher_information", estimator="exact"),
+        score_covariance=square(matrix, "score_covariance"),
+        negative_hessian=square(matrix, "negative_hessian"),
+        mcse=xr.Dataset(
+            {
+                "score_covariance": square(zeros, "score_covariance"),
+                "negative_hessian": square(zeros, "negative_hessian"),
+                "matrix": square(zeros, "fisher_information", estimator="exact"),
+            },
+            attrs=attrs,
+        ),
+        method="exact",
+    )
 
 
 def _monte_carlo(graph, x: np.ndarray, draws: int, random_seed, progressbar) -> FisherInformation:
@@ -247,7 +301,7 @@ def _result(
     draws=None,
 ) -> FisherInformation:
     labels = graph.labels
-    attrs = {"space": graph.space, "method": method}
+    attrs = {"space": graph.space, "method": method, "structure": "dense"}
     chosen = score_covariance if estimator == "score_covariance" else negative_hessian
     chosen_se = se_outer if estimator == "score_covariance" else se_hessian
 

@@ -1,6 +1,7 @@
 """The Hessian pattern read from the graph: a superset of the true nonzeros, and tight."""
 
 import numpy as np
+import pymc as pm
 import pytensor.scalar.basic as ps
 import pytest
 from pytensor.tensor.subtensor import AdvancedSubtensor
@@ -126,3 +127,21 @@ def test_products_of_two_parameter_blocks_and_scattered_increments():
     pattern = hessian_pattern(graph).toarray()
     np.testing.assert_array_equal(pattern, dense | np.eye(graph.size, dtype=bool))
     assert not pattern[0, 3]  # A[0, 0] and A[1, 0] never meet
+
+
+def test_a_pair_met_in_256_distinct_rows_is_kept():
+    """A full 16 × 16 crossed design: (μ, log σ) meets in 256 distinct rows of the
+    residual's product with 1/σ², a count that once wrapped to zero in int8 and was dropped."""
+    rows, columns = np.divmod(np.arange(256), 16)
+    with pm.Model() as model:
+        mu = pm.Normal("mu")
+        sigma = pm.HalfNormal("sigma")
+        u = pm.Normal("u", shape=16)
+        v = pm.Normal("v", shape=16)
+        y = np.random.default_rng(0).normal(size=256)
+        pm.Normal("y", mu + u[rows] + v[columns], sigma, observed=y)
+    graph = model_graph(model, space="unconstrained", terms="likelihood")
+    assert tuple(graph.labels[:2]) == ("mu", "sigma_log__")
+    pattern = hessian_pattern(graph).toarray()
+    assert pattern[0, 1]
+    assert pattern[1, 0]

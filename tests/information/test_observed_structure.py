@@ -79,7 +79,7 @@ def test_fisher_information_validates_structure():
     case = CASES[0]
     with pytest.raises(PMFisherError, match="structure='banded' is not allowed"):
         pmfisher.fisher_information(case.point, model=case.model, structure="banded")
-    with pytest.raises(PMFisherError, match="not available for fisher_information"):
-        pmfisher.fisher_information(case.point, model=case.model, structure="sparse")
     info = pmfisher.fisher_information(case.point, model=case.model, structure="dense")
     np.testing.assert_allclose(info.matrix.values, case.information, rtol=1e-8)
+    info = pmfisher.fisher_information(case.point, model=case.model, structure="sparse")
+    np.testing.assert_allclose(info.matrix.data.todense(), case.information, rtol=1e-8)
