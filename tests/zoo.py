@@ -312,15 +312,7 @@ ZOO = (
         "hurdle_negative_binomial",
         _counts(pm.HurdleNegativeBinomial, True),
         {"psi": 0.7, "mu": 2.1, "alpha": 3.0},
-        # The negative binomial's log-CDF has no second derivative in PyTensor.
-        errors={
-            check: (
-                UnsupportedModelError,
-                r"Hessian of the model with observed variable\(s\) y \(Hurdle\) "
-                "cannot be formed: PyTensor has no pullback for the operation ScalarLoop",
-            )
-            for check in ("likelihood", "posterior", "mode")
-        },
+        errors=_no_exact("Hurdle"),
     ),
     Row(
         "normal_mixture_dirichlet",
