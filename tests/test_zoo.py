@@ -7,12 +7,16 @@ import numpy as np
 import pytest
 
 import pmfisher
+from pmfisher._core.compilation import compile_function
 from pmfisher._core.data_likelihood import data_likelihood
 from pmfisher._core.model_graph import model_graph
+from pmfisher.geometry.kl import SUPPORTED as KL_FORMS
+from pmfisher.information.exact_fisher import CLOSED_FORMS
 from pmfisher.testing import finite_difference_hessian, finite_difference_jacobian
 from tests.zoo import ROWS, SERIES, model_for
 
 NAMES = list(ROWS)
+SPACES = ("constrained", "unconstrained")
 PER_OBSERVATION = [name for name, row in ROWS.items() if row.per_observation]
 # Each row in the constrained-space likelihood and the unconstrained-space posterior; the
 # mixed pairs for the rows whose transforms are not elementwise (where a space mix-up shows).
@@ -33,10 +37,12 @@ def _gradient_reference(logp, x):
     return finite_difference_jacobian(lambda y: np.atleast_1d(logp(y)), x)[0]
 
 
-def _expect(name: str, check: str):
+def _expect(name: str, check: str, space: str = "constrained"):
     """``pytest.raises`` for the row's expected typed error, or ``None`` when the check
-    must give a result."""
-    expected = ROWS[name].errors.get(check)
+    must give a result (in the unconstrained space, the row's ``check:unconstrained`` entry
+    where it has one)."""
+    errors = ROWS[name].errors
+    expected = errors.get(f"{check}:{space}", errors.get(check))
     return pytest.raises(expected[0], match=expected[1]) if expected else None
 
 
@@ -238,3 +244,148 @@ def test_information_matrix_test_without_degrees_of_freedom_says_so():
         pmfisher.information_matrix_test(
             ROWS["scalar"].point, model=model_for("scalar"), progressbar=False
         )
+
+
+# The rows where Laplace, the delta method or compare meet something of their own: a simplex
+# and a zero-sum vector (singular draws), a deterministic, a posterior without a mode, a
+# CustomDist, one parameter, a discrete variable. benchmarks/zoo_sweep.py runs every row.
+LAPLACE_ROWS = [
+    "dirichlet_categorical",
+    "zero_sum_normal",
+    "uniform_halfcauchy",
+    "gaussian_random_walk",
+    "custom_dist",
+    "scalar",
+    "discrete_free_variable",
+]
+
+
+@pytest.mark.parametrize("name", LAPLACE_ROWS)
+def test_laplace_delta_method_and_compare(name):
+    """Laplace's precision is the negative Hessian of the unconstrained posterior at its
+    mean (by finite differences of the log-density), the delta method's variance of each
+    deterministic is ∇g Σ ∇gᵀ with ∇g by finite differences, and ``compare`` of two
+    Laplace runs gives their draws' moments — or the row's typed errors."""
+    model = model_for(name)
+    raises = _expect(name, "mode") or _expect(name, "laplace")
+    if raises is not None:
+        with raises:
+            pmfisher.laplace(model=model, draws=50, random_seed=1)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pareto k̂ of 50 draws
+        approx = pmfisher.laplace(model=model, draws=50, random_seed=1)
+        other = pmfisher.laplace(model=model, draws=50, random_seed=2)
+    graph = model_graph(model, space="unconstrained", terms="posterior")
+    mean = approx.fit["mean_vector"].values
+    reference = -finite_difference_hessian(lambda y: _gradient_reference(graph.logp_fn, y), mean)
+    assert list(approx.fit["param_i"].values) == list(graph.labels)
+    _close(approx.fit["precision_matrix"].values, reference)
+
+    if not graph.deterministics:
+        with pytest.raises(pmfisher.PMFisherError, match="no variables"):
+            pmfisher.delta_method(approx, model=model)
+    else:
+        summary = pmfisher.delta_method(approx, model=model)
+        covariance = approx.fit["covariance_matrix"].values
+        for det_name, det_graph in graph.deterministics.items():
+            function = compile_function([graph.theta], det_graph.ravel())
+            jacobian = finite_difference_jacobian(function, mean)
+            result = summary[det_name].values.reshape(2, -1)
+            _close(result[0], function(mean), rtol=1e-10)
+            sd = np.sqrt(np.einsum("ij,jk,ik->i", jacobian, covariance, jacobian))
+            np.testing.assert_allclose(result[1], sd, rtol=1e-6, atol=1e-9)
+
+    raises = _expect(name, "compare")
+    if raises is not None:
+        with raises:
+            pmfisher.compare(approx, other)
+        return
+    table = pmfisher.compare(approx, other)
+    posterior = approx.posterior.to_dataset()
+    means = [posterior[v].mean(("chain", "draw")).values.ravel() for v in posterior.data_vars]
+    np.testing.assert_allclose(table["mean_approx"].values, np.concatenate(means), rtol=1e-12)
+    assert np.all(np.isfinite(table["mahalanobis"].values))
+
+
+def _closed_form_error(model, table, words):
+    """``pytest.raises`` for a function that needs a closed form per observed variable
+    (``table``: PyMC op type → form) when the model's likelihood has none, else ``None``."""
+    missing = [rv.name for rv in model.observed_RVs if type(rv.owner.op) not in table]
+    if not missing:
+        return None
+    return pytest.raises(pmfisher.UnsupportedModelError, match=words.format(missing[0]))
+
+
+# Rows of each kind: dimension-changing and non-elementwise transforms, a singular
+# information, closed-form Fisher information and KL divergence (Gamma, Binomial,
+# Normal, Poisson), a Potential, imputed data. benchmarks/zoo_sweep.py runs every row.
+POINT_ROWS = [
+    "dirichlet_categorical",
+    "ordered_logistic",
+    "zero_sum_normal",
+    "gaussian_random_walk",
+    "gamma_glm",
+    "binomial",
+    "uniform_halfcauchy",
+    "scalar",
+    "potential",
+    "missing_observations",
+]
+
+
+@pytest.mark.parametrize(("name", "space"), [(n, s) for n in POINT_ROWS for s in SPACES])
+def test_scores_sandwich_and_closed_forms_in_both_spaces(name, space):
+    """Scores sum to the likelihood's gradient (finite differences) and the empirical
+    Fisher information is SᵀS; the sandwich is A⁻¹BA⁻¹ with A the observed information; the
+    exact Gauss–Newton split and KL curvature equal the exact Fisher information, and the KL
+    divergence vanishes at its own point and grows as ½δᵀIδ nearby — in both spaces, or the
+    row's typed errors (a likelihood without a closed form: one naming the variable)."""
+    row, model = ROWS[name], model_for(name)
+    raises = _expect(name, "scores", space)
+    if raises is not None:
+        with raises:
+            pmfisher.sandwich_covariance(row.point, model=model, space=space)
+        return
+    graph = model_graph(model, space=space, terms="likelihood")
+    scores = pmfisher.scores(row.point, model=model, space=space)
+    _close(scores.values.sum(axis=0), _gradient_reference(graph.logp_fn, graph.flatten(row.point)))
+    meat = pmfisher.empirical_fisher(row.point, model=model, space=space)
+    np.testing.assert_allclose(meat.values, scores.values.T @ scores.values, rtol=1e-10)
+    raises = _expect(name, "sandwich", space)
+    if raises is not None:
+        with raises:
+            pmfisher.sandwich_covariance(row.point, model=model, space=space)
+    else:
+        sandwich = pmfisher.sandwich_covariance(row.point, model=model, space=space)
+        _labelled_square(sandwich, graph.labels)
+        info = pmfisher.observed_information(row.point, model=model, space=space)
+        bread = np.linalg.inv(info.values)
+        _close(sandwich.values, bread @ meat.values @ bread, rtol=1e-8)
+
+    raises = _closed_form_error(model, CLOSED_FORMS, "method='exact' is not available: .*{}")
+    if raises is not None:
+        for function in (pmfisher.gauss_newton, pmfisher.kl_curvature):
+            with raises:
+                function(row.point, model=model, space=space)
+    else:
+        exact = pmfisher.fisher_information(row.point, model=model, space=space, method="exact")
+        split = pmfisher.gauss_newton(row.point, model=model, space=space)
+        curvature = pmfisher.kl_curvature(row.point, model=model, space=space)
+        _close(split.gauss_newton.values, exact.matrix.values, rtol=1e-10)
+        # The closed-form KL's Hessian is another route: on the Gamma GLM it differs from
+        # the exact information (SciPy's trigamma) by 5e-9 relative in the shape.
+        _close(curvature.values, exact.matrix.values, rtol=1e-7)
+    if space == "unconstrained":
+        return
+    raises = _closed_form_error(model, KL_FORMS, r"variable\(s\) {} \(.*\) have no closed-form")
+    if raises is not None:
+        with raises:
+            pmfisher.kl_divergence(row.point, row.point, model=model)
+        return
+    assert pmfisher.kl_divergence(row.point, row.point, model=model) == 0.0
+    # Along the first free coordinate: KL(θ, θ + h e₁) = ½ h² I₁₁ + O(h³).
+    step = 1e-4
+    moved = graph.constrained_point(graph.flatten(row.point) + step * np.eye(len(graph.labels))[0])
+    kl = pmfisher.kl_divergence(row.point, moved, model=model)
+    np.testing.assert_allclose(2 * kl / step**2, curvature.values[0, 0], rtol=1e-3)

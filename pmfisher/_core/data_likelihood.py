@@ -18,7 +18,6 @@ from collections.abc import Mapping
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from pymc.logprob.basic import transformed_conditional_logp
 from pytensor.gradient import pushforward
 from pytensor.graph import vectorize_graph
 from pytensor.graph.replace import graph_replace
@@ -27,6 +26,7 @@ from pmfisher._core import derivatives, memory
 from pmfisher._core.compilation import compile_function
 from pmfisher._core.model_graph import ModelGraph, model_graph
 from pmfisher._core.options import Space
+from pmfisher._core.rewrites import logp_terms
 from pmfisher.errors import PMFisherError
 
 __all__ = ["DataLikelihood", "data_likelihood"]
@@ -67,7 +67,7 @@ class DataLikelihood:
         }
         rvs_to_values = {rv: graph.rvs_to_values[rv] for rv in graph.free_rvs}
         rvs_to_values.update({rv: self.data[rv.name] for rv in graph.observed_rvs})
-        terms = transformed_conditional_logp(
+        terms = logp_terms(
             graph.observed_rvs,
             rvs_to_values=rvs_to_values,
             rvs_to_transforms=graph.transforms

@@ -25,12 +25,12 @@ from typing import TypeVar
 
 import numpy as np
 import pytensor.tensor as pt
-from pymc.logprob.basic import transformed_conditional_logp
 from pymc.logprob.utils import replace_rvs_by_values
 from pytensor.graph.replace import graph_replace
 
 from pmfisher._core.compilation import compile_function
 from pmfisher._core.model_graph import Block, ModelGraph, model_graph
+from pmfisher._core.rewrites import logp_terms
 from pmfisher.errors import PMFisherError, UnsupportedModelError
 
 __all__ = ["LatentSplit", "latent_split"]
@@ -115,9 +115,7 @@ class LatentSplit:
         }
 
         def terms_of(rvs, jacobian):
-            if not rvs:
-                return []
-            return transformed_conditional_logp(
+            return logp_terms(
                 rvs,
                 rvs_to_values=model.rvs_to_values,
                 rvs_to_transforms=transforms,

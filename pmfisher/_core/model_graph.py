@@ -35,7 +35,6 @@ from typing import Literal, TypeVar
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from pymc.logprob.basic import transformed_conditional_logp
 from pymc.logprob.utils import replace_rvs_by_values
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant
@@ -47,6 +46,7 @@ from pmfisher._core.compilation import compile_derived, compile_function
 from pmfisher._core.free_coordinates import FreeCoordinates, free_coordinates
 from pmfisher._core.labelled import element_labels
 from pmfisher._core.options import Space, Terms, check_option
+from pmfisher._core.rewrites import logp_terms
 from pmfisher.errors import PMFisherError, UnsupportedModelError
 
 __all__ = ["Block", "ModelGraph", "model_graph", "resolve_model"]
@@ -262,9 +262,7 @@ class ModelGraph:
         return self._replace_values(replaced)
 
     def _term_graphs(self, rvs):
-        if not rvs:
-            return []
-        return transformed_conditional_logp(
+        return logp_terms(
             rvs,
             rvs_to_values=self.rvs_to_values,
             rvs_to_transforms=self._space_transforms,

@@ -6,11 +6,13 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 from pytensor.compile.mode import Mode
+from pytensor.graph.traversal import apply_ancestors
 from pytensor.scalar.basic import Composite
-from pytensor.scalar.math import Softplus
-from scipy.special import log_expit
+from pytensor.scalar.math import BetaInc, Softplus
+from scipy.special import betainc, log_expit
 
 from pmfisher._core.compilation import COMPILE_MODE, compile_function
+from pmfisher._core.rewrites import unit_b_betainc
 
 
 def softplus_count(function) -> int:
@@ -64,3 +66,51 @@ def test_branches_of_different_dtypes_are_left_alone():
     assert result.dtype == np.float64
     # exp in float32 first (e rounded to float32), not exp of the upcast value (e itself)
     np.testing.assert_array_equal(result, [np.float64(np.float32(np.e)), np.e])
+
+
+def _betainc_count(graphs) -> int:
+    return sum(
+        isinstance(getattr(node.op, "scalar_op", None), BetaInc) for node in apply_ancestors(graphs)
+    )
+
+
+def test_betainc_with_unit_b_becomes_a_power_with_the_same_value_and_derivatives():
+    """I_x(a, 1) = x^a: against SciPy's betainc, its finite differences in a and x, and
+    its second difference in a (the derivative PyTensor could not form)."""
+    a, x, y = pt.vector("a"), pt.vector("x"), pt.vector("y")
+    # b as PyMC's negative binomial CDF at 0 writes it: 1 in the shape of the data.
+    b = pt.floor(pt.second(y, 0.0)) + 1
+    [rewritten] = unit_b_betainc([pt.betainc(a, b, x)])
+    assert _betainc_count([rewritten]) == 0
+    by_a, by_x = pytensor.grad(rewritten.sum(), [a, x])
+    second_by_a = pytensor.grad(by_a.sum(), a)
+    function = pytensor.function([a, x, y], [rewritten, by_a, by_x, second_by_a])
+    rng = np.random.default_rng(5)
+    at_a, at_x, data = rng.uniform(0.3, 5.0, 6), rng.uniform(0.02, 0.98, 6), np.arange(6.0)
+    value, d_a, d_x, d2_a = function(at_a, at_x, data)
+    np.testing.assert_allclose(value, betainc(at_a, 1.0, at_x), rtol=1e-13)
+    h = 1e-6
+    np.testing.assert_allclose(
+        d_a, (betainc(at_a + h, 1, at_x) - betainc(at_a - h, 1, at_x)) / (2 * h), rtol=1e-7
+    )
+    np.testing.assert_allclose(
+        d_x, (betainc(at_a, 1, at_x + h) - betainc(at_a, 1, at_x - h)) / (2 * h), rtol=1e-7
+    )
+    h = 1e-4
+    second = (betainc(at_a + h, 1, at_x) - 2 * value + betainc(at_a - h, 1, at_x)) / h**2
+    np.testing.assert_allclose(d2_a, second, rtol=1e-5)
+    # Outside the domain both are NaN; b carries the shape when a and x are scalars.
+    outside = function([2.0, -1.0], [1.5, 0.5], [0.0, 0.0])[0]
+    assert np.all(np.isnan(outside))
+    assert np.all(np.isnan(betainc([2.0, -1.0], 1, [1.5, 0.5])))
+    [broadcast] = unit_b_betainc([pt.betainc(pt.scalar("s"), b, pt.scalar("t"))])
+    assert broadcast.eval({"s": 2.0, "t": 0.5, y: np.zeros(4)}).shape == (4,)
+
+
+@pytest.mark.parametrize("b", [2.0, "data"])
+def test_betainc_with_b_other_than_one_is_left_alone(b):
+    a, x, y = pt.vector("a"), pt.vector("x"), pt.vector("y")
+    b = y if b == "data" else pt.floor(pt.second(y, 1.0)) + 1
+    graph = pt.betainc(a, b, x)
+    [rewritten] = unit_b_betainc([graph])
+    assert rewritten is graph
