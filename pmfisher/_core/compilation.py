@@ -43,7 +43,6 @@ Data containers (``pm.Data``) are shared variables: they become explicit inputs 
 their current value at every call, so ``pm.set_data`` reaches loaded functions as well.
 """
 
-import contextlib
 import functools
 import hashlib
 import logging
@@ -67,6 +66,7 @@ from pytensor.graph.rewriting.db import RewriteDatabaseQuery
 
 from pmfisher._core.c_modules import read_modules, recording_modules
 from pmfisher._core.graph_digest import UndigestibleGraph, graph_digest, shared_ancestors
+from pmfisher._core.pickling import pickled
 from pmfisher._core.progress import slow_work_notice
 from pmfisher._core.rewrites import SWITCH_SINK
 
@@ -298,8 +298,7 @@ def _store(path: Path, function, modules: set[str]) -> None:
     before unpickling it instead of the whole compile directory
     (:mod:`pmfisher._core.c_modules`)."""
     try:
-        with _link_time_closures_set_aside(function):
-            payload = pickle.dumps(function, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickled(function)
     except Exception as error:  # an operation that does not pickle: the function still works
         _log.debug("not cached, does not pickle: %s", error)
         return
@@ -313,22 +312,6 @@ def _store(path: Path, function, modules: set[str]) -> None:
         os.replace(file.name, path)  # atomic: a concurrent reader sees all of it or nothing
     except OSError as error:  # a read-only or full disk costs speed, not correctness
         _log.debug("could not store %s: %s", path, error)
-
-
-@contextlib.contextmanager
-def _link_time_closures_set_aside(function):
-    """The function without the closures PyTensor hangs on its nodes when it links them
-    (a ``Blockwise`` node's ``tag.gufunc``: batched linear algebra, as in an LKJ model), which do
-    not pickle; linking the loaded function makes them again."""
-    nodes = [node for node in function.maker.fgraph.apply_nodes if hasattr(node.tag, "gufunc")]
-    closures = [node.tag.gufunc for node in nodes]
-    for node in nodes:
-        del node.tag.gufunc
-    try:
-        yield
-    finally:
-        for node, closure in zip(nodes, closures, strict=True):
-            node.tag.gufunc = closure
 
 
 def package_sources() -> list[Path]:

@@ -9,10 +9,11 @@ container) by its position among them; a constant by its type and value.
 """
 
 import hashlib
-import pickle
 
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
+
+from pmfisher._core.pickling import pickled
 
 __all__ = ["UndigestibleGraph", "graph_digest", "shared_ancestors"]
 
@@ -62,7 +63,7 @@ def graph_digest(inputs, outputs, shared, *, array_values: bool = True) -> str:
     def token(obj) -> str:
         if id(obj) not in tokens:
             try:
-                payload = pickle.dumps(obj, protocol=4)
+                payload = pickled(obj, protocol=4)
             except Exception as error:
                 raise UndigestibleGraph(f"{obj!r} does not pickle: {error}") from error
             tokens[id(obj)] = hashlib.blake2b(payload, digest_size=16).hexdigest()
