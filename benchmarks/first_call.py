@@ -55,12 +55,26 @@ LKJ           warm      11.9 s       37.8 s (3.2×)   39.0 s (3.3×)    56.6 s (
 LKJ           new data  25.6 s       59.2 s (2.3×)   62.9 s (2.5×)    120.6 s (4.7×)
 ============  ========  ===========  ==============  ===============  =============
 
-The GLM meets the target (``find_mode`` within 2× of ``pm.find_MAP``, warm and on new data);
-the hierarchical and LKJ models do not. What remains there: the LKJ model's gradient holds an
-``OpFromGraph`` whose cached gradient closures do not pickle, so its Hessian is compiled in
-every process; the hierarchical model (53 parameters) takes the sparse route
-(``structure="auto"`` from 50 parameters), whose pattern, colouring and batched products are
-a dozen functions to load where the dense route needs one.
+Then, on a quieter machine (load 2–2.5, against the machine's own 4.5 GB compile directory),
+with an LKJ model's functions stored (``_core/pickling.py``: its Hessian's cache key was
+different in every process) and ``find_mode``'s flat-direction check forming the Hessian by
+the route the search took (one Hessian compiled, not a sparse and a dense one):
+
+============  ========  ===========  ==============  ===============  =============
+model         setting   pm.find_MAP  find_mode       + observed_info  laplace
+============  ========  ===========  ==============  ===============  =============
+GLM           warm      1.0 s        1.0 s (1.0×)    0.6 s (0.6×)     1.7 s (1.8×)
+GLM           new data  2.6 s        2.5 s (1.0×)    1.3 s (0.5×)     2.6 s (1.0×)
+hierarchical  warm      2.8 s        1.4 s (0.5×)    2.6 s (0.9×)     1.8 s (0.6×)
+hierarchical  new data  1.5 s        4.7 s (3.2×)    5.5 s (3.7×)     5.3 s (3.6×)
+LKJ           warm      14.6 s       6.3 s (0.4×)    2.2 s (0.2×)     8.4 s (0.6×)
+============  ========  ===========  ==============  ===============  =============
+
+(the LKJ new-data row was not run). Warm, every model meets the target now. On new data the
+hierarchical model does not: each of its functions (the search's, the sparse route's pattern
+and products) is rewritten again for the new constants, where ``pm.find_MAP`` compiles two.
+The way out is to compile with the observed arrays as inputs rather than constants, so that
+one stored function serves every data set of the same shapes.
 
 Cold (an empty compile directory for every call, so PyMC's numba cache is empty too), GLM
 only, same load: ``pm.find_MAP`` 13.3 s, ``find_mode`` 82.1 s (6.2×), ``+ observed_info``

@@ -16,6 +16,22 @@ it in its bulk; the Laplace marginal is then slightly off (the known small downw
 Laplace for the variance of binary random effects), and the inner check measures by how much
 and how the error changes with φ.
 
+Measured (full run, 2,000 groups; NUTS on the whole model 4 × 1,000 draws, 381 s; each
+nested method 4,000 draws, first call with compiling):
+
+* **The intercepts agree**: every one of the 2,000 within 0.18 NUTS sds (mean 0.06), sd
+  ratios 0.89–1.05, with either method; α and β within 0.07 sds.
+* **σ comes out low by 0.89 posterior sds** with both methods (its sd ratio 0.97–0.98): the
+  known downward bias of Laplace for the variance of binary random effects. It is a fixed
+  bias per group, so against a posterior sd that shrinks like 1/√J it grows with the number
+  of groups (−0.29 to −0.35 sds at the smoke run's 100 groups).
+* **The inner check says so**: the Laplace marginal is 13–16 nats below the exact one
+  (about 0.007 a group) and its k̂ is 0.67–1.04 — with 2,000 dimensions the importance
+  weights are heavy-tailed and it warns that the check itself is unreliable.
+* **Time**: ``hyper="gaussian"`` 103 s (3.7× faster than NUTS), ``hyper="nuts"`` 467 s
+  (0.8×: a Newton solve over 2,000 intercepts at every leapfrog step costs more here than
+  PyMC's NUTS on the whole model, which mixes well in the non-centred form).
+
 Outputs: ``nested_laplace_glmm_pair.png`` (pair plot of (α, β, log σ): NUTS draws on the
 whole model with the nested approximation's ellipses), ``nested_laplace_glmm.png``
 (marginals of α, β, σ and two intercepts, NUTS on the marginal against NUTS on the whole
