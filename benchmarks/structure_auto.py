@@ -33,8 +33,24 @@ d      call                  auto       dense      auto/dense
 ``auto`` took the dense route at every size. The ratios scatter both ways (0.84 to 1.83) at
 this load; what ``auto`` adds is measured directly: ``hessian_structure(graph, "auto")`` at
 d = 200 takes 0.021 ms per call in steady state (median of 50; 1.6 s once, reading the
-pattern), against a dense Hessian of milliseconds — well inside the 10% target. Re-run on
-a quiet machine for ratios worth quoting.
+pattern), against a dense Hessian of milliseconds — well inside the 10% target.
+
+Re-run on a quiet machine (load average 0.96 at the start, 2.09 at the end), 15 pairs, the
+interleaved version:
+
+=====  ====================  =========  =========  ==========
+d      call                  auto       dense      auto/dense
+=====  ====================  =========  =========  ==========
+20     observed_information  2.09 ms    2.05 ms    1.021
+20     laplace               125.8 ms   148.7 ms   0.846
+200    observed_information  24.70 ms   23.28 ms   1.061
+200    laplace               247.7 ms   342.0 ms   0.724
+1000   observed_information  433.4 ms   433.6 ms   1.000
+1000   laplace               875.9 ms   922.5 ms   0.949
+=====  ====================  =========  =========  ==========
+
+``auto`` took the dense route at every size and is within the 10% target on every row. Why
+its ``laplace`` rows come out faster than ``dense`` (0.72–0.95) was not looked into.
 """
 
 import argparse
