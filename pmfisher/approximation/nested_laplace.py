@@ -202,6 +202,16 @@ def _gaussian_hyper(marginal: LaplaceMarginal, phi_mode, draws, action, rng):
     return phis, log_q, fit, precision.regularization
 
 
+def warm_nuts_step(model: pm.Model, mean, variances, *, seed) -> pm.NUTS:
+    """PyMC's NUTS step over ``model``'s continuous value variables (flat, in PyMC's order),
+    its adaptive diagonal mass matrix starting at ``variances`` around ``mean`` with the
+    weight of PyMC's own ``adapt_diag`` start, so that tuning still adapts it."""
+    potential = QuadPotentialDiagAdapt(
+        len(mean), mean, variances, NUTS_INITIAL_WEIGHT, rng=np.random.default_rng(seed)
+    )
+    return pm.NUTS(vars=model.continuous_value_vars, potential=potential, model=model)
+
+
 def _mode_variances(marginal: LaplaceMarginal, phi_mode) -> np.ndarray:
     """The diagonal of :math:`(-\\nabla^2 L)^{-1}` at the mode (the Gaussian hyper's
     variances), or ones where :math:`-\\nabla^2 L` is not positive definite there."""
@@ -235,14 +245,9 @@ def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng
         phi = pm.Flat("phi", shape=(marginal.size,))
         pm.Potential("laplace_marginal", density(phi))
         # Tuning starts from the marginal's own scales at its mode, not unit variances.
-        potential = QuadPotentialDiagAdapt(
-            marginal.size,
-            phi_mode,
-            _mode_variances(marginal, phi_mode),
-            NUTS_INITIAL_WEIGHT,
-            rng=np.random.default_rng(seeds[0]),
+        step = warm_nuts_step(
+            hyper_model, phi_mode, _mode_variances(marginal, phi_mode), seed=seeds[0]
         )
-        step = pm.NUTS(vars=hyper_model.continuous_value_vars, potential=potential)
     with warnings.catch_warnings():
         # The sampler's own summaries of chains and runtime are not this function's warnings.
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")

@@ -11,9 +11,8 @@ import warnings
 import numpy as np
 import pymc as pm
 import xarray as xr
-from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt
 
-from pmfisher.approximation.nested_laplace import NUTS_INITIAL_WEIGHT
+from pmfisher.approximation.nested_laplace import warm_nuts_step
 from pmfisher.reporting.steps import Progress
 
 __all__ = ["NutsLines", "pymc_messages_under", "sample_nuts"]
@@ -78,18 +77,10 @@ def _warm_started(model, fit: xr.DataTree, seed) -> dict:
         for values in flat
     ]
     stacked = np.concatenate(flat, axis=0)
-    potential = QuadPotentialDiagAdapt(
-        stacked.shape[0],
-        stacked.mean(axis=1),
-        stacked.var(axis=1, ddof=1),
-        NUTS_INITIAL_WEIGHT,
-        rng=np.random.default_rng(seed),
-    )
     means = fit["posterior"].mean(("chain", "draw"))
-    initial = {rv.name: means[rv.name].values for rv in model.free_RVs}
     return {
-        "step": pm.NUTS(vars=value_vars, potential=potential, model=model),
-        "initvals": initial,
+        "step": warm_nuts_step(model, stacked.mean(axis=1), stacked.var(axis=1, ddof=1), seed=seed),
+        "initvals": {rv.name: means[rv.name].values for rv in model.free_RVs},
     }
 
 
