@@ -17,8 +17,8 @@ Settings, all in fresh processes:
 
 * ``warm`` — PyTensor's compile cache and pmfisher's function cache as the machine has them
   (run the table twice and read the second: everything compiled before is loaded);
-* ``new data`` — pmfisher's function cache off (``PMFISHER_FUNCTION_CACHE=off``), as for a
-  data set it has not seen: rewrites and C-cache lookups are paid again;
+* ``new data`` — a data set of the same shapes not seen before (a fresh seed), every cache
+  warm;
 * ``cold`` (``--cold``) — an empty PyTensor compile directory: everything is compiled.
 
 Ratios against ``pm.find_MAP`` are printed beside the times; the target is ``find_mode``
@@ -92,6 +92,7 @@ with a small compile directory (a fresh one, warmed by the same calls): ``laplac
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -191,15 +192,18 @@ SEED = {seed}
 print(json.dumps(times))
 """
 
-_new_seeds = iter(range(10_000, 20_000))
+def _unseen_seed() -> int:
+    """A seed no earlier run of this script used (with a fixed sequence, a second run's "new
+    data" would be the first run's)."""
+    return 10_000 + secrets.randbelow(10**9)
 
 
 def measure(model: str, call: str, setting: str, base: str | None) -> list[float]:
     """One call in a fresh process. ``warm``: the data of every earlier run, every cache as
-    it is; ``new data``: data not seen before (every cache but pmfisher's functions warm);
+    it is; ``new data``: data of the same shapes not seen before, every cache warm;
     ``cold``: an empty PyTensor compile directory (C modules and numba's cache alike)."""
     source = {**CALLS, **LAPLACE_CALLS}[call]
-    seed = next(_new_seeds) if setting == "new data" else 0
+    seed = _unseen_seed() if setting == "new data" else 0
     program = PROGRAM.format(
         model=textwrap.dedent(MODELS[model]), call=textwrap.dedent(source), seed=seed
     )

@@ -30,8 +30,7 @@ anew with the same graph (a notebook cell run again) reuses the loaded function 
 
 Loading a function with C thunks in a new process would make PyTensor read every module of
 its compile directory first; each stored function therefore carries the names of its own C
-modules, and only those are read (:mod:`pmfisher._core.c_modules`). A function compiled for
-data not seen before reads the modules of the same function on other data, which it shares.
+modules, and only those are read (:mod:`pmfisher._core.c_modules`).
 
 The key is a digest of the graph the function is derived from
 (:mod:`pmfisher._core.graph_digest`), together with a recipe name for how the outputs are derived,
@@ -39,8 +38,15 @@ the versions of everything involved, this package's source and the rewriting opt
 graphs with the same digest compile to the same function; a graph that cannot be
 digested (an operation that does not pickle) is simply compiled.
 
-Data containers (``pm.Data``) are shared variables: they become explicit inputs fed with
-their current value at every call, so ``pm.set_data`` reaches loaded functions as well.
+**Data are inputs.** Data containers (``pm.Data``) are shared variables: they become
+explicit inputs fed with their current value at every call, so ``pm.set_data`` reaches loaded
+functions as well. Observed arrays written into the model (constants of at least
+:data:`~pmfisher._core.graph_digest.DATA_SIZE` entries) become explicit inputs too, fed with
+the model's own values: the key does not hold their values, so a model built on a new data set
+of the same shapes loads the functions compiled for the first one instead of rewriting them
+(a new data set costs what a script run again costs). The price is that PyTensor cannot fold
+a computation on the data alone into a constant (``gammaln(y + 1)`` of a Poisson
+log-likelihood is computed at each call), which no derivative contains.
 """
 
 import functools
@@ -61,11 +67,16 @@ import pytensor
 from pytensor.compile.mode import Mode as CompileMode
 from pytensor.compile.mode import get_mode
 from pytensor.compile.sharedvalue import SharedVariable
-from pytensor.graph.basic import Variable
+from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
 
 from pmfisher._core.c_modules import read_modules, recording_modules
-from pmfisher._core.graph_digest import UndigestibleGraph, graph_digest, shared_ancestors
+from pmfisher._core.graph_digest import (
+    UndigestibleGraph,
+    data_constants,
+    graph_digest,
+    shared_ancestors,
+)
 from pmfisher._core.pickling import pickled
 from pmfisher._core.progress import slow_work_notice
 from pmfisher._core.rewrites import SWITCH_SINK
@@ -90,7 +101,7 @@ COMPILE_MODE = (
 #: not cache.
 statistics: Counter = Counter()
 
-# A function whose pickle is larger than this (data embedded as constants) is not stored.
+# A function whose pickle is larger than this (constants of a derived graph) is not stored.
 _LARGEST_STORED_BYTES = 256 * 2**20
 
 # The functions of this process, by cache entry, most recently used last: a model built anew
@@ -101,22 +112,29 @@ _KEPT_IN_MEMORY = 256
 
 class CompiledFunction:
     """A compiled function of explicit inputs; the model's data containers are passed after
-    them at every call, with their current values.
+    them at every call, with their current values, and then the model's data arrays.
 
     Models with equal graphs share one PyTensor function, which keeps its intermediate
     values in storage of its own, so calls from several threads take turns (its C code holds
     the interpreter lock anyway).
     """
 
-    def __init__(self, function, shared: Sequence[SharedVariable], lock: threading.Lock):
+    def __init__(
+        self,
+        function,
+        shared: Sequence[SharedVariable],
+        data: Sequence[Constant],
+        lock: threading.Lock,
+    ):
         self.function = function
         self.shared = tuple(shared)
+        self.data = tuple(array.data for array in data)
         self._lock = lock
 
     def __call__(self, *inputs):
-        data = [container.get_value(borrow=True) for container in self.shared]
+        containers = [container.get_value(borrow=True) for container in self.shared]
         with self._lock:
-            return self.function(*inputs, *data)
+            return self.function(*inputs, *containers, *self.data)
 
 
 def compile_function(inputs, outputs) -> CompiledFunction:
@@ -143,25 +161,23 @@ def compile_derived(
     """
     warn_if_no_blas()
     sources = list(sources) if isinstance(sources, list | tuple) else [sources]
-    shared = shared_ancestors(sources)
-    path = _cache_path([*inputs, *replaced], sources, shared, recipe)
+    shared, data = shared_ancestors(sources), data_constants(sources)
+    path = _cache_path([*inputs, *replaced], sources, shared, data, recipe)
     if path in _IN_MEMORY:
         _IN_MEMORY.move_to_end(path)
         statistics["reused"] += 1
         function, lock = _IN_MEMORY[path]
-        return CompiledFunction(function, shared, lock)
+        return CompiledFunction(function, shared, data, lock)
     function = _load(path) if path is not None else None
     if function is None:
-        similar = _similar_functions_modules(path, [*inputs, *replaced], sources, shared, recipe)
-        if similar is not None:
-            read_modules(_read_names(similar))
         with slow_work_notice(_compiling(recipe, inputs, kept=path is not None)):
             outputs = build()
             if shared_ancestors(outputs if isinstance(outputs, list | tuple) else [outputs]) != (
                 shared
             ):
                 raise RuntimeError(f"recipe {recipe!r} reads data its sources do not name")
-            placeholders = {data: data.type() for data in shared}
+            # Both kinds of data are replaced by inputs: the function holds none of them.
+            placeholders = {variable: variable.type() for variable in (*shared, *data)}
             with recording_modules() as modules:
                 function = pytensor.function(
                     [*inputs, *placeholders.values()],
@@ -173,9 +189,7 @@ def compile_derived(
         statistics["compiled"] += 1
         if path is not None:
             _store(path, function, modules)
-        if similar is not None:
-            _add_names(similar, modules)
-    compiled = CompiledFunction(function, shared, threading.Lock())
+    compiled = CompiledFunction(function, shared, data, threading.Lock())
     if path is not None:
         _IN_MEMORY[path] = (function, compiled._lock)
         while len(_IN_MEMORY) > _KEPT_IN_MEMORY:
@@ -225,12 +239,12 @@ def _cache_directory() -> Path | None:
     return Path(pytensor.config.compiledir) / "pmfisher-functions"
 
 
-def _cache_path(inputs, sources, shared, recipe) -> Path | None:
+def _cache_path(inputs, sources, shared, data, recipe) -> Path | None:
     directory = _cache_directory()
     if directory is None:
         return None
     try:
-        digest = graph_digest(inputs, sources, shared)
+        digest = graph_digest(inputs, sources, shared, data)
     except UndigestibleGraph as reason:
         statistics["uncacheable"] += 1
         _log.debug("not cached: %s", reason)
@@ -240,41 +254,6 @@ def _cache_path(inputs, sources, shared, recipe) -> Path | None:
         key.update(part.encode())
         key.update(b"\0")
     return directory / f"{key.hexdigest()}.pkl"
-
-
-def _similar_functions_modules(path, inputs, sources, shared, recipe) -> Path | None:
-    """Where the C modules of the functions that differ from this one only in their data are
-    listed: a new data set's function is compiled from the same modules, and reading just
-    those spares PyTensor's walk through its whole compile directory
-    (:mod:`pmfisher._core.c_modules`)."""
-    if path is None:
-        return None
-    digest = graph_digest(inputs, sources, shared, array_values=False)
-    key = hashlib.blake2b(digest_size=20)
-    for part in (_environment(), recipe, digest):
-        key.update(part.encode())
-        key.update(b"\0")
-    return path.parent / f"{key.hexdigest()}.modules"
-
-
-def _read_names(listing: Path) -> list[str]:
-    try:
-        return listing.read_text().split()
-    except OSError:
-        return []
-
-
-def _add_names(listing: Path, names: set[str]) -> None:
-    new = names - set(_read_names(listing))
-    if not new:
-        return
-    try:
-        listing.parent.mkdir(parents=True, exist_ok=True)
-        # Appending a few short lines: concurrent writers interleave whole lines.
-        with listing.open("a") as file:
-            file.write("".join(f"{name}\n" for name in sorted(new)))
-    except OSError as error:
-        _log.debug("could not list the modules in %s: %s", listing, error)
 
 
 def _load(path: Path):

@@ -5,7 +5,8 @@ Each variable is entered in a depth-first order fixed by the graph's structure (
 object ids or hashes, which differ between processes): an operation by the digest of its
 pickled state (PyTensor's own notion of equal operations), with the numbers of its inputs
 and the types of its outputs; an input by its position and type; a shared variable (a data
-container) by its position among them; a constant by its type and value.
+container) by its position among them; a data array (:func:`data_constants`) by its position
+among them and its type; any other constant by its type and value.
 """
 
 import hashlib
@@ -15,7 +16,12 @@ from pytensor.graph.basic import Constant, Variable
 
 from pmfisher._core.pickling import pickled
 
-__all__ = ["UndigestibleGraph", "graph_digest", "shared_ancestors"]
+__all__ = ["DATA_SIZE", "UndigestibleGraph", "data_constants", "graph_digest", "shared_ancestors"]
+
+#: A constant of at least this many entries is data written into the model (observed values,
+#: a design matrix, a group index), not a shape or a parameter: compiled functions take it as
+#: an input, so that one function serves every data set of the same shapes.
+DATA_SIZE = 16
 
 
 class UndigestibleGraph(Exception):
@@ -25,6 +31,16 @@ class UndigestibleGraph(Exception):
 def shared_ancestors(outputs) -> tuple[SharedVariable, ...]:
     """The shared variables the graphs read, in the order a depth-first walk meets them."""
     return tuple(v for v in _postorder(outputs) if isinstance(v, SharedVariable))
+
+
+def data_constants(outputs) -> tuple[Constant, ...]:
+    """The constant arrays of at least :data:`DATA_SIZE` entries the graphs read, in the
+    order a depth-first walk meets them."""
+    return tuple(
+        v
+        for v in _postorder(outputs)
+        if isinstance(v, Constant) and getattr(v.data, "size", 1) >= DATA_SIZE
+    )
 
 
 def _postorder(outputs) -> list[Variable]:
@@ -48,13 +64,13 @@ def _postorder(outputs) -> list[Variable]:
     return order
 
 
-def graph_digest(inputs, outputs, shared, *, array_values: bool = True) -> str:
-    """A digest that is equal for two graphs exactly when PyTensor would compute the same.
+def graph_digest(inputs, outputs, shared, data=()) -> str:
+    """A digest that is equal for two graphs exactly when PyTensor would compute the same
+    from the same data.
 
-    With ``array_values=False`` a constant array (observed data written into the model) is
-    entered by its type alone: the digest is then equal for two graphs that differ only in
-    their data, which compile to the same C modules (the data are not written into C code;
-    scalars, which are, keep their values).
+    ``shared`` and ``data`` (:func:`data_constants`) are the graphs' data containers and data
+    arrays, which a compiled function takes as inputs: both are entered by their position and
+    type, so two graphs that differ only in the values of their data have one digest.
     """
     digest = hashlib.blake2b(digest_size=20)
     # id of an op, type or constant's value → its token (the graph keeps them all alive)
@@ -70,7 +86,8 @@ def graph_digest(inputs, outputs, shared, *, array_values: bool = True) -> str:
         return tokens[id(obj)]
 
     roles = {variable: f"input {i}" for i, variable in enumerate(inputs)}
-    roles.update({data: f"data {i}" for i, data in enumerate(shared)})
+    roles.update({container: f"data {i}" for i, container in enumerate(shared)})
+    roles.update({array: f"data array {i}" for i, array in enumerate(data)})
     number: dict[Variable, int] = {}
     variables = _postorder(outputs)
     for variable in variables:
@@ -84,9 +101,7 @@ def graph_digest(inputs, outputs, shared, *, array_values: bool = True) -> str:
         elif variable in roles:
             entry = f"{roles[variable]} {token(variable.type)}"
         elif isinstance(variable, Constant):
-            scalar = getattr(variable.data, "size", 1) <= 1
-            value = token(variable.data) if array_values or scalar else ""
-            entry = f"constant {token(variable.type)} {value}"
+            entry = f"constant {token(variable.type)} {token(variable.data)}"
         else:
             raise UndigestibleGraph(f"{variable} is neither an input nor a constant")
         number[variable] = len(number)

@@ -61,12 +61,14 @@ def test_keys_are_equal_across_processes_and_hash_seeds():
         from pmfisher._core import graph_digest
         from pmfisher._core.model_graph import model_graph
         with pm.Model(coords={"g": ["a", "b"]}) as model:
-            x = pm.Data("x", np.arange(3.0))
+            x = pm.Data("x", np.arange(20.0))
             s = pm.HalfNormal("s", dims="g")
-            pm.Normal("y", s[0] * x, s[1], observed=np.ones(3))
+            pm.Normal("y", s[0] * x, s[1], observed=np.linspace(0.0, 1.0, 20))
         graph = model_graph(model, space="unconstrained", terms="posterior")
         shared = graph_digest.shared_ancestors([graph.logp])
-        print(compilation._cache_path([graph.theta], [graph.logp], shared, "Hessian").name)
+        data = graph_digest.data_constants([graph.logp])
+        assert len(data) == 1
+        print(compilation._cache_path([graph.theta], [graph.logp], shared, data, "Hessian").name)
         """
     )
     keys = {
@@ -137,6 +139,43 @@ def test_data_containers_stay_live_and_each_models_own(cache, from_disk):
     )
     assert shared(point) == pytest.approx(expected, rel=1e-12)
     assert compiled(point) == before_change  # the first model's data did not change
+
+
+def _observed_model(y):
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 10.0)
+        pm.Normal("y", mu, 2.0, observed=y)
+    return model
+
+
+@pytest.mark.parametrize("from_disk", [False, True], ids=["reused", "loaded"])
+def test_observed_arrays_are_inputs_so_new_data_of_the_same_shape_reuse_a_function(
+    cache, from_disk
+):
+    """A model on a new data set of the same shape gets the function compiled for the first
+    one (no rewrite, no compile), fed its own data; another shape gets its own function."""
+    rng = np.random.default_rng(3)
+    first_y, second_y = rng.normal(size=40), rng.normal(size=40)
+
+    def logp(y, mu=0.3):
+        return float(
+            pm.logp(pm.Normal.dist(0.0, 10.0), mu).eval()
+            + pm.logp(pm.Normal.dist(mu, 2.0), y).sum().eval()
+        )
+
+    first = ModelGraph(_observed_model(first_y), **_posterior()).logp_fn
+    if from_disk:
+        forget_functions_in_memory()
+    before = counts()
+    second = ModelGraph(_observed_model(second_y), **_posterior()).logp_fn
+    assert delta(before, "loaded" if from_disk else "reused") == 1
+    assert delta(before, "compiled") == 0
+    np.testing.assert_allclose(second(np.array([0.3])), logp(second_y), rtol=1e-13)
+    np.testing.assert_allclose(first(np.array([0.3])), logp(first_y), rtol=1e-13)
+    before = counts()
+    longer = ModelGraph(_observed_model(rng.normal(size=41)), **_posterior()).logp_fn
+    assert delta(before, "compiled") == 1
+    assert np.isfinite(longer(np.array([0.3])))
 
 
 def test_damaged_entry_is_recompiled_and_replaced(cache):

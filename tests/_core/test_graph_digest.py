@@ -1,10 +1,11 @@
 """Graph digests: equal exactly for graphs that compute the same."""
 
+import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from pmfisher._core.graph_digest import graph_digest, shared_ancestors
+from pmfisher._core.graph_digest import DATA_SIZE, data_constants, graph_digest, shared_ancestors
 
 
 def digest_of(build):
@@ -42,3 +43,28 @@ def test_shared_variables_are_found_in_a_fixed_order():
     a, b = pytensor.shared(1.0, name="a"), pytensor.shared(2.0, name="b")
     x = pt.scalar("x")
     assert shared_ancestors([(b * x + a) * a]) == (b, a)
+
+
+def _with_data(values):
+    x = pt.scalar("x")
+    output = (pt.constant(np.asarray(values)) * x).sum() + pt.constant(np.arange(3.0)).sum()
+    return x, output
+
+
+def test_data_arrays_are_entered_by_position_and_type_and_small_constants_by_value():
+    """A constant of DATA_SIZE entries or more is data (a compiled function's input): two
+    graphs differing only in its values share a digest, in another shape they do not; the
+    3-entry constant is not data, so its value counts."""
+    digests = []
+    for values in (np.linspace(0, 1, DATA_SIZE), np.linspace(2, 3, DATA_SIZE), np.ones(17)):
+        x, output = _with_data(values)
+        data = data_constants([output])
+        assert [array.data.size for array in data] == [values.size]
+        digests.append(graph_digest([x], [output], (), data))
+    assert digests[0] == digests[1] != digests[2]
+    x, output = _with_data(np.linspace(0, 1, DATA_SIZE))
+    assert graph_digest([x], [output], ()) != digests[0]  # the array as a constant: by value
+    x = pt.scalar("x")
+    small = [(pt.constant(np.arange(c, c + 3.0)) * x).sum() for c in (0.0, 1.0)]
+    assert data_constants(small[:1]) == ()
+    assert graph_digest([x], small[:1], ()) != graph_digest([x], small[1:], ())
