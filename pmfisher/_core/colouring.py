@@ -52,7 +52,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-__all__ = ["column_colouring", "is_star_colouring", "recovery_sources", "star_colouring"]
+__all__ = [
+    "column_colouring",
+    "is_star_colouring",
+    "recover_jacobian",
+    "recovery_sources",
+    "star_colouring",
+]
 
 
 def star_colouring(pattern) -> np.ndarray:
@@ -160,6 +166,27 @@ def is_star_colouring(pattern, colours: np.ndarray) -> bool:
     except ValueError:
         return False
     return True
+
+
+def recover_jacobian(compressed: np.ndarray, pattern, colours: np.ndarray) -> sparse.csr_array:
+    r"""The Jacobian with ``pattern``'s structure (boolean CSR, ``n × d``) from its compression
+    ``compressed`` = :math:`(JS)^\top` (``c × n``, one row per colour) under the column
+    colouring ``colours``: :math:`J_{ij} = (JS)_{i,\,\mathrm{colour}(j)}`.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> pattern = sp.csr_array(np.array([[1, 1, 0], [1, 0, 1]], dtype=bool))
+    >>> colours = np.array([0, 1, 1])
+    >>> compressed = np.array([[2.0, 3.0], [5.0, 7.0]])  # (J S)ᵀ of J = [[2, 5, 0], [3, 0, 7]]
+    >>> recover_jacobian(compressed, pattern, colours).toarray()
+    array([[2., 5., 0.],
+           [3., 0., 7.]])
+    """
+    pattern = sparse.csr_array(pattern)
+    rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
+    entries = compressed[colours[pattern.indices], rows]
+    return sparse.csr_array((entries, pattern.indices, pattern.indptr), shape=pattern.shape)
 
 
 def column_colouring(pattern) -> np.ndarray:

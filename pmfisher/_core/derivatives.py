@@ -18,6 +18,7 @@ __all__ = [
     "hessian_vector_product",
     "jacobian_forward",
     "jacobian_matrix_product",
+    "jacobian_reverse",
 ]
 
 
@@ -92,6 +93,16 @@ def jacobian_forward(vector, wrt, *, vectorize: bool = True):
         except NotImplementedError:
             pass
     return jacobian(vector, wrt, vectorize=False)
+
+
+def jacobian_reverse(vector, wrt):
+    """Jacobian :math:`\\partial f_i / \\partial \\theta_j` of a vector graph, shape ``(n, d)``, by
+    the reverse pass batched over the ``n`` outputs (a ``scan`` loop where the graph has no
+    batched form): the route for a few outputs of many parameters."""
+    try:
+        return jacobian(vector, wrt, vectorize=True, disconnected_inputs="ignore")
+    except NotImplementedError:
+        return jacobian(vector, wrt, vectorize=False, disconnected_inputs="ignore")
 
 
 def jacobian_matrix_product(vector, wrt, directions):

@@ -8,14 +8,19 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
+from scipy import sparse
 
-from pmfisher._core import derivatives
+from pmfisher._core import derivatives, memory
+from pmfisher._core.colouring import column_colouring, recover_jacobian
 from pmfisher._core.compilation import compile_function
 from pmfisher._core.model_graph import ModelGraph, model_graph, resolve_model
+from pmfisher._core.sparsity import jacobian_sparsity
 from pmfisher.approximation.fit_covariance import fit_covariance
 from pmfisher.errors import PMFisherError
 
 __all__ = ["delta_method"]
+
+_FLOAT = 8
 
 
 def delta_method(
@@ -35,7 +40,11 @@ def delta_method(
     ``space`` (one forward-mode pass batched over the parameters). On a sparse fit (a large
     model: ``fit`` holds the sparse precision :math:`H = \Sigma^{-1}` and no covariance) each
     variance is :math:`\lVert L^{-1} P \nabla g \rVert^2` from the sparse Cholesky factor
-    :math:`P H P^\top = L L^\top`, in chunks of outputs, without forming :math:`\Sigma`.
+    :math:`P H P^\top = L L^\top`, in chunks of outputs, without forming :math:`\Sigma`;
+    and the Jacobian is formed sparse, from its pattern read off the graph and one forward
+    pass batched over a column colouring of it (a few colours: an element of a group's
+    deterministic depends on the shared parameters and its own group's), so that no
+    ``elements × d`` array is built.
 
     Parameters
     ----------
@@ -97,7 +106,8 @@ def delta_method(
         )
     x = np.asarray(mean_vector.values, dtype="float64")
     covariance = fit_covariance(fit)
-    values = _propagation(graph)(x)
+    propagation = graph.companion(_Propagation if covariance.dense is not None else _Compressed)
+    values = propagation(x)
     dims = model.named_vars_to_dims
     coords = model.coords
     variables = {}
@@ -119,24 +129,28 @@ def delta_method(
     return xr.Dataset(variables, attrs={"method": "delta", "terms": terms, "space": space})
 
 
-def _propagation(graph: ModelGraph) -> _Propagation:
-    return graph.companion(_Propagation)
-
-
 class _Propagation:
-    """Every deterministic and its Jacobian in the graph's ``theta`` (compiled once)."""
+    """Every deterministic and its dense Jacobian in the graph's ``theta`` (compiled once)."""
 
     def __init__(self, graph: ModelGraph):
         self.graph = graph
         self.names = list(graph.deterministics)
+        elements = sum(_flat(value).type.shape[0] or 0 for value in graph.deterministics.values())
+        memory.require_fits(
+            _FLOAT * elements * graph.size,
+            f"the Jacobians of the deterministics ({elements} elements × {graph.size} parameters)",
+            instead="pass var_names with fewer deterministics.",
+        )
 
     @functools.cached_property
     def function(self):
         graph = self.graph
         outputs = []
         for deterministic in graph.deterministics.values():
-            flat = pt.cast(deterministic, "float64").ravel()
-            outputs += [deterministic, derivatives.jacobian_forward(flat, graph.theta)]
+            outputs += [
+                deterministic,
+                derivatives.jacobian_forward(_flat(deterministic), graph.theta),
+            ]
         return compile_function([graph.theta], outputs)
 
     def __call__(self, x: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -145,3 +159,64 @@ class _Propagation:
             name: (np.asarray(outputs[2 * k], dtype="float64"), np.asarray(outputs[2 * k + 1]))
             for k, name in enumerate(self.names)
         }
+
+
+class _Compressed:
+    """Every deterministic and its sparse Jacobian in the graph's ``theta`` (compiled once).
+
+    Per deterministic, the cheaper of two exact routes: its pattern read off the graph and
+    its compression :math:`(JS)^\top` from one forward pass batched over a column colouring
+    (``c`` colours: a group's deterministic needs the shared parameters' and one more), or,
+    when it has fewer elements than colours (a scalar of all the group effects), one reverse
+    pass per element.
+    """
+
+    def __init__(self, graph: ModelGraph):
+        self.graph = graph
+        self.names = list(graph.deterministics)
+        flats = [_flat(value) for value in graph.deterministics.values()]
+        sparsity = jacobian_sparsity(graph, flats)
+        self.patterns = sparsity.patterns
+        self.colours = [column_colouring(pattern) for pattern in self.patterns]
+        self.seeds, directions = [], []
+        outputs, batch = [], 0
+        for deterministic, flat, pattern, colours in zip(
+            graph.deterministics.values(), flats, self.patterns, self.colours, strict=True
+        ):
+            n_colours = int(colours.max(initial=-1)) + 1
+            if n_colours <= pattern.shape[0]:
+                seed = np.zeros((n_colours, graph.size))
+                seed[colours, np.arange(graph.size)] = 1.0
+                direction = pt.matrix(f"seed_{len(self.seeds)}", shape=seed.shape)
+                self.seeds.append(seed)
+                directions.append(direction)
+                jacobian = derivatives.jacobian_matrix_product(flat, graph.theta, direction)
+                batch = max(batch, n_colours)
+            else:
+                jacobian = derivatives.jacobian_reverse(flat, graph.theta)
+                self.seeds.append(None)
+                batch = max(batch, pattern.shape[0])
+            outputs += [deterministic, jacobian]
+        memory.require_fits(
+            _FLOAT * max(batch, 1) * sparsity.intermediate_elements,
+            f"the sparse Jacobians of the deterministics ({batch} directions × "
+            f"{sparsity.intermediate_elements} elements)",
+            instead="pass var_names with fewer deterministics.",
+        )
+        self.function = compile_function([graph.theta, *directions], outputs)
+
+    def __call__(self, x: np.ndarray) -> dict[str, tuple[np.ndarray, sparse.csr_array]]:
+        outputs = self.function(x, *(seed for seed in self.seeds if seed is not None))
+        found = {}
+        for k, name in enumerate(self.names):
+            value, jacobian = np.asarray(outputs[2 * k], "float64"), np.asarray(outputs[2 * k + 1])
+            if self.seeds[k] is None:  # reverse mode: the Jacobian itself, on its pattern
+                jacobian = sparse.csr_array(jacobian * self.patterns[k].toarray())
+            else:
+                jacobian = recover_jacobian(jacobian, self.patterns[k], self.colours[k])
+            found[name] = (value, jacobian)
+        return found
+
+
+def _flat(deterministic):
+    return pt.cast(deterministic, "float64").ravel()

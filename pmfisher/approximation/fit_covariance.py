@@ -31,10 +31,11 @@ class FitCovariance:
     dense: np.ndarray | None
     factor: SparsePositiveDefinite | None
 
-    def quadratic_forms(self, rows: np.ndarray) -> np.ndarray:
-        r""":math:`g_k^\top \Sigma g_k` for every row :math:`g_k` of ``rows`` (k × d)."""
-        rows = np.asarray(rows, dtype="float64")
+    def quadratic_forms(self, rows) -> np.ndarray:
+        r""":math:`g_k^\top \Sigma g_k` for every row :math:`g_k` of ``rows`` (k × d, dense,
+        or SciPy sparse on a sparse fit)."""
         if self.dense is not None:
+            rows = np.asarray(rows, dtype="float64")
             return np.einsum("ij,jk,ik->i", rows, self.dense, rows)
         return self.factor.inverse_quadratic_forms(rows.T)
 

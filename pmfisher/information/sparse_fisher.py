@@ -31,6 +31,7 @@ import pytensor.tensor as pt
 from scipy import sparse
 
 from pmfisher._core import derivatives, memory
+from pmfisher._core.colouring import recover_jacobian
 from pmfisher._core.compilation import compile_function
 from pmfisher.information.exact_fisher import distribution_parameters, fisher_sparsity
 
@@ -111,16 +112,13 @@ class SparseFisher:
             self.parameters.forms, self.parameters.params, self.sparsity.jacobians, strict=True
         ):
             params = [next(values) for _ in params]
-            jacobians = [self._recover(np.asarray(next(values)), pattern) for pattern in patterns]
+            jacobians = [
+                recover_jacobian(np.asarray(next(values)), pattern, self.sparsity.colours)
+                for pattern in patterns
+            ]
             weights = form.information(*params)  # (n, k, k) over the free parameters
             for a, left in enumerate(jacobians):
                 for b, right in enumerate(jacobians):
                     weighted = sparse.csr_array(right.multiply(weights[:, a, b][:, None]))
                     information = information + left.T @ weighted
         return sparse.csc_array(0.5 * (information + information.T))
-
-    def _recover(self, compressed: np.ndarray, pattern: sparse.csr_array) -> sparse.csr_array:
-        """The Jacobian with ``pattern``'s structure from its compression ``(c, n)``."""
-        rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
-        entries = compressed[self.sparsity.colours[pattern.indices], rows]
-        return sparse.csr_array((entries, pattern.indices, pattern.indptr), shape=pattern.shape)

@@ -9,6 +9,8 @@ import xarray as xr
 from scipy import sparse
 
 from pmfisher._core import labelled, sparse_cholesky
+from pmfisher._core.model_graph import model_graph
+from pmfisher.approximation import delta as delta_module
 from pmfisher.approximation import laplace as laplace_module
 from pmfisher.approximation.delta import delta_method
 from pmfisher.approximation.fit_covariance import fit_covariance
@@ -79,11 +81,20 @@ def test_sparse_fit_gives_the_dense_variances_blocks_and_quadratic_forms(results
 
 
 def test_delta_method_from_a_sparse_fit_equals_the_dense_one(results):
+    """On a sparse fit the Jacobians are sparse too: ``effect`` (one element per group, each
+    of mu, tau and its own z) by a forward pass over three colours, not 32 unit tangents;
+    ``spread`` (one element of every z) by one reverse pass."""
     model, dense, stored_sparse = results
     expected = delta_method(dense, model=model)
     found = delta_method(stored_sparse, model=model)
     for name in ("effect", "spread"):
         np.testing.assert_allclose(found[name].values, expected[name].values, rtol=1e-10)
+    graph = model_graph(model, space="unconstrained", terms="posterior")
+    compressed = graph.companion(delta_module._Compressed)
+    effect_seed, spread_seed = compressed.seeds
+    assert effect_seed.shape == (3, GROUPS + 2)
+    assert spread_seed is None
+    assert compressed.patterns[0].nnz == 3 * GROUPS  # mu, tau_log__ and one z per group
 
 
 def test_laplace_fit_above_the_limit_feeds_the_delta_method(monkeypatch):
