@@ -85,24 +85,6 @@ def test_scores_sum_to_the_likelihood_gradient(name):
     np.testing.assert_allclose(empirical.values, scores.values.T @ scores.values, rtol=1e-10)
 
 
-@pytest.mark.parametrize("name", PER_OBSERVATION)
-def test_monte_carlo_fisher_information_is_a_result_or_a_typed_error(name):
-    row = ROWS[name]
-    raises = _expect(name, "fisher")
-    if raises is not None:
-        with raises:
-            pmfisher.fisher_information(
-                row.point, model=model_for(name), method="monte_carlo", draws=32
-            )
-        return
-    fisher = pmfisher.fisher_information(
-        row.point, model=model_for(name), method="monte_carlo", draws=32, random_seed=1
-    )
-    matrix = fisher.matrix.values
-    assert np.all(np.isfinite(matrix))
-    np.testing.assert_allclose(matrix, matrix.T, atol=1e-10 * np.abs(matrix).max())
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_find_mode_is_a_mode_or_says_why_not(name):
     raises = _expect(name, "mode")
