@@ -25,7 +25,8 @@ CHILD = textwrap.dedent(
     from tests.zoo import ROWS, model_for
 
     warnings.simplefilter("ignore")
-    pmfisher.fisher_information.__kwdefaults__.update(draws=32, random_seed=1)
+    # The defaults live on the function progress_switch wraps.
+    pmfisher.fisher_information.__wrapped__.__kwdefaults__.update(draws=32, random_seed=1)
     name, limit = sys.argv[1], int(sys.argv[2])
     row, model = ROWS[name], model_for(name)
     point, results = row.point, {}

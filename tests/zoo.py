@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pymc as pm
+import pytest
 from pymc.distributions.transforms import ordered
 
+import pmfisher
 from pmfisher.errors import NotPositiveDefiniteError, PMFisherError, UnsupportedModelError
+from pmfisher.testing import finite_difference_jacobian
 
 RNG = np.random.default_rng(20261130)
 N = 16
@@ -37,7 +40,8 @@ class Row:
     of the observed information, or ``"scores"``, ``"fisher"``, ``"mode"``, ``"exact"`` for
     the exact Fisher information that the Gauss–Newton split and the KL curvature need,
     ``"sandwich"``, ``"laplace"``, ``"compare"`` for the joint comparison of two Laplace
-    approximations) to the typed error and the words it must raise with, where pmfisher
+    approximations, ``"im_test"`` for the information-matrix test, ``"simulate"`` for the
+    simulated estimator) to the typed error and the words it must raise with, where pmfisher
     cannot give the result. A check's entry holds in both spaces unless a
     ``"check:unconstrained"`` entry says otherwise there (``None``: a result)."""
 
@@ -57,6 +61,17 @@ def _no_exact(distribution: str) -> dict:
             UnsupportedModelError,
             f"method='exact' is not available: the observed variable y has a {distribution} "
             "distribution",
+        )
+    }
+
+
+def _no_im_degrees_of_freedom(n: int, d: int) -> dict:
+    """The typed error of the information-matrix test where no indicator adds a direction
+    to the scores: one observation, or a saturated categorical likelihood (sᵢsᵢᵀ = −∇²ℓᵢ)."""
+    return {
+        "im_test": (
+            PMFisherError,
+            rf"test of y has no degrees of freedom: with {n} observation\(s\) and {d} param",
         )
     }
 
@@ -305,7 +320,9 @@ ZOO = (
         "dirichlet_multinomial",
         _dirichlet_multinomial,
         {"p": [0.25, 0.3, 0.45]},
-        errors=_no_exact("Multinomial") | _constrained_draws(r"p\[0\], p\[1\], p\[2\]"),
+        errors=_no_exact("Multinomial")
+        | _constrained_draws(r"p\[0\], p\[1\], p\[2\]")
+        | _no_im_degrees_of_freedom(1, 2),
         per_observation=True,
     ),
     Row(
@@ -433,7 +450,13 @@ ZOO = (
         ),
     ),
     Row("uniform_halfcauchy", _uniform_halfcauchy, {"mu": 0.4, "sigma": 1.3}),
-    Row("scalar", _scalar, {"lam": 2.5}, per_observation=True),
+    Row(
+        "scalar",
+        _scalar,
+        {"lam": 2.5},
+        errors=_no_im_degrees_of_freedom(1, 1),
+        per_observation=True,
+    ),
     Row(
         "discrete_free_variable",
         _discrete,
@@ -453,3 +476,55 @@ ROWS = {row.name: row for row in ZOO}
 def model_for(name: str) -> pm.Model:
     """The row's model, built once per session."""
     return ROWS[name].build()
+
+
+NAMES = list(ROWS)
+SPACES = ("constrained", "unconstrained")
+PER_OBSERVATION = [name for name, row in ROWS.items() if row.per_observation]
+
+
+def gradient_reference(logp, x):
+    """∇ log p by finite differences of the compiled log-density alone (independent of
+    every derivative engine)."""
+    return finite_difference_jacobian(lambda y: np.atleast_1d(logp(y)), x)[0]
+
+
+def expect(name: str, check: str, space: str = "constrained"):
+    """``pytest.raises`` for the row's expected typed error, or ``None`` when the check
+    must give a result (in the unconstrained space, the row's ``check:unconstrained`` entry
+    where it has one)."""
+    errors = ROWS[name].errors
+    expected = errors.get(f"{check}:{space}", errors.get(check))
+    return pytest.raises(expected[0], match=expected[1]) if expected else None
+
+
+def close(actual, reference, rtol=1e-5):
+    scale = max(1.0, float(np.abs(reference).max()))
+    np.testing.assert_allclose(actual, reference, rtol=rtol, atol=rtol * scale)
+
+
+def labelled_square(matrix, labels):
+    """A finite symmetric matrix labelled by ``labels`` on both dims."""
+    assert list(matrix["param_i"].values) == list(labels)
+    assert list(matrix["param_j"].values) == list(labels)
+    assert np.all(np.isfinite(matrix.values))
+    np.testing.assert_allclose(matrix.values, matrix.values.T, atol=1e-12 * np.abs(matrix).max())
+
+
+def closed_form_error(model, table, words):
+    """``pytest.raises`` for a function that needs a closed form per observed variable
+    (``table``: PyMC op type → form) when the model's likelihood has none, else ``None``."""
+    missing = [rv.name for rv in model.observed_RVs if type(rv.owner.op) not in table]
+    if not missing:
+        return None
+    return pytest.raises(UnsupportedModelError, match=words.format(missing[0]))
+
+
+def seeded_monte_carlo(monkeypatch, draws: int = 64) -> None:
+    """Make the Monte Carlo Fisher information that the bound, the natural gradient and the
+    simulation study compute inside take ``draws`` data sets and one seed, so that two
+    calls give the same matrix. (The defaults live on the function that ``progress_switch``
+    wraps: the wrapper's own ``__kwdefaults__`` only holds ``progressbar``.)"""
+    defaults = pmfisher.fisher_information.__wrapped__.__kwdefaults__
+    monkeypatch.setitem(defaults, "draws", draws)
+    monkeypatch.setitem(defaults, "random_seed", 1)
