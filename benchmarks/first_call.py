@@ -207,6 +207,7 @@ SEED = {seed}
 print(json.dumps(times))
 """
 
+
 def _unseen_seed() -> int:
     """A seed no earlier run of this script used (with a fixed sequence, a second run's "new
     data" would be the first run's)."""

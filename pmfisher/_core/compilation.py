@@ -79,7 +79,7 @@ from pmfisher._core.graph_digest import (
 )
 from pmfisher._core.pickling import pickled
 from pmfisher._core.progress import slow_work_notice
-from pmfisher._core.rewrites import SWITCH_SINK
+from pmfisher._core.rewrites import COMPILE_REWRITES
 
 __all__ = [
     "CompiledFunction",
@@ -95,7 +95,7 @@ COMPILE_MODE = (
     get_mode(os.environ["PMFISHER_MODE"])
     if "PMFISHER_MODE" in os.environ
     else CompileMode(linker="cvm")
-).register(SWITCH_SINK)
+).register(COMPILE_REWRITES)
 
 #: How many functions this process compiled, loaded from disk, reused from memory, or could
 #: not cache.

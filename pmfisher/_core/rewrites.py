@@ -1,4 +1,4 @@
-"""Graph rewrites pmfisher adds to PyTensor's compilation pipeline (see :mod:`._compile`).
+"""Graph rewrites pmfisher adds to PyTensor's compilation pipeline (see :mod:`.compilation`).
 
 PyTensor's stabilizing rewrites turn the Bernoulli log-density
 ``switch(y == 1, log(p), log1p(-p))`` with ``p = sigmoid(η)`` into
@@ -33,14 +33,14 @@ from pytensor.scalar.basic import Second, Switch, upgrade_to_float
 from pytensor.scalar.math import BetaInc, PolyGamma, TriGamma
 from pytensor.tensor.elemwise import DimShuffle, Elemwise
 
-__all__ = ["SWITCH_SINK", "logp_terms", "unit_b_betainc"]
+__all__ = ["COMPILE_REWRITES", "logp_terms", "unit_b_betainc"]
 
 
 class _SinkUnaryIntoSwitch(NodeRewriter):
     """``switch(c, f(a), f(b)) → f(switch(c, a, b))`` for one unary elementwise ``f``.
 
     A class rather than a decorated function so that compiled functions, which keep their
-    compilation mode, pickle (see :mod:`._compile`).
+    compilation mode, pickle (see :mod:`.compilation`).
     """
 
     def tracks(self):
@@ -138,10 +138,10 @@ class _UseAccurateTriGamma(NodeRewriter):
 
 
 # pmfisher's compile-time rewrites (the switch sink and the accurate trigamma), registered in
-# the compilation mode by :mod:`._compile` under this one name. After PyTensor's
+# the compilation mode by :mod:`.compilation` under this one name. After PyTensor's
 # stabilization (position 1.5), which creates the switch pattern, and before its
 # specialization (2) and elementwise fusion (49), which would hide it.
-SWITCH_SINK = (
+COMPILE_REWRITES = (
     in2out(_SinkUnaryIntoSwitch(), _UseAccurateTriGamma(), name="pmfisher_compile_rewrites"),
     1.9,
 )
