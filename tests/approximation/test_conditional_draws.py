@@ -37,15 +37,17 @@ def marginal():
 
 def one_by_one(marginal, phis, u_mode, seed):
     """The reference: one damped Newton solve per draw from the mode's ``û``, and the draw
-    and log-density from the factor of ``H`` there."""
+    and log-density from the factor of ``H`` there; also ``û`` and the diagonal of ``H``."""
     standard = np.random.default_rng(seed).standard_normal((phis.shape[0], marginal.split.n_u))
-    draws, log_q = [], []
+    draws, log_q, modes, diagonals = [], [], [], []
     for phi, z in zip(phis, standard, strict=True):
         inner = marginal.conditional_mode(phi, start=u_mode)
+        modes.append(inner.u)
+        diagonals.append(inner.precision.matrix.diagonal())
         draws.append(inner.u + inner.precision.deviations(z[None])[0])
         covariance = np.linalg.inv(inner.precision.matrix.toarray())
         log_q.append(stats.multivariate_normal(inner.u, covariance).logpdf(draws[-1]))
-    return np.array(draws), np.array(log_q)
+    return np.array(draws), np.array(log_q), np.array(modes), np.array(diagonals)
 
 
 def test_batched_draws_equal_one_solve_per_draw(marginal):
@@ -54,9 +56,14 @@ def test_batched_draws_equal_one_solve_per_draw(marginal):
     phis = PHI_MODE + 0.5 * RNG.standard_normal((40, 3))
     phis[0] = [2.5, -1.5, 1.5]
     draws, log_q = conditional_draws(marginal, phis, PHI_MODE, u_mode, np.random.default_rng(5))
-    reference_draws, reference_log_q = one_by_one(marginal, phis, u_mode, seed=5)
+    reference_draws, reference_log_q, modes, diagonals = one_by_one(marginal, phis, u_mode, 5)
     np.testing.assert_allclose(draws, reference_draws, rtol=0, atol=1e-9)
     np.testing.assert_allclose(log_q, reference_log_q, rtol=0, atol=1e-9)
+    # Every row was solved by the batch itself, not by the single solve behind it.
+    batched = marginal.split.companion(module._DiagonalNewton)
+    batched_modes, curvatures = batched(np.broadcast_to(u_mode, modes.shape), phis)
+    np.testing.assert_allclose(batched_modes, modes, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(curvatures, diagonals, rtol=1e-10)
 
 
 def test_rows_the_batch_cannot_solve_are_solved_alone(marginal, monkeypatch):
@@ -73,6 +80,6 @@ def test_rows_the_batch_cannot_solve_are_solved_alone(marginal, monkeypatch):
 
     monkeypatch.setattr(module._DiagonalNewton, "__call__", failing_rows)
     draws, log_q = conditional_draws(marginal, phis, PHI_MODE, u_mode, np.random.default_rng(2))
-    reference_draws, reference_log_q = one_by_one(marginal, phis, u_mode, seed=2)
+    reference_draws, reference_log_q, _, _ = one_by_one(marginal, phis, u_mode, seed=2)
     np.testing.assert_allclose(draws, reference_draws, rtol=0, atol=1e-9)
     np.testing.assert_allclose(log_q, reference_log_q, rtol=0, atol=1e-9)
