@@ -32,13 +32,37 @@ the targets of 20× and 1.5× faster. The ``gaussian`` row run again in one warm
 functions loaded, not compiled, load about 1.5) took 26.9 s, still slower than NUTS. Of that:
 
 * 11.1 s in the search for the marginal mode: 8.7 s of it in 11 exact marginal Hessians
-  (0.8 s each) for ``trust-exact`` on three hyperparameters, where a quasi-Newton search on
-  the exact gradient would need one at the end;
+  (0.8 s each) for ``trust-exact`` on three hyperparameters;
 * 9.0 s drawing ``z`` given each of the 1,000 draws of φ, one inner Newton solve each;
 * 8.8 s loading ten stored functions.
 
-On this model NUTS mixes well in the non-centred form and a gradient costs well under a
-millisecond, so there is little left for the nested route to win; J = 20,000 was not run.
+**After issue 13's changes** (the mode by BFGS on the exact gradient with one exact Hessian
+at the end, kept for the checks and the Gaussian; the draws of ``z`` by a Newton iteration
+over all draws at once, elementwise since ``H`` is diagonal, warm-started at the first-order
+prediction of û), at J = 2,000 with another helper and the engineer working beside it
+(load 5–7; the NUTS row of this session, same seed, 26.9 s at load 7):
+
+==============================  =========  ========  ========  ========================
+configuration                   seconds    peak GiB  ×NUTS t   Δ mean / NUTS sd
+==============================  =========  ========  ========  ========================
+NUTS, whole model               26.9       0.34
+``gaussian``, compiling         132.9      0.98      0.20      −0.096, +0.058, −0.051
+``gaussian``, functions stored  20.8       0.83      1.29      −0.096, +0.058, −0.051
+``nuts``, functions stored      325.8      0.84      0.08      +0.054, +0.058, −0.022
+==============================  =========  ========  ========  ========================
+
+The agreement is unchanged to the last printed digit (same seed; the mode moved by rounding).
+Where the 22.9 s of a profiled stored-functions run went (load 5): 12.1 s loading eleven
+stored functions (6.1 s the fourth-derivative function of the marginal's Hessian, 1.9 s the
+third-derivative one); the mode 13.0 s, of which BFGS 4.5 s (62 marginal value-and-gradient
+evaluations, 73 ms each) and the one exact Hessian 8.4 s (its two functions' loading
+included); the draws of ``z`` 2.8 s (9.0 s before); the inner check 3.2 s. So the target of
+20× is still far: what remains is loading the Hessian's functions, which only a smaller graph
+(or one shared across J: their inputs carry J in their static shapes, and the data are in
+the graph digest) would cut, and the cost of a marginal gradient (the selected inverse and
+the trace gradient, 42 ms of the 73). ``nuts`` is unchanged (321.3 s before): its time is
+the sampler's marginal gradients, each an inner solve and the trace gradient, which this
+change did not touch. J = 20,000 was not run.
 
 Run: ``.venv/bin/python benchmarks/nested_laplace.py [--groups 2000 20000] [--draws 1000]
 [--tune 500]``; ``--methods`` picks a subset (``--json`` appends each row to a file).

@@ -22,9 +22,11 @@ from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
 __all__ = [
     "NotPositiveDefinite",
     "PositiveDefinite",
+    "cholesky_or_none",
     "flat_directions",
     "positive_definite",
     "require_finite",
+    "shifted_cholesky",
 ]
 
 NotPositiveDefinite = Literal["raise", "regularize"]
@@ -208,3 +210,25 @@ def _loadings(vector: np.ndarray, labels) -> dict[str, float]:
 
 def _numbers(values) -> str:
     return "[" + ", ".join(f"{value:.3g}" for value in values) + "]"
+
+
+def cholesky_or_none(matrix: np.ndarray) -> np.ndarray | None:
+    """The lower Cholesky factor of ``matrix``, or ``None`` if it is not finite and positive
+    definite."""
+    if not np.all(np.isfinite(matrix)):
+        return None
+    try:
+        return linalg.cholesky(matrix, lower=True)
+    except linalg.LinAlgError:
+        return None
+
+
+def shifted_cholesky(matrix: np.ndarray) -> np.ndarray:
+    """The factor of ``matrix + τI`` with the smallest τ = 10^k·scale that makes it positive
+    definite: an ascent direction where the Hessian is not negative definite."""
+    scale = max(float(np.abs(np.diag(matrix)).max()), 1.0)
+    for power in range(-8, 17):
+        factor = cholesky_or_none(matrix + 10.0**power * scale * np.eye(matrix.shape[0]))
+        if factor is not None:
+            return factor
+    return np.sqrt(scale) * np.eye(matrix.shape[0])

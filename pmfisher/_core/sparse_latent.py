@@ -109,6 +109,8 @@ class SparseLatent:
         cols = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
         latent = (rows < self.n_u) & (cols < self.n_u)
         self._rows, self._cols = rows[latent], cols[latent]
+        # Independent latent entries given φ: every Newton step on u is elementwise.
+        self.diagonal = bool(np.all(self._rows == self._cols))
         source_row, source_colour = recovery_sources(pattern, self.joint_hessian.colours)
         self._all_source_row, self._all_source_colour = source_row, source_colour
         self._source_row, self._source_colour = source_row[latent], source_colour[latent]

@@ -39,7 +39,6 @@ groups — so what is warned about is how the error *changes* with φ: a draw's 
 
 from __future__ import annotations
 
-import functools
 import warnings
 from collections.abc import Sequence
 from typing import Literal
@@ -49,17 +48,20 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt
-from pytensor.graph import vectorize_graph
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from scipy.special import logsumexp
 
 from pmfisher._core import labelled
-from pmfisher._core.compilation import COMPILE_MODE, compile_derived
+from pmfisher._core.compilation import COMPILE_MODE
 from pmfisher._core.definiteness import NotPositiveDefinite, positive_definite
-from pmfisher._core.latent_split import LatentSplit
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Structure, Terms, check_option
+from pmfisher.approximation.conditional_draws import (
+    JointOverDraws,
+    conditional_draws,
+    gaussian_log_density,
+)
 from pmfisher.approximation.importance_sampling import khat_threshold, psis
 from pmfisher.approximation.laplace import _datatree, _pushforward
 from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
@@ -76,8 +78,6 @@ INNER_CHECK_DRAWS = 2000
 INNER_ERROR_THRESHOLD = 0.1
 # NUTS on the marginal counts its initial variances as this many draws (PyMC's adapt_diag).
 NUTS_INITIAL_WEIGHT = 10
-# Elements (rows × data or latent entries) of one chunk of the joint density over draws.
-JOINT_CHUNK_ELEMENTS = 2**23
 
 
 def nested_laplace(
@@ -137,14 +137,14 @@ def nested_laplace(
         fit = _sample_moments(phis, split.phi_labels)
         attrs["regularization"] = ""
 
-    latent_draws, log_q_latent = _conditional_draws(marginal, phis, u_mode, rng)
+    latent_draws, log_q_latent = conditional_draws(marginal, phis, mode.x, u_mode, rng)
     full = model_graph(model, space="unconstrained", terms=terms)
     thetas = np.empty((phis.shape[0], full.size))
     thetas[:, split.u_index] = latent_draws
     thetas[:, split.phi_index] = phis
     pushed = _pushforward(full)(thetas)
     pushed.pop("log_p")  # the model's own terms; the joint f(u, φ) of the split is wanted
-    log_p = split.companion(_JointOverDraws)(latent_draws, phis)
+    log_p = split.companion(JointOverDraws)(latent_draws, phis)
 
     if hyper == "gaussian":
         log_q = log_q_phi + log_q_latent
@@ -190,7 +190,7 @@ def _gaussian_hyper(marginal: LaplaceMarginal, phi_mode, draws, action, rng):
         warnings.warn(precision.regularization, stacklevel=4)
     standard = rng.standard_normal((draws, marginal.size))
     phis = phi_mode + precision.deviations(standard)
-    log_q = _gaussian_log_density(standard, precision.log_determinant)
+    log_q = gaussian_log_density(standard, precision.log_determinant)
     covariance = precision.inverse()
     fit = xr.Dataset(
         {
@@ -311,82 +311,18 @@ class _MarginalGradientOp(Op):
         outputs[0][0] = np.asarray(self.density.value_and_gradient(inputs[0])[1])
 
 
-# -- q(u | φ) ------------------------------------------------------------------------------------
-
-
-def _conditional_draws(marginal: LaplaceMarginal, phis, u_start, rng):
-    """One draw of :math:`u \\sim \\mathcal N(\\hat u_\\varphi, H(\\varphi)^{-1})` per row of
-    ``phis``, and its normalized log-density."""
-    n_u = marginal.split.n_u
-    standard = rng.standard_normal((phis.shape[0], n_u))
-    draws = np.empty_like(standard)
-    log_q = np.empty(phis.shape[0])
-    for s, phi in enumerate(phis):
-        inner = marginal.conditional_mode(phi, start=u_start)
-        draws[s] = inner.u + inner.precision.deviations(standard[s : s + 1])[0]
-        log_q[s] = _gaussian_log_density(standard[s : s + 1], inner.precision.log_determinant)[0]
-    return draws, log_q
-
-
-def _gaussian_log_density(standard: np.ndarray, log_determinant: float) -> np.ndarray:
-    """:math:`\\log\\mathcal N` at ``x = m + L^{-\\top} z`` for a precision :math:`A = LL^\\top`
-    with :math:`\\log\\det A` = ``log_determinant``."""
-    return (
-        -0.5 * np.einsum("sd,sd->s", standard, standard)
-        - 0.5 * standard.shape[1] * np.log(2 * np.pi)
-        + 0.5 * log_determinant
-    )
-
-
-class _JointOverDraws:
-    """:math:`f(u_s, \\varphi_s)` for rows of draws, in one compiled call."""
-
-    def __init__(self, split: LatentSplit):
-        self.split = split
-        model = split.graph.model
-        self._observed_size = sum(
-            int(np.size(model.rvs_to_values[rv].eval())) for rv in model.observed_RVs
-        )
-
-    @functools.cached_property
-    def function(self):
-        split = self.split
-        us = pt.matrix("us", dtype="float64")
-        phis = pt.matrix("phis", dtype="float64")
-        return compile_derived(
-            [us, phis],
-            [split.logp],
-            lambda: vectorize_graph(split.logp, replace={split.u: us, split.phi: phis}),
-            recipe="joint log-density over draws",
-            replaced=[split.u, split.phi],
-        )
-
-    def __call__(self, us: np.ndarray, phis: np.ndarray) -> np.ndarray:
-        # The vectorized graph holds every intermediate once per row: rows in chunks of
-        # about JOINT_CHUNK_ELEMENTS elements of the model's data and latent variables.
-        size = max(self.split.n_u, self._observed_size, 1)
-        step = max(1, JOINT_CHUNK_ELEMENTS // size)
-        with np.errstate(all="ignore"):
-            return np.concatenate(
-                [
-                    np.asarray(self.function(us[i : i + step], phis[i : i + step]), "float64")
-                    for i in range(0, us.shape[0], step)
-                ]
-            )
-
-
 # -- the inner check -----------------------------------------------------------------------------
 
 
 def _inner_check(marginal: LaplaceMarginal, phis: np.ndarray, rng) -> xr.Dataset:
     """Importance-sampling estimates of the exact marginal against :math:`L` at ``phis``."""
-    joint = marginal.split.companion(_JointOverDraws)
+    joint = marginal.split.companion(JointOverDraws)
     errors, mcses, pareto_ks = [], [], []
     for phi in phis:
         inner = marginal.conditional_mode(phi)
         standard = rng.standard_normal((INNER_CHECK_DRAWS, marginal.split.n_u))
         us = inner.u + inner.precision.deviations(standard)
-        log_q = _gaussian_log_density(standard, inner.precision.log_determinant)
+        log_q = gaussian_log_density(standard, inner.precision.log_determinant)
         log_w = joint(us, np.broadcast_to(phi, (INNER_CHECK_DRAWS, phi.size))) - log_q
         log_w = np.where(np.isnan(log_w), -np.inf, log_w)
         value = marginal.value(phi)

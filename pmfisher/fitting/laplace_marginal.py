@@ -67,11 +67,11 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.graph.replace import graph_replace
-from scipy import linalg, sparse
+from scipy import sparse
 
 from pmfisher._core import derivatives, memory
 from pmfisher._core.compilation import compile_derived
-from pmfisher._core.definiteness import PositiveDefinite
+from pmfisher._core.definiteness import PositiveDefinite, cholesky_or_none, shifted_cholesky
 from pmfisher._core.latent_split import LatentSplit, latent_split
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms
@@ -161,7 +161,7 @@ class LaplaceMarginal:
                 "fewer variables out.",
             )
         self.structure = structure
-        self._sparse = split.companion(SparseLatent) if structure == "sparse" else None
+        self.sparse_latent = split.companion(SparseLatent) if structure == "sparse" else None
         self.split = split
         self.model = split.graph.model
         self.labels = split.phi_labels
@@ -169,6 +169,7 @@ class LaplaceMarginal:
         self.free_rvs = [rv for rv in split.graph.free_rvs if rv.name not in split.latent]
         self.blocks = split.phi_blocks
         self._last_u = None
+        self._last_hessian: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- compiled functions ---------------------------------------------------------------
 
@@ -300,16 +301,16 @@ class LaplaceMarginal:
 
     def _curvature(self, u: np.ndarray, phi: np.ndarray):
         """``f``, :math:`\\nabla_u f` and :math:`H` (dense or sparse) at ``(u, φ)``."""
-        if self._sparse is not None:
-            return self._sparse.curvature(u, phi)
+        if self.sparse_latent is not None:
+            return self.sparse_latent.curvature(u, phi)
         logp, grad, hess = self._inner_fn(u, phi)
         return logp, grad, -np.asarray(hess)
 
     def _factor(self, precision):
         """The Cholesky factor of :math:`H`, or ``None`` where it is not positive definite."""
-        if self._sparse is not None:
-            return self._sparse.factor(precision)
-        cholesky = _cholesky(precision)
+        if self.sparse_latent is not None:
+            return self.sparse_latent.factor(precision)
+        cholesky = cholesky_or_none(precision)
         return PositiveDefinite(precision, cholesky) if cholesky is not None else None
 
     def _shifted_factor(self, precision):
@@ -317,9 +318,9 @@ class LaplaceMarginal:
         :math:`H` is not finite."""
         if not _finite(precision):
             return None
-        if self._sparse is not None:
-            return self._sparse.shifted_factor(precision)
-        return PositiveDefinite(precision, _shifted_cholesky(precision))
+        if self.sparse_latent is not None:
+            return self.sparse_latent.shifted_factor(precision)
+        return PositiveDefinite(precision, shifted_cholesky(precision))
 
     def _failure(self, phi, reason: str) -> InnerModeError:
         shown = ", ".join(
@@ -336,8 +337,8 @@ class LaplaceMarginal:
     def value_and_gradient(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
         """:math:`L(\\varphi)` and its exact gradient."""
         inner = self.conditional_mode(phi)
-        if self._sparse is not None:
-            return self._value(inner), self._sparse.gradient(inner.u, phi, inner.precision)[0]
+        if self.sparse_latent is not None:
+            return self._value(inner), self.sparse_latent.gradient(inner.u, phi, inner.precision)[0]
         value, gradient = self._value_and_gradient_fn(inner.u, np.asarray(phi, dtype="float64"))
         return float(value), np.asarray(gradient)
 
@@ -363,16 +364,30 @@ class LaplaceMarginal:
         gradient's rather than :math:`n_\\varphi` times).
         """
         phi = np.asarray(phi, dtype="float64")
+        # The mode search's checks and the Gaussian at the mode ask for it at the same point.
+        if self._last_hessian is None or not np.array_equal(self._last_hessian[0], phi):
+            self._last_hessian = (phi.copy(), self._hessian(phi))
+        return self._last_hessian[1].copy()
+
+    def _hessian(self, phi: np.ndarray) -> np.ndarray:
         inner = self.conditional_mode(phi)
-        if self._sparse is not None:
-            return self._sparse.hessian(inner.u, phi, inner.precision)
-        sensitivity = inner.precision.solve(self._mixed_fn(inner.u, phi))
+        if self.sparse_latent is not None:
+            return self.sparse_latent.hessian(inner.u, phi, inner.precision)
+        sensitivity = self.sensitivity(inner, phi)
         rows = []
         for unit in np.eye(self.size):
             by_u, by_phi = self._gradient_pullback_fn(inner.u, phi, unit)
             rows.append(np.asarray(by_phi) + sensitivity.T @ np.asarray(by_u))
         matrix = np.array(rows)
         return 0.5 * (matrix + matrix.T)
+
+    def sensitivity(self, inner: ConditionalMode, phi: np.ndarray) -> np.ndarray:
+        """:math:`\\partial\\hat u/\\partial\\varphi = H^{-1}\\nabla^2_{u\\varphi} f`
+        (``n_u × n_φ``) at the conditional mode ``inner`` of ``phi``."""
+        if self.sparse_latent is None:
+            return inner.precision.solve(np.asarray(self._mixed_fn(inner.u, phi)))
+        joint = self.sparse_latent.joint_hessian(np.concatenate([inner.u, phi]))
+        return inner.precision.solve(joint[: self.split.n_u, self.split.n_u :].toarray())
 
     # -- the search protocol of find_mode ----------------------------------------------------
 
@@ -475,26 +490,6 @@ class _ConditionalModeOp(Op):
         return [mixed.T @ adjoint]
 
 
-def _cholesky(matrix: np.ndarray) -> np.ndarray | None:
-    if not np.all(np.isfinite(matrix)):
-        return None
-    try:
-        return linalg.cholesky(matrix, lower=True)
-    except linalg.LinAlgError:
-        return None
-
-
 def _finite(precision) -> bool:
     """Whether every entry of a dense or sparse :math:`H` is finite."""
     return bool(np.all(np.isfinite(precision.data if sparse.issparse(precision) else precision)))
-
-
-def _shifted_cholesky(matrix: np.ndarray) -> np.ndarray:
-    """The factor of ``matrix + τI`` with the smallest τ = 10^k·scale that makes it positive
-    definite: an ascent direction where the Hessian is not negative definite."""
-    scale = max(float(np.abs(np.diag(matrix)).max()), 1.0)
-    for power in range(-8, 17):
-        factor = _cholesky(matrix + 10.0**power * scale * np.eye(matrix.shape[0]))
-        if factor is not None:
-            return factor
-    return np.sqrt(scale) * np.eye(matrix.shape[0])

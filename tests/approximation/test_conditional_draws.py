@@ -1,0 +1,85 @@
+"""Draws of the latent variables given draws of the hyperparameters: the batched Newton
+iteration for a diagonal latent Hessian gives the same conditional modes, draws and
+log-densities as one solve per draw, and rows it cannot solve go to the single solve."""
+
+import numpy as np
+import pymc as pm
+import pytest
+from scipy import stats
+
+from pmfisher.approximation import conditional_draws as module
+from pmfisher.approximation.conditional_draws import conditional_draws
+from pmfisher.fitting.laplace_marginal import laplace_marginal
+
+RNG = np.random.default_rng(11)
+GROUPS = 15
+GROUP = np.repeat(np.arange(GROUPS), 4)
+X = RNG.normal(size=GROUP.size)
+Y = RNG.poisson(np.exp(0.3 + 0.5 * X + RNG.normal(0, 0.8, GROUPS)[GROUP]))
+PHI_MODE = np.array([0.3, 0.5, np.log(0.8)])
+
+
+@pytest.fixture(scope="module")
+def marginal():
+    """A Poisson GLMM: the conditional of ``u`` is not Gaussian (Newton iterates, with line
+    searches far from the mode), and its Hessian is diagonal."""
+    with pm.Model() as model:
+        beta = pm.Normal("beta", 0, 2, shape=2)
+        tau = pm.HalfNormal("tau", 1)
+        u = pm.Normal("u", 0, tau, shape=GROUPS)
+        pm.Poisson("y", pm.math.exp(beta[0] + beta[1] * X + u[GROUP]), observed=Y)
+    marginal = laplace_marginal(
+        model, "u", space="unconstrained", terms="posterior", structure="sparse"
+    )
+    assert marginal.sparse_latent.diagonal
+    return marginal
+
+
+def one_by_one(marginal, phis, u_mode, seed):
+    """The reference: one damped Newton solve per draw from the mode's ``û``, and the draw
+    and log-density from the factor of ``H`` there; also ``û`` and the diagonal of ``H``."""
+    standard = np.random.default_rng(seed).standard_normal((phis.shape[0], marginal.split.n_u))
+    draws, log_q, modes, diagonals = [], [], [], []
+    for phi, z in zip(phis, standard, strict=True):
+        inner = marginal.conditional_mode(phi, start=u_mode)
+        modes.append(inner.u)
+        diagonals.append(inner.precision.matrix.diagonal())
+        draws.append(inner.u + inner.precision.deviations(z[None])[0])
+        covariance = np.linalg.inv(inner.precision.matrix.toarray())
+        log_q.append(stats.multivariate_normal(inner.u, covariance).logpdf(draws[-1]))
+    return np.array(draws), np.array(log_q), np.array(modes), np.array(diagonals)
+
+
+def test_batched_draws_equal_one_solve_per_draw(marginal):
+    u_mode = marginal.conditional_mode(PHI_MODE).u
+    # Spread wide enough that some rows need damped steps, and one far out.
+    phis = PHI_MODE + 0.5 * RNG.standard_normal((40, 3))
+    phis[0] = [2.5, -1.5, 1.5]
+    draws, log_q = conditional_draws(marginal, phis, PHI_MODE, u_mode, np.random.default_rng(5))
+    reference_draws, reference_log_q, modes, diagonals = one_by_one(marginal, phis, u_mode, 5)
+    np.testing.assert_allclose(draws, reference_draws, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(log_q, reference_log_q, rtol=0, atol=1e-9)
+    # Every row was solved by the batch itself, not by the single solve behind it.
+    batched = marginal.split.companion(module._DiagonalNewton)
+    batched_modes, curvatures = batched(np.broadcast_to(u_mode, modes.shape), phis)
+    np.testing.assert_allclose(batched_modes, modes, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(curvatures, diagonals, rtol=1e-10)
+
+
+def test_rows_the_batch_cannot_solve_are_solved_alone(marginal, monkeypatch):
+    """A row whose batched solve reports failure (NaN curvature) is solved by the single
+    Newton iteration: the results do not change."""
+    u_mode = marginal.conditional_mode(PHI_MODE).u
+    phis = PHI_MODE + 0.3 * RNG.standard_normal((6, 3))
+    batched = module._DiagonalNewton.__call__
+
+    def failing_rows(self, starts, rows):
+        modes, curvatures = batched(self, starts, rows)
+        curvatures[::2] = np.nan
+        return modes, curvatures
+
+    monkeypatch.setattr(module._DiagonalNewton, "__call__", failing_rows)
+    draws, log_q = conditional_draws(marginal, phis, PHI_MODE, u_mode, np.random.default_rng(2))
+    reference_draws, reference_log_q, _, _ = one_by_one(marginal, phis, u_mode, seed=2)
+    np.testing.assert_allclose(draws, reference_draws, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(log_q, reference_log_q, rtol=0, atol=1e-9)
