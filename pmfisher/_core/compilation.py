@@ -95,7 +95,7 @@ COMPILE_MODE = (
     get_mode(os.environ["PMFISHER_MODE"])
     if "PMFISHER_MODE" in os.environ
     else CompileMode(linker="cvm")
-).register(COMPILE_REWRITES)
+).register(*COMPILE_REWRITES)
 
 #: How many functions this process compiled, loaded from disk, reused from memory, or could
 #: not cache.

@@ -137,13 +137,14 @@ class _UseAccurateTriGamma(NodeRewriter):
         return None
 
 
-# pmfisher's compile-time rewrites (the switch sink and the accurate trigamma), registered in
-# the compilation mode by :mod:`.compilation` under this one name. After PyTensor's
-# stabilization (position 1.5), which creates the switch pattern, and before its
-# specialization (2) and elementwise fusion (49), which would hide it.
+# pmfisher's compile-time rewrites, (rewrite, position) pairs registered in the compilation
+# mode by :mod:`.compilation`: after PyTensor's stabilization (position 1.5), which creates
+# the switch pattern, and before its specialization (2) and elementwise fusion (49), which
+# would hide it. One rewriter per pass: ``in2out`` of several keeps them in a tracker holding
+# a lambda, and the mode, which every stored function pickles, would no longer pickle.
 COMPILE_REWRITES = (
-    in2out(_SinkUnaryIntoSwitch(), _UseAccurateTriGamma(), name="pmfisher_compile_rewrites"),
-    1.9,
+    (in2out(_SinkUnaryIntoSwitch(), name="pmfisher_switch_sink"), 1.9),
+    (in2out(_UseAccurateTriGamma(), name="pmfisher_accurate_trigamma"), 1.91),
 )
 
 
