@@ -336,8 +336,16 @@ def _mode_description(mode: CompileMode) -> str:
     if isinstance(query, RewriteDatabaseQuery):
         rewrites = (
             *(sorted(tags) for tags in (query.include, query.exclude, query.require)),
-            [(getattr(rewrite, "name", None), at) for rewrite, at in query.extra_rewrites],
+            [(_rewrite_name(rewrite), at) for rewrite, at in query.extra_rewrites],
         )
     else:
         rewrites = type(query).__qualname__
     return repr((type(mode.linker).__qualname__, mode.provided_linker, rewrites))
+
+
+def _rewrite_name(rewrite) -> str:
+    """The class of the node rewriter a graph rewriter walks (ours, by name). Not the graph
+    rewriter's ``name``: PyTensor gives an unnamed one ``<class ...>_<object id>`` the first
+    time a mode holding it compiles, which differs between processes."""
+    inner = getattr(rewrite, "node_rewriter", rewrite)
+    return f"{type(inner).__module__}.{type(inner).__qualname__}"

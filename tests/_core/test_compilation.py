@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 import pytest
 from pytensor.graph.basic import Apply
@@ -83,6 +84,25 @@ def test_keys_are_equal_across_processes_and_hash_seeds():
     }
     [key] = keys
     assert key.strip().endswith(".pkl")
+
+
+def test_keys_do_not_change_once_the_mode_has_compiled_a_function():
+    """PyTensor names an unnamed graph rewriter after its object id the first time a mode
+    holding it compiles: the key must not read that name (a function stored after such a
+    compile was never found by another process)."""
+    x = pt.vector("x")
+    pytensor.function([x], pt.exp(x), mode=compilation.COMPILE_MODE)
+    fresh = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pmfisher._core import compilation as c; print(c._environment())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert compilation._environment.__wrapped__() == fresh
 
 
 # -- the cache ------------------------------------------------------------------------------
