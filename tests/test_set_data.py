@@ -149,3 +149,43 @@ def test_set_data_equals_a_model_built_on_the_new_data(name, change):
     _assert_same(after, call(regression(x_new, y_new)))
     # Otherwise the comparison could not tell stale results from fresh ones.
     assert _differs(after, before)
+
+
+def crossed(first, second) -> pm.Model:
+    """Poisson counts with crossed effects ``a[first] + b[second]``: which entries of ``a``
+    and ``b`` meet in an observation (the Hessian's and the Fisher information's sparsity
+    pattern) is decided by the values of the two index containers."""
+    with pm.Model() as model:
+        first_index, second_index = pm.Data("first", first), pm.Data("second", second)
+        a = pm.Normal("a", 0.0, 1.0, shape=4)
+        b = pm.Normal("b", 0.0, 1.0, shape=3)
+        rate = pm.math.exp(a[first_index] + b[second_index])
+        pm.Poisson("y", rate, observed=np.arange(12) % 5, shape=first_index.shape)
+    return model
+
+
+SPARSE_CALLS = {
+    "observed_information": lambda model, point: pmfisher.observed_information(
+        point, model=model, structure="sparse"
+    ),
+    "fisher_information": lambda model, point: pmfisher.fisher_information(
+        point, model=model, method="exact", structure="sparse"
+    ).matrix,
+}
+
+
+@pytest.mark.parametrize("name", list(SPARSE_CALLS))
+def test_new_index_values_give_the_sparse_routes_a_new_pattern(name):
+    """Nested indices first (6 of the 12 pairs of a and b meet), then every pair: a sparsity
+    pattern kept from the old indices would drop the new pairs and recover wrong entries."""
+    nested = (np.repeat(np.arange(4), 3), np.repeat(np.arange(3), 4))
+    every_pair = (np.arange(12) % 4, np.arange(12) % 3)
+    point = {"a": np.array([0.2, -0.1, 0.3, 0.0]), "b": np.array([0.1, -0.2, 0.25])}
+    model = crossed(*nested)
+    before = SPARSE_CALLS[name](model, point)
+    with model:
+        pm.set_data({"first": every_pair[0], "second": every_pair[1]})
+    after = SPARSE_CALLS[name](model, point).data.todense()
+    fresh = SPARSE_CALLS[name](crossed(*every_pair), point).data.todense()
+    np.testing.assert_allclose(after, fresh, rtol=1e-12, atol=1e-12)
+    assert np.count_nonzero(after[:4, 4:]) == 12 > np.count_nonzero(before.data.todense()[:4, 4:])

@@ -1,7 +1,8 @@
 """Digests of PyTensor graphs that are equal exactly when the graphs compute the same,
 in every process: the key of :mod:`pmfisher._core.compilation`'s disk cache.
 
-Each variable is entered in a depth-first order fixed by the graph's structure (never by
+The inputs' types are entered first, in order, whether the graph reads them or not. Then
+each variable is entered in a depth-first order fixed by the graph's structure (never by
 object ids or hashes, which differ between processes): an operation by the digest of its
 pickled state (PyTensor's own notion of equal operations), with the numbers of its inputs
 and the types of its outputs; an input by its position and type; a shared variable (a data
@@ -85,6 +86,11 @@ def graph_digest(inputs, outputs, shared, data=()) -> str:
             tokens[id(obj)] = hashlib.blake2b(payload, digest_size=16).hexdigest()
         return tokens[id(obj)]
 
+    # Every input's type, whether the outputs reach it or not: a recipe may read an input
+    # the sources do not (the directions of Hessian products, whose number is the number of
+    # colours of a sparsity pattern that the data decide).
+    for variable in inputs:
+        digest.update(f"input {token(variable.type)}\n".encode())
     roles = {variable: f"input {i}" for i, variable in enumerate(inputs)}
     roles.update({container: f"data {i}" for i, container in enumerate(shared)})
     roles.update({array: f"data array {i}" for i, array in enumerate(data)})

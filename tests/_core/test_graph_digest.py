@@ -39,6 +39,16 @@ def test_digest_tells_input_types_and_roles_apart():
     assert base != graph_digest([x, y], [x + y[:3]], ())
 
 
+def test_digest_tells_apart_inputs_the_graph_does_not_read():
+    """A recipe may read an input its source graph does not (the directions of Hessian
+    products, one row per colour of a data-dependent sparsity pattern): its type is part of
+    the key, or a function of three colours is handed five."""
+    x = pt.vector("x", shape=(7,))
+    three, five = pt.matrix("d", shape=(3, 7)), pt.matrix("d", shape=(5, 7))
+    logp = (x**2).sum()
+    assert graph_digest([x, three], [logp], ()) != graph_digest([x, five], [logp], ())
+
+
 def test_shared_variables_are_found_in_a_fixed_order():
     a, b = pytensor.shared(1.0, name="a"), pytensor.shared(2.0, name="b")
     x = pt.scalar("x")
