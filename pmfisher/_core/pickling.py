@@ -14,6 +14,9 @@ import io
 import pickle
 
 from pytensor.compile.builders import OpFromGraph
+from pytensor.graph.destroyhandler import DestroyHandler
+from pytensor.graph.features import History
+from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.utils import Scratchpad
 
 __all__ = ["pickled"]
@@ -23,9 +26,25 @@ class _LinkStateFreePickler(pickle.Pickler):
     """Leaves out a ``Blockwise`` node's ``tag.gufunc`` closure (batched linear algebra, as
     in an LKJ model), and what an ``OpFromGraph`` (as in an LKJ model's gradient) derives
     from its inner graph on first use — its linked inner function, cached gradient
-    builders, inner shape graph — wherever they sit in the graph, inner graphs included."""
+    builders, inner shape graph — wherever they sit in the graph, inner graphs included.
+
+    It also leaves out what a rewritten ``FunctionGraph`` remembers of the variables
+    rewritten away: its ``clients`` and its destroy handler's keep an entry for every
+    variable the graph ever held, and its change history every replacement, each entry
+    reaching that variable's whole graph (a Hessian's unrewritten derivative). In a
+    fourth-derivative function of a hierarchical model 47,627 of 48,159 entries were dead;
+    its pickle held 16 MB for a graph of 313 nodes, and loading it took 3.6 s. Only the
+    live variables' entries are kept: nothing after rewriting reads the others.
+    """
 
     def reducer_override(self, obj):
+        if type(obj) is FunctionGraph:
+            return _pruned(obj, "clients", obj.variables)
+        if isinstance(obj, DestroyHandler) and obj.fgraph is not None:
+            return _pruned(obj, "clients", obj.fgraph.variables)
+        if isinstance(obj, History):
+            state = dict(vars(obj)) | {"history": {graph: [] for graph in obj.history}}
+            return _new_instance, (type(obj),), state
         if isinstance(obj, Scratchpad) and "gufunc" in obj.__dict__:
             state = {key: value for key, value in obj.__dict__.items() if key != "gufunc"}
             return _new_instance, (type(obj),), state
@@ -36,6 +55,13 @@ class _LinkStateFreePickler(pickle.Pickler):
             state["_connection_pattern"] = obj.connection_pattern(None)
             return _new_instance, (type(obj),), state | _FRESH
         return NotImplemented
+
+
+def _pruned(obj, name: str, live) -> tuple:
+    """``obj``'s reduction with its dictionary ``name`` restricted to the keys in ``live``."""
+    state = obj.__getstate__() if type(obj) is FunctionGraph else dict(vars(obj))
+    state[name] = {key: value for key, value in state[name].items() if key in live}
+    return _new_instance, (type(obj),), state
 
 
 # An OpFromGraph's state derived from its inner graph on first use: the linked inner

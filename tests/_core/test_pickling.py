@@ -43,3 +43,23 @@ def test_a_linked_function_with_batched_linear_algebra_and_an_inner_graph_round_
     loaded = pickle.loads(pickled(function))
     for got, want in zip(loaded(matrices, vectors), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_rewritten_function_pickles_without_the_variables_rewritten_away():
+    """A rewritten graph keeps a ``clients`` entry (and a destroy-handler entry, and a
+    history record) for every variable it ever held; the pickle keeps the live ones only,
+    and computes the same."""
+    x = pt.vector("x", shape=(5,))
+    logp = pt.exp(x[:-1] * x[1:]).sum() - pt.log1p(x**2).sum()
+    hessian = pytensor.gradient.hessian(logp, x)
+    third = pytensor.grad((hessian * pt.outer(x, x)).sum(), x)
+    function = pytensor.function([x], [hessian, third])
+    graph = function.maker.fgraph
+    assert len(graph.clients) > 2 * len(graph.variables)  # the dead entries exist
+    loaded = pickle.loads(pickled(function))
+    loaded_graph = loaded.maker.fgraph
+    assert set(loaded_graph.clients) == set(loaded_graph.variables)
+    assert set(loaded_graph.destroy_handler.clients) <= set(loaded_graph.variables)
+    point = np.linspace(-0.8, 0.9, 5)
+    for got, want in zip(loaded(point), function(point), strict=True):
+        np.testing.assert_array_equal(got, want)
