@@ -168,9 +168,9 @@ SPARSE_CALLS = {
     "observed_information": lambda model, point: pmfisher.observed_information(
         point, model=model, structure="sparse"
     ),
-    "fisher_information": lambda model, point: pmfisher.fisher_information(
-        point, model=model, method="exact", structure="sparse"
-    ).matrix,
+    "fisher_information": lambda model, point: (
+        pmfisher.fisher_information(point, model=model, method="exact", structure="sparse").matrix
+    ),
 }
 
 
