@@ -24,8 +24,8 @@ NUTS (2 × (1000 + 1000))         348.6 s                 1.23 GiB
 ===============================  ==========  ==========  ========
 
 The sparse Laplace is 9.8× faster than NUTS in a fresh process and 29× with its functions in
-memory, at 1.5× NUTS's memory (the dense route needs 3.2 GB for the Hessian alone and is
-refused by ``auto``). Stored functions were 16 MB pickles then; they are about 1/25 of that
+memory, at 1.5× NUTS's memory (a dense Hessian alone would take 3.2 GB;
+``auto`` took the sparse route). Stored functions were 16 MB pickles then; they are about 1/25 of that
 since (:mod:`pmfisher._core.pickling`), which this row does not include.
 
 Run: ``.venv/bin/python benchmarks/sparse_laplace.py [--groups 500 5000 50000]
