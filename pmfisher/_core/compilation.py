@@ -232,7 +232,7 @@ def warn_if_no_blas() -> None:
 # -- the disk cache ---------------------------------------------------------------------------
 
 
-def _cache_directory() -> Path | None:
+def cache_directory() -> Path | None:
     setting = os.environ.get("PMFISHER_FUNCTION_CACHE")
     if setting == "off":
         return None
@@ -242,7 +242,7 @@ def _cache_directory() -> Path | None:
 
 
 def _cache_path(inputs, sources, shared, data, recipe) -> Path | None:
-    directory = _cache_directory()
+    directory = cache_directory()
     if directory is None:
         return None
     try:
@@ -252,7 +252,7 @@ def _cache_path(inputs, sources, shared, data, recipe) -> Path | None:
         _log.debug("not cached: %s", reason)
         return None
     key = hashlib.blake2b(digest_size=20)
-    for part in (_environment(), recipe, digest):
+    for part in (cache_environment(), recipe, digest):
         key.update(part.encode())
         key.update(b"\0")
     return directory / f"{key.hexdigest()}.pkl"
@@ -319,7 +319,7 @@ def package_sources() -> list[Path]:
 
 
 @functools.cache
-def _environment() -> str:
+def cache_environment() -> str:
     """Everything besides the graph that decides what a compiled function is."""
     import pymc
 

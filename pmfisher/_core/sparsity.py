@@ -3,8 +3,8 @@ r"""The sparsity pattern of a log-density's Hessian, read from its PyTensor grap
 **What is computed.** The *global* Hessian sparsity of :math:`\ell(\theta)`: a set of
 pairs :math:`(i, j)` that contains every pair where :math:`\partial^2\ell/\partial\theta_i
 \partial\theta_j` can be nonzero at *some* θ (the "global sparsity" of
-SparseConnectivityTracer.jl and asdex). It depends on the graph only, not on a point, so it
-is computed once per :class:`~pmfisher._core.model_graph.ModelGraph`.
+SparseConnectivityTracer.jl and asdex). It depends on the graph and its data (the values
+of index arrays), not on a point: it is computed once per graph and data set, and stored.
 
 **How.** The chain rule writes the Hessian of a scalar graph as a sum over its operations,
 
@@ -58,10 +58,8 @@ that point. A rewrite can only merge or simplify operations, and every rule is a
 the op's true local pattern, so the result is a superset of the true Hessian's nonzeros at
 every θ; the tests check it against dense Hessians and check that a broken rule is caught.
 
-Why not the alternatives: probing the dense Hessian at random points costs the d × n
-intermediates the sparse path exists to avoid, and colouring with an unknown pattern cannot
-recover entries exactly; a per-element Hessian-set propagation (SparseConnectivityTracer's
-local mode) is exact at a point but not valid elsewhere.
+Not dense probing at random points (the d × n intermediates the sparse path avoids), nor
+SparseConnectivityTracer's local mode (exact at a point, not valid elsewhere).
 """
 
 from __future__ import annotations
@@ -88,24 +86,15 @@ from pytensor.tensor.subtensor import (
 )
 from scipy import sparse
 
+from pmfisher._core.stored_results import stored_result
 from pmfisher.errors import UnsupportedModelError
 
 __all__ = ["HessianSparsity", "JacobianSparsity", "hessian_sparsity", "jacobian_sparsity"]
 
 # Scalar ops whose output has zero derivative almost everywhere.
 ZERO_DERIVATIVE = (
-    ps.LogicalComparison,
-    ps.IsNan,
-    ps.IsInf,
-    ps.Floor,
-    ps.Ceil,
-    ps.Trunc,
-    ps.RoundHalfToEven,
-    ps.RoundHalfAwayFromZero,
-    ps.Sign,
-    ps.BinaryBitOp,
-    ps.UnaryBitOp,
-    ps.IntDiv,
+    *(ps.LogicalComparison, ps.IsNan, ps.IsInf, ps.Floor, ps.Ceil, ps.Trunc, ps.Sign),
+    *(ps.RoundHalfToEven, ps.RoundHalfAwayFromZero, ps.BinaryBitOp, ps.UnaryBitOp, ps.IntDiv),
 )
 # Scalar ops that are linear, or piecewise linear, in every input: no local Hessian.
 LINEAR = (
@@ -157,14 +146,17 @@ class HessianSparsity:
 
 
 def hessian_sparsity(graph) -> HessianSparsity:
-    """The :class:`HessianSparsity` of ``graph.logp`` (see the module docstring).
+    """The :class:`HessianSparsity` of ``graph.logp`` (see the module docstring), stored on
+    disk for the graph and its data (:mod:`pmfisher._core.stored_results`); in memory, use
+    ``graph.companion(hessian_sparsity)``. An :class:`~pmfisher.errors.UnsupportedModelError`
+    if an operation cannot be evaluated in Python at the model's initial point."""
 
-    Uncached; use ``graph.companion(hessian_sparsity)``. Raises
-    :class:`~pmfisher.errors.UnsupportedModelError` if an operation of the graph cannot be
-    evaluated in Python at the model's initial point.
-    """
-    tracer = _trace(graph, [graph.logp])
-    return HessianSparsity(tracer.hessian_pattern(), tracer.elements)
+    def trace() -> HessianSparsity:
+        tracer = _trace(graph, [graph.logp])
+        return HessianSparsity(tracer.hessian_pattern(), tracer.elements)
+
+    start = graph.flatten(graph.model.initial_point())  # the tracer's: part of the key
+    return stored_result("Hessian sparsity", [graph.theta], [graph.logp], trace, values=[start])
 
 
 @dataclass(frozen=True)

@@ -96,13 +96,13 @@ def test_keys_do_not_change_once_the_mode_has_compiled_a_function():
         [
             sys.executable,
             "-c",
-            "from pmfisher._core import compilation as c; print(c._environment())",
+            "from pmfisher._core import compilation as c; print(c.cache_environment())",
         ],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    assert compilation._environment.__wrapped__() == fresh
+    assert compilation.cache_environment.__wrapped__() == fresh
 
 
 # -- the cache ------------------------------------------------------------------------------
