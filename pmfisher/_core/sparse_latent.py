@@ -224,6 +224,11 @@ class SparseLatent:
         )
         return value, (x, weights, adjoint, mixed)
 
+    def sensitivity(self, u, phi, precision: SparsePositiveDefinite) -> np.ndarray:
+        """:math:`\\partial\\hat u/\\partial\\varphi = H^{-1}M` (``n_u × n_φ``)."""
+        mixed = self.joint_hessian(self._x(u, phi))[: self.n_u, self.n_u :].toarray()
+        return precision.solve(mixed)
+
     # -- Hessian ------------------------------------------------------------------------------
 
     @functools.cached_property

@@ -32,8 +32,8 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph import vectorize_graph
 
-from pmfisher._core import derivatives
 from pmfisher._core.compilation import compile_derived
+from pmfisher._core.diagonal_latent import DiagonalLatent
 from pmfisher._core.latent_split import LatentSplit
 from pmfisher.fitting.laplace_marginal import (
     INNER_DECREMENT_TOLERANCE,
@@ -59,7 +59,7 @@ def conditional_draws(marginal: LaplaceMarginal, phis, phi_mode, u_mode, rng):
     standard = rng.standard_normal((phis.shape[0], n_u))
     sensitivity = marginal.sensitivity(marginal.conditional_mode(phi_mode), phi_mode)
     starts = u_mode + (phis - phi_mode) @ sensitivity.T
-    if marginal.sparse_latent is not None and marginal.sparse_latent.diagonal:
+    if isinstance(marginal.structured, DiagonalLatent):
         modes, curvatures = marginal.split.companion(_DiagonalNewton)(starts, phis)
         solved = np.all(np.isfinite(curvatures), axis=1)
         draws = modes + standard / np.sqrt(np.where(solved[:, None], curvatures, 1.0))
@@ -94,18 +94,7 @@ class _DiagonalNewton:
     @functools.cached_property
     def function(self):
         """``(u, φ) → f, ∇_u f, -∇²_uu f 1``."""
-        split = self.split
-
-        def build():
-            gradient = derivatives.gradient(split.logp, split.u)
-            return [split.logp, gradient, -derivatives.gradient(gradient.sum(), split.u)]
-
-        return compile_derived(
-            [split.u, split.phi],
-            [split.logp],
-            build,
-            recipe="inner Newton: f, ∇_u f, diagonal of -∇²_uu f",
-        )
+        return self.split.companion(DiagonalLatent).curvature_fn
 
     def __call__(self, starts: np.ndarray, phis: np.ndarray):
         """The modes (rows) and the diagonals of :math:`H` there; a row that could not be

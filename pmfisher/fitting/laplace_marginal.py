@@ -72,6 +72,7 @@ from scipy import sparse
 from pmfisher._core import derivatives, memory
 from pmfisher._core.compilation import compile_derived
 from pmfisher._core.definiteness import PositiveDefinite, cholesky_or_none, shifted_cholesky
+from pmfisher._core.diagonal_latent import DiagonalLatent
 from pmfisher._core.latent_split import LatentSplit, latent_split
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms
@@ -161,7 +162,10 @@ class LaplaceMarginal:
                 "fewer variables out.",
             )
         self.structure = structure
-        self.sparse_latent = split.companion(SparseLatent) if structure == "sparse" else None
+        # The sparse route's pieces, or the diagonal ones when H is diagonal; None if dense.
+        self.structured = split.companion(SparseLatent) if structure == "sparse" else None
+        if self.structured is not None and self.structured.diagonal:
+            self.structured = split.companion(DiagonalLatent)
         self.split = split
         self.model = split.graph.model
         self.labels = split.phi_labels
@@ -301,15 +305,15 @@ class LaplaceMarginal:
 
     def _curvature(self, u: np.ndarray, phi: np.ndarray):
         """``f``, :math:`\\nabla_u f` and :math:`H` (dense or sparse) at ``(u, φ)``."""
-        if self.sparse_latent is not None:
-            return self.sparse_latent.curvature(u, phi)
+        if self.structured is not None:
+            return self.structured.curvature(u, phi)
         logp, grad, hess = self._inner_fn(u, phi)
         return logp, grad, -np.asarray(hess)
 
     def _factor(self, precision):
         """The Cholesky factor of :math:`H`, or ``None`` where it is not positive definite."""
-        if self.sparse_latent is not None:
-            return self.sparse_latent.factor(precision)
+        if self.structured is not None:
+            return self.structured.factor(precision)
         cholesky = cholesky_or_none(precision)
         return PositiveDefinite(precision, cholesky) if cholesky is not None else None
 
@@ -318,8 +322,8 @@ class LaplaceMarginal:
         :math:`H` is not finite."""
         if not _finite(precision):
             return None
-        if self.sparse_latent is not None:
-            return self.sparse_latent.shifted_factor(precision)
+        if self.structured is not None:
+            return self.structured.shifted_factor(precision)
         return PositiveDefinite(precision, shifted_cholesky(precision))
 
     def _failure(self, phi, reason: str) -> InnerModeError:
@@ -337,8 +341,8 @@ class LaplaceMarginal:
     def value_and_gradient(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
         """:math:`L(\\varphi)` and its exact gradient."""
         inner = self.conditional_mode(phi)
-        if self.sparse_latent is not None:
-            return self._value(inner), self.sparse_latent.gradient(inner.u, phi, inner.precision)[0]
+        if self.structured is not None:
+            return self._value(inner), self.structured.gradient(inner.u, phi, inner.precision)[0]
         value, gradient = self._value_and_gradient_fn(inner.u, np.asarray(phi, dtype="float64"))
         return float(value), np.asarray(gradient)
 
@@ -371,8 +375,8 @@ class LaplaceMarginal:
 
     def _hessian(self, phi: np.ndarray) -> np.ndarray:
         inner = self.conditional_mode(phi)
-        if self.sparse_latent is not None:
-            return self.sparse_latent.hessian(inner.u, phi, inner.precision)
+        if self.structured is not None:
+            return self.structured.hessian(inner.u, phi, inner.precision)
         sensitivity = self.sensitivity(inner, phi)
         rows = []
         for unit in np.eye(self.size):
@@ -384,10 +388,9 @@ class LaplaceMarginal:
     def sensitivity(self, inner: ConditionalMode, phi: np.ndarray) -> np.ndarray:
         """:math:`\\partial\\hat u/\\partial\\varphi = H^{-1}\\nabla^2_{u\\varphi} f`
         (``n_u × n_φ``) at the conditional mode ``inner`` of ``phi``."""
-        if self.sparse_latent is None:
+        if self.structured is None:
             return inner.precision.solve(np.asarray(self._mixed_fn(inner.u, phi)))
-        joint = self.sparse_latent.joint_hessian(np.concatenate([inner.u, phi]))
-        return inner.precision.solve(joint[: self.split.n_u, self.split.n_u :].toarray())
+        return self.structured.sensitivity(inner.u, phi, inner.precision)
 
     # -- the search protocol of find_mode ----------------------------------------------------
 

@@ -7,6 +7,8 @@ import pymc as pm
 import pytest
 from scipy import stats
 
+from pmfisher._core.diagonal_latent import DiagonalLatent
+from pmfisher._core.sparse_latent import SparseLatent
 from pmfisher.approximation import conditional_draws as module
 from pmfisher.approximation.conditional_draws import conditional_draws
 from pmfisher.fitting.laplace_marginal import laplace_marginal
@@ -31,21 +33,24 @@ def marginal():
     marginal = laplace_marginal(
         model, "u", space="unconstrained", terms="posterior", structure="sparse"
     )
-    assert marginal.sparse_latent.diagonal
+    assert isinstance(marginal.structured, DiagonalLatent)
     return marginal
 
 
 def one_by_one(marginal, phis, u_mode, seed):
     """The reference: one damped Newton solve per draw from the mode's ``û``, and the draw
-    and log-density from the factor of ``H`` there; also ``û`` and the diagonal of ``H``."""
+    and log-density from the general sparse route's CHOLMOD factor of ``H`` there; also
+    ``û`` and the diagonal of ``H``."""
+    general = SparseLatent(marginal.split)
     standard = np.random.default_rng(seed).standard_normal((phis.shape[0], marginal.split.n_u))
     draws, log_q, modes, diagonals = [], [], [], []
     for phi, z in zip(phis, standard, strict=True):
         inner = marginal.conditional_mode(phi, start=u_mode)
+        precision = general.curvature(inner.u, phi)[2]
         modes.append(inner.u)
-        diagonals.append(inner.precision.matrix.diagonal())
-        draws.append(inner.u + inner.precision.deviations(z[None])[0])
-        covariance = np.linalg.inv(inner.precision.matrix.toarray())
+        diagonals.append(precision.diagonal())
+        draws.append(inner.u + general.factor(precision).deviations(z[None])[0])
+        covariance = np.linalg.inv(precision.toarray())
         log_q.append(stats.multivariate_normal(inner.u, covariance).logpdf(draws[-1]))
     return np.array(draws), np.array(log_q), np.array(modes), np.array(diagonals)
 

@@ -14,6 +14,8 @@ from scipy import stats
 
 import pmfisher
 from pmfisher._core import memory
+from pmfisher._core.diagonal_latent import DiagonalLatent
+from pmfisher._core.sparse_latent import SparseLatent
 from pmfisher.errors import InsufficientMemoryError, PMFisherError, UnsupportedModelError
 from pmfisher.fitting.laplace_marginal import InnerModeError, laplace_marginal
 from pmfisher.testing import finite_difference_hessian, finite_difference_jacobian
@@ -185,6 +187,41 @@ def test_the_sparse_route_equals_the_dense_one(poisson_glmm):
     assert sparse.value(phi) == pytest.approx(reference_value, abs=1e-10)
     np.testing.assert_allclose(gradient, reference_gradient, rtol=0, atol=1e-10)
     np.testing.assert_allclose(sparse.hessian(phi), dense.hessian(phi), rtol=0, atol=1e-10)
+
+
+def test_the_diagonal_route_equals_the_general_sparse_one(poisson_glmm):
+    """A diagonal latent Hessian takes the elementwise route (no CHOLMOD, no selected
+    inverse); piece by piece it equals the general sparse route's, which serves every other
+    sparse H (the route the previous test checks against the dense one before this one)."""
+    marginal = laplace_marginal(
+        poisson_glmm, "u", space="unconstrained", terms="likelihood", structure="sparse"
+    )
+    diagonal = marginal.structured
+    assert isinstance(diagonal, DiagonalLatent)
+    general = SparseLatent(marginal.split)
+    phi = np.array([0.3, 0.5, np.log(0.6)])
+    u = marginal.conditional_mode(phi).u
+    logp, gradient, curvature = diagonal.curvature(u, phi)
+    reference_logp, reference_gradient, precision = general.curvature(u, phi)
+    assert logp == pytest.approx(reference_logp, abs=1e-12)
+    np.testing.assert_allclose(gradient, reference_gradient, rtol=0, atol=1e-12)
+    assert np.count_nonzero(precision - np.diag(precision.diagonal())) == 0
+    np.testing.assert_allclose(curvature, precision.diagonal(), rtol=1e-13)
+    factor, reference = diagonal.factor(curvature), general.factor(precision)
+    assert factor.log_determinant == pytest.approx(reference.log_determinant, abs=1e-12)
+    for piece in ("sensitivity", "hessian"):
+        np.testing.assert_allclose(
+            getattr(diagonal, piece)(u, phi, factor),
+            getattr(general, piece)(u, phi, reference),
+            rtol=0,
+            atol=1e-10,
+        )
+    np.testing.assert_allclose(
+        diagonal.gradient(u, phi, factor)[0],
+        general.gradient(u, phi, reference)[0],
+        rtol=0,
+        atol=1e-10,
+    )
 
 
 def test_information_obeys_the_tensor_law_between_spaces(poisson_glmm):
