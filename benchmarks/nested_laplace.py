@@ -3,8 +3,8 @@
 The model is the non-centred hierarchical normal model of ``benchmarks/hessian.py`` (J groups
 × 10 rows; hyperparameters μ, τ, σ; latent ``z``, J entries). Each row runs in a fresh
 subprocess (its peak resident memory is its own), after an untimed run of the same method at
-J = 50 has filled PyTensor's and pmfisher's disk caches; the time is the call end to end in
-that process, compiling or loading included:
+the same J (100 draws) has filled PyTensor's and pmfisher's disk caches; the time is the call
+end to end in that process, loading included:
 
 * ``gaussian`` — ``pmfisher.laplace(latent=["z"], hyper="gaussian")``: marginal mode, exact
   Hessian, ``draws`` draws of (μ, τ, σ) and of ``z`` given each, inner check;
@@ -130,8 +130,6 @@ def main():
     parser.add_argument("--methods", nargs="*", default=["NUTS", "gaussian", "nuts"])
     parser.add_argument("--json", default=None, help="append each row to this file")
     arguments = parser.parse_args()
-    for method in arguments.methods:  # fill the compile caches, untimed
-        run(50, method, 100, 100)
     print(
         f"{'configuration':<24} {'seconds':>9} {'peak GiB':>9} {'×NUTS t':>8} {'×NUTS mem':>9}"
         "  Δ mean / NUTS sd (μ, τ, σ)",
@@ -140,6 +138,9 @@ def main():
     for groups in arguments.groups:
         results = {}
         for method in arguments.methods:
+            # Fill the compile caches and pmfisher's stored functions (whose static shapes
+            # hold J) at this J, untimed.
+            run(groups, method, 100, 100)
             result = results[method] = run(groups, method, arguments.draws, arguments.tune)
             label = f"J={groups} {method}"
             if arguments.json:

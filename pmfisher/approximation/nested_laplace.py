@@ -202,14 +202,20 @@ def _gaussian_hyper(marginal: LaplaceMarginal, phi_mode, draws, action, rng):
     return phis, log_q, fit, precision.regularization
 
 
-def warm_nuts_step(model: pm.Model, mean, variances, *, seed) -> pm.NUTS:
+def warm_nuts_step(model: pm.Model, mean, variances, *, seed, mode=None) -> pm.NUTS:
     """PyMC's NUTS step over ``model``'s continuous value variables (flat, in PyMC's order),
     its adaptive diagonal mass matrix starting at ``variances`` around ``mean`` with the
-    weight of PyMC's own ``adapt_diag`` start, so that tuning still adapts it."""
+    weight of PyMC's own ``adapt_diag`` start, so that tuning still adapts it; its functions
+    compiled in PyTensor ``mode`` (PyMC's default if ``None``)."""
     potential = QuadPotentialDiagAdapt(
         len(mean), mean, variances, NUTS_INITIAL_WEIGHT, rng=np.random.default_rng(seed)
     )
-    return pm.NUTS(vars=model.continuous_value_vars, potential=potential, model=model)
+    return pm.NUTS(
+        vars=model.continuous_value_vars,
+        potential=potential,
+        model=model,
+        compile_kwargs={} if mode is None else {"mode": mode},
+    )
 
 
 def _mode_variances(marginal: LaplaceMarginal, phi_mode) -> np.ndarray:
@@ -245,8 +251,14 @@ def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng
         phi = pm.Flat("phi", shape=(marginal.size,))
         pm.Potential("laplace_marginal", density(phi))
         # Tuning starts from the marginal's own scales at its mode, not unit variances.
+        # pmfisher's compile mode (C, cached on disk), not PyMC's default numba, which would
+        # JIT the marginal's operations in object mode in every process.
         step = warm_nuts_step(
-            hyper_model, phi_mode, _mode_variances(marginal, phi_mode), seed=seeds[0]
+            hyper_model,
+            phi_mode,
+            _mode_variances(marginal, phi_mode),
+            seed=seeds[0],
+            mode=COMPILE_MODE,
         )
     with warnings.catch_warnings():
         # The sampler's own summaries of chains and runtime are not this function's warnings.
