@@ -49,7 +49,8 @@ took minutes. Everything is exact; no finite differences.
 (its pattern read from the graph, Newton steps, :math:`\log\det H` and the derivatives of
 :math:`L` by CHOLMOD and the selected inverse: :mod:`pmfisher._core.sparse_latent`), chosen by
 the package's ``structure`` rule (:mod:`pmfisher._core.structure`) applied to the joint
-density in :math:`(u, \varphi)`. Both give the same :math:`L`, gradient and Hessian to
+density in :math:`(u, \varphi)`; a sparse :math:`H` that is diagonal is handled elementwise
+(:mod:`pmfisher._core.diagonal_latent`). All give the same :math:`L`, gradient and Hessian to
 rounding. A route that would not fit in memory raises an
 :class:`~pmfisher.errors.InsufficientMemoryError` saying what it would need.
 """
