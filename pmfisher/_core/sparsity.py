@@ -155,8 +155,10 @@ def hessian_sparsity(graph) -> HessianSparsity:
         tracer = _trace(graph, [graph.logp])
         return HessianSparsity(tracer.hessian_pattern(), tracer.elements)
 
-    start = graph.flatten(graph.model.initial_point())  # the tracer's: part of the key
-    return stored_result("Hessian sparsity", [graph.theta], [graph.logp], trace, values=[start])
+    # The tracer's starting point is part of the key: the model's initial point as PyMC gives
+    # it (flattening it into θ may itself need compiled functions).
+    start = [value for _, value in sorted(graph.model.initial_point().items())]
+    return stored_result("Hessian sparsity", [graph.theta], [graph.logp], trace, values=start)
 
 
 @dataclass(frozen=True)
