@@ -84,7 +84,7 @@ J = 20,000: ``nuts``            317.0      2.29      0.9       −0.052, −0.08
 Against the targets (``gaussian`` 20× faster, ``nuts`` 1.5× faster): ``gaussian`` went from
 1.3× to 2.1× at J = 2,000 and is 5.5× at J = 20,000; ``nuts`` from 0.08× to 0.4× at
 J = 2,000 (one marginal value and gradient: 38 ms before, about 3 ms now) and is 0.9× at
-J = 20,000. All six agree with NUTS within 0.12 sd on μ, τ, σ. Where the
+J = 20,000. All four nested rows agree with NUTS within 0.12 sd on μ, τ, σ. Where the
 ``gaussian`` time goes at J = 2,000 (about 6–8 s in a profiled process): loading eight
 stored functions 1.6–2.1 s, imports made on first use 1.4 s, the mode 1.3–1.8 s, the draws of
 ``z`` 1.1–1.3 s, the inner check 1.8–1.9 s (8,000 evaluations of the joint density). A 20×
