@@ -42,7 +42,7 @@ from pytensor.graph.replace import graph_replace
 from pytensor.graph.utils import MethodNotDefined
 
 from pmfisher._core import derivatives, labelled, model_checks, points
-from pmfisher._core.compilation import compile_derived, compile_function
+from pmfisher._core.compilation import compile_derived, compile_function, few_calls_backend
 from pmfisher._core.free_coordinates import FreeCoordinates, free_coordinates
 from pmfisher._core.labelled import element_labels
 from pmfisher._core.options import Space, Terms, check_option
@@ -371,17 +371,19 @@ class ModelGraph:
                 [self.logp],
                 lambda: [self.logp, derivatives.gradient(self.logp, self.theta)],
                 recipe="log-density and gradient",
+                backend=few_calls_backend(self.size),
             )
 
     @functools.cached_property
     def hessian_fn(self):
-        """Dense Hessian of the log-density (not negated)."""
+        """Dense Hessian of the log-density (not negated), evaluated a few times per call."""
         with self.explaining("the Hessian"):
             return compile_derived(
                 [self.theta],
                 [self.logp],
                 lambda: derivatives.hessian(self.logp, self.theta),
                 recipe="Hessian",
+                backend="python",
             )
 
     @functools.cached_property
