@@ -19,6 +19,14 @@ C backend's disk cache wins by two orders of magnitude; the environment variable
 ``PMFISHER_MODE`` (any PyTensor mode name, such as ``NUMBA``) overrides the choice for long
 steady-state work. Either way the mode gains :mod:`pmfisher._core.rewrites`.
 
+On a machine that has not compiled a function before, its C modules cost gcc time: 16 s for
+the gradient of a 6-parameter Poisson GLM, 38 s for the sparse Hessian of a hierarchical
+model. A function its caller evaluates only a few times is therefore compiled with
+``backend="python"`` (:func:`few_calls_backend`): PyTensor's virtual machine running each
+node's Python ``perform`` (NumPy), without the fusion rewrites, whose ``Composite`` would loop
+over elements in Python. It compiles in 1–5 s and costs 2–25× as much per call
+(``benchmarks/first_call.py``). The cache key holds the backend.
+
 **Function cache.** PyTensor caches the compiled C code on disk, but every new process still
 rewrites each graph before it finds that code, and the rewrites of a Hessian graph take
 seconds. pmfisher therefore keeps the *rewritten* function too, pickled in
@@ -180,10 +188,11 @@ class CompiledFunction:
             return self.function(*inputs, *containers, *self.data)
 
 
-def compile_function(inputs, outputs) -> CompiledFunction:
-    """A compiled function of ``inputs`` (no updates, no random state), cached on disk."""
+def compile_function(inputs, outputs, *, backend: Backend = "c") -> CompiledFunction:
+    """A compiled function of ``inputs`` (no updates, no random state), cached on disk;
+    ``backend`` as in :func:`compile_derived`."""
     recipe = "as given" if isinstance(outputs, list | tuple) else "as given, one output"
-    return compile_derived(inputs, outputs, lambda: outputs, recipe=recipe)
+    return compile_derived(inputs, outputs, lambda: outputs, recipe=recipe, backend=backend)
 
 
 def compile_derived(

@@ -359,9 +359,13 @@ class ModelGraph:
 
     # -- compiled functions (each built once, on first use) --------------------------------
 
+    @property
+    def _few_calls(self):  # the backend of a function called a few times per point
+        return few_calls_backend(self.size)
+
     @functools.cached_property
     def logp_fn(self):
-        return compile_function([self.theta], self.logp)
+        return compile_function([self.theta], self.logp, backend=self._few_calls)
 
     @functools.cached_property
     def logp_and_grad_fn(self):
@@ -371,7 +375,7 @@ class ModelGraph:
                 [self.logp],
                 lambda: [self.logp, derivatives.gradient(self.logp, self.theta)],
                 recipe="log-density and gradient",
-                backend=few_calls_backend(self.size),
+                backend=self._few_calls,
             )
 
     @functools.cached_property
@@ -399,15 +403,15 @@ class ModelGraph:
 
     @functools.cached_property
     def to_constrained_fn(self):
-        return compile_function([self.theta], self.constrained)
+        return compile_function([self.theta], self.constrained, backend=self._few_calls)
 
     @functools.cached_property
     def to_unconstrained_fn(self):
-        return compile_function([self.theta], self.unconstrained)
+        return compile_function([self.theta], self.unconstrained, backend=self._few_calls)
 
     @functools.cached_property
     def point_fn(self):
-        return compile_function([self.theta], self.point_values)
+        return compile_function([self.theta], self.point_values, backend=self._few_calls)
 
     @functools.cached_property
     def variable_logp_fns(self):

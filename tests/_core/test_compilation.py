@@ -312,11 +312,12 @@ def test_python_backend_computes_what_the_c_backend_computes_on_a_model(cache):
 
 def test_a_small_models_search_functions_are_compiled_without_c(cache):
     """The dense Hessian, the gradient and the sparse Hessian a mode search forms on a small
-    model take the Python backend, and the two Hessians agree to rounding."""
+    model, and its log-density and point, take the Python backend; the two Hessians agree to
+    rounding."""
     graph = _glm_graph()
     x = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
     sparse = graph.companion(SparseHessian)
-    for compiled in (graph.hessian_fn, graph.logp_and_grad_fn):
+    for compiled in (graph.hessian_fn, graph.logp_and_grad_fn, graph.logp_fn, graph.point_fn):
         assert not compiled.function.maker.linker.c_thunks
     by_products = sparse(x, backend=compilation.few_calls_backend(graph.size)).toarray()
     assert not sparse._functions["python"].function.maker.linker.c_thunks
