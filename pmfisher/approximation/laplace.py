@@ -371,10 +371,8 @@ class _Pushforward:
             batched,
             recipe="Laplace draws pushed forward",
             replaced=[graph.theta],
-            # Called once per call of laplace(), on all draws at once: without C it costs
-            # no C compilation on a first call (17 s on the GLM of benchmarks/first_call.py)
-            # and 2.5x as long per call (25 ms for 1,000 draws there).
-            backend="python",
+            # Called once per call of laplace(), on 1,000 draws by default.
+            backend=few_calls_backend(graph.size, observations=1000 * self.observations),
         )
 
     @functools.cached_property

@@ -331,10 +331,13 @@ def test_an_unknown_backend_is_refused():
         compile_derived(*_cube_sum(), lambda: None, recipe="x", backend="numba")
 
 
-def test_few_calls_backend_is_python_for_small_models_only():
+def test_few_calls_backend_is_python_for_small_models_and_batches_only():
     limit = compilation.PYTHON_BACKEND_LIMIT
     assert compilation.few_calls_backend(limit) == "python"
     assert compilation.few_calls_backend(limit + 1) == "c"
+    many = compilation.PYTHON_BACKEND_OBSERVATIONS
+    assert compilation.few_calls_backend(limit, observations=many) == "python"
+    assert compilation.few_calls_backend(limit, observations=many + 1) == "c"
 
 
 def _cube_sum():
