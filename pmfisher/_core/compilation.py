@@ -24,7 +24,7 @@ the gradient of a 6-parameter Poisson GLM, 38 s for the sparse Hessian of a hier
 model. A function its caller evaluates only a few times is therefore compiled with
 ``backend="python"`` (:func:`few_calls_backend`): PyTensor's virtual machine running each
 node's Python ``perform`` (NumPy), without the fusion rewrites, whose ``Composite`` would loop
-over elements in Python. It compiles in 1–5 s and costs 2–25× as much per call
+over elements in Python. It compiles in 1–5 s and costs up to 25× as much per call
 (``benchmarks/first_call.py``). The cache key holds the backend.
 
 **Function cache.** PyTensor caches the compiled C code on disk, but every new process still
