@@ -142,7 +142,10 @@ on a new machine. Laplace's push-forward on the logistic regression (2,000,000 o
 per call) then went back to C (``PYTHON_BACKEND_OBSERVATIONS``); measured again, warm (load
 2.3): ``pm.find_MAP`` 1.6 s, ``find_mode`` 1.3 s, ``+ observed_info`` 1.2 s, ``laplace``
 1.7 s (1.1×) before; ``pm.find_MAP`` 2.1 s, ``find_mode`` 1.6 s, ``+ observed_info`` 1.9 s,
-``laplace`` 2.5 s (1.2×) after.
+``laplace`` 2.5 s (1.2×) after. The LKJ model cold (load 1.1–3.1; ``laplace`` before not
+run): ``pm.find_MAP`` 46.1 s; before, ``find_mode`` 149.2 s (3.2×), ``+ observed_info``
+26.7 s (0.6×); after, ``find_mode`` 31.4 s (0.7×), ``+ observed_info`` 20.9 s (0.5×),
+``laplace`` 38.9 s (0.8×).
 """
 
 import argparse
