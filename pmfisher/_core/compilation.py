@@ -19,6 +19,14 @@ C backend's disk cache wins by two orders of magnitude; the environment variable
 ``PMFISHER_MODE`` (any PyTensor mode name, such as ``NUMBA``) overrides the choice for long
 steady-state work. Either way the mode gains :mod:`pmfisher._core.rewrites`.
 
+On a machine that has not compiled a function before, its C modules cost gcc time: 16 s for
+the gradient of a 6-parameter Poisson GLM, 38 s for the sparse Hessian of a hierarchical
+model. A function its caller evaluates only a few times is therefore compiled with
+``backend="python"`` (:func:`few_calls_backend`): PyTensor's virtual machine running each
+node's Python ``perform`` (NumPy), without the fusion rewrites, whose ``Composite`` would loop
+over elements in Python. It compiles in 1–5 s and costs up to 25× as much per call
+(``benchmarks/first_call.py``). The cache key holds the backend.
+
 **Function cache.** PyTensor caches the compiled C code on disk, but every new process still
 rewrites each graph before it finds that code, and the rewrites of a Hessian graph take
 seconds. pmfisher therefore keeps the *rewritten* function too, pickled in
@@ -63,6 +71,7 @@ import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytensor
@@ -71,6 +80,7 @@ from pytensor.compile.mode import get_mode
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
+from pytensor.link.vm import VMLinker
 
 from pmfisher._core.c_modules import read_modules, recording_modules
 from pmfisher._core.graph_digest import (
@@ -79,14 +89,17 @@ from pmfisher._core.graph_digest import (
     graph_digest,
     shared_ancestors,
 )
+from pmfisher._core.options import check_option
 from pmfisher._core.pickling import pickled
 from pmfisher._core.progress import slow_work_notice
 from pmfisher._core.rewrites import COMPILE_REWRITES
 
 __all__ = [
+    "Backend",
     "CompiledFunction",
     "compile_derived",
     "compile_function",
+    "few_calls_backend",
     "statistics",
     "warn_if_no_blas",
 ]
@@ -98,6 +111,48 @@ COMPILE_MODE = (
     if "PMFISHER_MODE" in os.environ
     else CompileMode(linker="cvm")
 ).register(*COMPILE_REWRITES)
+
+#: Which backend compiles a function: ``"c"`` for one called many times, ``"python"`` for
+#: one called a few times (see the module's docstring).
+Backend = Literal["c", "python"]
+
+# Python's ``perform`` of every node, no C compiler: a fused ``Composite`` would loop over its
+# elements in Python, so the fusion rewrites are left out and each elementwise node stays one
+# NumPy call.
+_PYTHON_MODE = (
+    COMPILE_MODE
+    if "PMFISHER_MODE" in os.environ
+    else CompileMode(
+        linker=VMLinker(use_cloop=False, c_thunks=False),
+        optimizer=COMPILE_MODE.provided_optimizer.excluding("fusion"),
+    )
+)
+_MODES = {"c": COMPILE_MODE, "python": _PYTHON_MODE}
+
+#: Parameters, and observations per call, up to which a function evaluated a few times per
+#: call of pmfisher is compiled without C (:func:`few_calls_backend`).
+PYTHON_BACKEND_LIMIT = 400
+PYTHON_BACKEND_OBSERVATIONS = 1_000_000
+
+
+def few_calls_backend(size: int, *, observations: int = 0) -> Backend:
+    """The backend of a function of ``size`` parameters that its caller evaluates a few times:
+    once at a mode, or once per iteration of a mode search; ``observations`` is how many
+    observations one call reads (a batch of draws times the data), if its caller knows.
+
+    Without C it costs no C compilation on a machine that has not compiled it before, and
+    more per call. Measured (``benchmarks/first_call.py``, cold): the gradient of the Poisson
+    GLM (6 parameters) 1.5 s against 16.6 s to compile, 0.57 ms against 0.04 ms per call; the
+    sparse Hessian of a hierarchical model of 50 groups 5 s against 38 s, 5 ms against
+    0.2 ms (at 5,000 groups 11 ms against 1.9 ms). Above ``PYTHON_BACKEND_LIMIT`` parameters
+    the hundreds of calls of a search cost more than the compilation they save. Laplace's
+    push-forward of 1,000 draws costs 25 ms against 10 ms on the GLM's 300 rows, but on a
+    logistic regression of 2,000 rows and 100 coefficients a warm ``laplace`` took 4.5 s
+    against 2.3 s: above ``PYTHON_BACKEND_OBSERVATIONS`` a call costs seconds more.
+    """
+    small = size <= PYTHON_BACKEND_LIMIT and observations <= PYTHON_BACKEND_OBSERVATIONS
+    return "python" if small else "c"
+
 
 #: How many functions this process compiled, loaded from disk, reused from memory, or could
 #: not cache.
@@ -139,10 +194,11 @@ class CompiledFunction:
             return self.function(*inputs, *containers, *self.data)
 
 
-def compile_function(inputs, outputs) -> CompiledFunction:
-    """A compiled function of ``inputs`` (no updates, no random state), cached on disk."""
+def compile_function(inputs, outputs, *, backend: Backend = "c") -> CompiledFunction:
+    """A compiled function of ``inputs`` (no updates, no random state), cached on disk;
+    ``backend`` as in :func:`compile_derived`."""
     recipe = "as given" if isinstance(outputs, list | tuple) else "as given, one output"
-    return compile_derived(inputs, outputs, lambda: outputs, recipe=recipe)
+    return compile_derived(inputs, outputs, lambda: outputs, recipe=recipe, backend=backend)
 
 
 def compile_derived(
@@ -152,6 +208,7 @@ def compile_derived(
     *,
     recipe: str,
     replaced: Sequence[Variable] = (),
+    backend: Backend = "c",
 ) -> CompiledFunction:
     """A compiled function of ``inputs`` computing ``build()``, cached on disk.
 
@@ -159,12 +216,16 @@ def compile_derived(
     in the same way, which ``recipe`` names; the cache is keyed on those, so a cached
     function is found without building its graph (a Hessian graph takes a while to build).
     ``replaced`` lists the symbolic inputs of ``sources`` that ``build`` substitutes (for
-    instance a vector of parameters by a matrix of draws).
+    instance a vector of parameters by a matrix of draws). ``backend`` is ``"python"`` for a
+    function its caller calls only a few times, which then costs no C compilation on a
+    machine that has not compiled it before, and ``"c"`` otherwise.
     """
+    check_option("backend", backend, Backend)
     warn_if_no_blas()
     sources = list(sources) if isinstance(sources, list | tuple) else [sources]
     shared, data = shared_ancestors(sources), data_constants(sources)
-    path = _cache_path([*inputs, *replaced], sources, shared, data, recipe)
+    mode = _MODES[backend]
+    path = _cache_path([*inputs, *replaced], sources, shared, data, recipe, mode)
     if path in _IN_MEMORY:
         _IN_MEMORY.move_to_end(path)
         statistics["reused"] += 1
@@ -184,7 +245,7 @@ def compile_derived(
                 function = pytensor.function(
                     [*inputs, *placeholders.values()],
                     outputs,
-                    mode=COMPILE_MODE,
+                    mode=mode,
                     givens=placeholders,
                     on_unused_input="ignore",
                 )
@@ -241,7 +302,7 @@ def cache_directory() -> Path | None:
     return Path(pytensor.config.compiledir) / "pmfisher-functions"
 
 
-def _cache_path(inputs, sources, shared, data, recipe) -> Path | None:
+def _cache_path(inputs, sources, shared, data, recipe, mode: CompileMode) -> Path | None:
     directory = cache_directory()
     if directory is None:
         return None
@@ -252,7 +313,7 @@ def _cache_path(inputs, sources, shared, data, recipe) -> Path | None:
         _log.debug("not cached: %s", reason)
         return None
     key = hashlib.blake2b(digest_size=20)
-    for part in (cache_environment(), recipe, digest):
+    for part in (cache_environment(), _mode_description(mode), recipe, digest):
         key.update(part.encode())
         key.update(b"\0")
     return directory / f"{key.hexdigest()}.pkl"
@@ -334,7 +395,6 @@ def cache_environment() -> str:
             pytensor.__version__,
             pymc.__version__,
             source.hexdigest(),
-            _mode_description(COMPILE_MODE),
             config.floatX,
             # Without a BLAS the rewrites choose other operations for every dot product.
             config.blas__ldflags,
@@ -348,7 +408,8 @@ def cache_environment() -> str:
 
 def _mode_description(mode: CompileMode) -> str:
     # str(mode) prints object ids; the query of rewrite tags (a private attribute, the only
-    # place it is kept) and the linker are what decide the compiled function.
+    # place it is kept) and the linker with its C options are what decide the compiled
+    # function.
     query = mode._optimizer
     if isinstance(query, RewriteDatabaseQuery):
         rewrites = (
@@ -357,7 +418,9 @@ def _mode_description(mode: CompileMode) -> str:
         )
     else:
         rewrites = type(query).__qualname__
-    return repr((type(mode.linker).__qualname__, mode.provided_linker, rewrites))
+    linker = mode.linker
+    c_options = (getattr(linker, "use_cloop", None), getattr(linker, "c_thunks", None))
+    return repr((type(linker).__qualname__, c_options, rewrites))
 
 
 def _rewrite_name(rewrite) -> str:

@@ -11,6 +11,7 @@ among them and its type; any other constant by its type and value.
 """
 
 import hashlib
+from copy import copy
 
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
@@ -27,6 +28,17 @@ DATA_SIZE = 16
 
 class UndigestibleGraph(Exception):
     """The graph holds something that has no stable digest."""
+
+
+def _without_caches(obj):
+    """``obj``, or for a reduction that ran Python's ``perform`` (a function compiled without
+    C) a copy without the NumPy ufunc it then keeps in ``_ufunc``, which its pickle would
+    otherwise carry: one graph, one digest, before and after."""
+    if "_ufunc" not in getattr(obj, "__dict__", {}):
+        return obj
+    clean = copy(obj)
+    del clean._ufunc
+    return clean
 
 
 def shared_ancestors(outputs) -> tuple[SharedVariable, ...]:
@@ -80,7 +92,7 @@ def graph_digest(inputs, outputs, shared, data=()) -> str:
     def token(obj) -> str:
         if id(obj) not in tokens:
             try:
-                payload = pickled(obj, protocol=4)
+                payload = pickled(_without_caches(obj), protocol=4)
             except Exception as error:
                 raise UndigestibleGraph(f"{obj!r} does not pickle: {error}") from error
             tokens[id(obj)] = hashlib.blake2b(payload, digest_size=16).hexdigest()

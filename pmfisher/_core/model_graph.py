@@ -42,7 +42,7 @@ from pytensor.graph.replace import graph_replace
 from pytensor.graph.utils import MethodNotDefined
 
 from pmfisher._core import derivatives, labelled, model_checks, points
-from pmfisher._core.compilation import compile_derived, compile_function
+from pmfisher._core.compilation import compile_derived, compile_function, few_calls_backend
 from pmfisher._core.free_coordinates import FreeCoordinates, free_coordinates
 from pmfisher._core.labelled import element_labels
 from pmfisher._core.model_signature import model_signature
@@ -319,9 +319,13 @@ class ModelGraph:
 
     # -- compiled functions (each built once, on first use) --------------------------------
 
+    @property
+    def _few_calls(self):  # the backend of a function called a few times per point
+        return few_calls_backend(self.size)
+
     @functools.cached_property
     def logp_fn(self):
-        return compile_function([self.theta], self.logp)
+        return compile_function([self.theta], self.logp, backend=self._few_calls)
 
     @functools.cached_property
     def logp_and_grad_fn(self):
@@ -331,17 +335,19 @@ class ModelGraph:
                 [self.logp],
                 lambda: [self.logp, derivatives.gradient(self.logp, self.theta)],
                 recipe="log-density and gradient",
+                backend=self._few_calls,
             )
 
     @functools.cached_property
     def hessian_fn(self):
-        """Dense Hessian of the log-density (not negated)."""
+        """Dense Hessian of the log-density (not negated), evaluated a few times per call."""
         with self.explaining("the Hessian"):
             return compile_derived(
                 [self.theta],
                 [self.logp],
                 lambda: derivatives.hessian(self.logp, self.theta),
                 recipe="Hessian",
+                backend="python",
             )
 
     @functools.cached_property
@@ -357,15 +363,15 @@ class ModelGraph:
 
     @functools.cached_property
     def to_constrained_fn(self):
-        return compile_function([self.theta], self.constrained)
+        return compile_function([self.theta], self.constrained, backend=self._few_calls)
 
     @functools.cached_property
     def to_unconstrained_fn(self):
-        return compile_function([self.theta], self.unconstrained)
+        return compile_function([self.theta], self.unconstrained, backend=self._few_calls)
 
     @functools.cached_property
     def point_fn(self):
-        return compile_function([self.theta], self.point_values)
+        return compile_function([self.theta], self.point_values, backend=self._few_calls)
 
     @functools.cached_property
     def variable_logp_fns(self):

@@ -16,15 +16,13 @@ A hierarchical model (``J`` group effects, three shared parameters) has a patter
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytensor.tensor as pt
 from scipy import sparse
 
 from pmfisher._core import derivatives
 from pmfisher._core.colouring import recovery_sources, star_colouring
-from pmfisher._core.compilation import compile_derived
+from pmfisher._core.compilation import Backend, compile_derived
 from pmfisher._core.sparsity import hessian_sparsity
 
 __all__ = ["SparseHessian", "hessian_pattern"]
@@ -90,27 +88,36 @@ class SparseHessian:
         self._source_row, self._source_colour = recovery_sources(self.pattern, self.colours)
         self._directions = np.zeros((self.n_colours, self.pattern.shape[0]))
         self._directions[self.colours, np.arange(self.pattern.shape[0])] = 1.0
+        self._functions: dict[str, object] = {}
 
-    @functools.cached_property
-    def _products_fn(self):
-        graph = self.graph
-        directions = pt.matrix("directions", dtype="float64", shape=(self.n_colours, graph.size))
-        return compile_derived(
-            [graph.theta, directions],
-            [graph.logp],
-            lambda: derivatives.hessian_matrix_product(
-                graph.logp, graph.theta, directions, k=self.n_colours
-            ),
-            recipe="Hessian-matrix product",
-        )
+    def _products_fn(self, backend: Backend):
+        if backend not in self._functions:
+            graph = self.graph
+            directions = pt.matrix(
+                "directions", dtype="float64", shape=(self.n_colours, graph.size)
+            )
+            self._functions[backend] = compile_derived(
+                [graph.theta, directions],
+                [graph.logp],
+                lambda: derivatives.hessian_matrix_product(
+                    graph.logp, graph.theta, directions, k=self.n_colours
+                ),
+                recipe="Hessian-matrix product",
+                backend=backend,
+            )
+        return self._functions[backend]
 
-    def products(self, x: np.ndarray) -> np.ndarray:
-        """``B = H V``, ``(d, n_colours)``: the compressed Hessian at flat ``x``."""
-        return np.asarray(self._products_fn(np.asarray(x, dtype="float64"), self._directions)).T
+    def products(self, x: np.ndarray, *, backend: Backend = "c") -> np.ndarray:
+        """``B = H V``, ``(d, n_colours)``: the compressed Hessian at flat ``x``, by a function
+        compiled with ``backend`` (:func:`~pmfisher._core.compilation.compile_derived`)."""
+        function = self._products_fn(backend)
+        return np.asarray(function(np.asarray(x, dtype="float64"), self._directions)).T
 
-    def __call__(self, x: np.ndarray) -> sparse.csc_array:
-        """The Hessian of ``graph.logp`` at flat ``x`` (not negated), exact."""
-        compressed = self.products(x)
+    def __call__(self, x: np.ndarray, *, backend: Backend = "c") -> sparse.csc_array:
+        """The Hessian of ``graph.logp`` at flat ``x`` (not negated), exact. ``backend``
+        ``"python"`` for a caller that forms it a few times
+        (:func:`~pmfisher._core.compilation.few_calls_backend`)."""
+        compressed = self.products(x, backend=backend)
         values = compressed[self._source_row, self._source_colour]
         return sparse.csc_array(
             (values, self.pattern.indices, self.pattern.indptr), shape=self.pattern.shape

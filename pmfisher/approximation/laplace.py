@@ -55,7 +55,7 @@ from pytensor.graph.rewriting.utils import rewrite_graph
 from pytensor.tensor.rewriting.basic import local_view_op
 
 from pmfisher._core import labelled
-from pmfisher._core.compilation import compile_derived
+from pmfisher._core.compilation import compile_derived, few_calls_backend
 from pmfisher._core.definiteness import NotPositiveDefinite, PositiveDefinite, positive_definite
 from pmfisher._core.model_graph import ModelGraph, model_graph
 from pmfisher._core.options import Space, Structure, Terms, check_option
@@ -229,7 +229,7 @@ def laplace(
     what = f"negative Hessian of the log-{terms} at its mode ({space} space)"
     if chosen == "sparse":
         precision = sparse_positive_definite(
-            -graph.companion(SparseHessian)(mode.x),
+            -graph.companion(SparseHessian)(mode.x, backend=few_calls_backend(graph.size)),
             graph.labels,
             what=what,
             action=not_positive_definite,
@@ -371,6 +371,8 @@ class _Pushforward:
             batched,
             recipe="Laplace draws pushed forward",
             replaced=[graph.theta],
+            # Called once per call of laplace(), on 1,000 draws by default.
+            backend=few_calls_backend(graph.size, observations=1000 * self.observations),
         )
 
     @functools.cached_property

@@ -11,6 +11,7 @@ import pymc as pm
 from scipy import optimize
 from scipy.sparse import linalg as sparse_linalg
 
+from pmfisher._core.compilation import few_calls_backend
 from pmfisher._core.definiteness import flat_directions
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms, check_option
@@ -425,11 +426,11 @@ class _SparseHessianProduct:
 
     def __init__(self, graph):
         self.hessian = graph.companion(SparseHessian)
-        self.at, self.negative = None, None
+        self.backend, self.at, self.negative = few_calls_backend(graph.size), None, None
 
     def __call__(self, x: np.ndarray, vector: np.ndarray) -> np.ndarray:
         if self.at is None or not np.array_equal(self.at, x):
-            negative = -self.hessian(x)
+            negative = -self.hessian(x, backend=self.backend)
             if not np.all(np.isfinite(negative.data)):
                 raise _NonFiniteHessian
             self.at, self.negative = np.array(x), negative
@@ -440,7 +441,7 @@ def _negative_hessian(graph, x: np.ndarray, route: str) -> np.ndarray:
     """``-H(x)`` as a dense array (for the flat-direction check of a small mode), formed by
     ``route``."""
     if route == "sparse":
-        return -graph.companion(SparseHessian)(x).toarray()
+        return -graph.companion(SparseHessian)(x, backend=few_calls_backend(graph.size)).toarray()
     return -np.asarray(graph.hessian_fn(x))
 
 
@@ -462,7 +463,7 @@ def _is_saddle_sparse(graph, x: np.ndarray) -> bool:
     """As :func:`_is_saddle`, with the sparse Hessian: a successful CHOLMOD factorization of
     its negative proves a maximum; only if it fails are the smallest eigenvalues computed
     (Lanczos), against a scale bounded by the largest absolute row sum."""
-    negative = -graph.companion(SparseHessian)(x)
+    negative = -graph.companion(SparseHessian)(x, backend=few_calls_backend(graph.size))
     try:
         sparse_positive_definite(negative, graph.labels, what="negative Hessian")
     except NotPositiveDefiniteError as error:

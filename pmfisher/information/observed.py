@@ -10,6 +10,7 @@ import pymc as pm
 import xarray as xr
 
 from pmfisher._core import labelled
+from pmfisher._core.compilation import few_calls_backend
 from pmfisher._core.definiteness import flat_directions, require_finite
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.options import Space, Structure, Terms
@@ -113,7 +114,7 @@ def observed_information(
     graph.check_in_support(x)
     route = hessian_structure(graph, structure)
     if route == "sparse":
-        information = -graph.companion(SparseHessian)(x)
+        information = -graph.companion(SparseHessian)(x, backend=few_calls_backend(graph.size))
         require_finite(information, graph.labels, "the Hessian at this point")
         return labelled.sparse_square(
             information,

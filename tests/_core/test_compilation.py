@@ -16,9 +16,10 @@ import pytest
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from pmfisher._core import compilation
+from pmfisher._core import compilation, derivatives
 from pmfisher._core.compilation import compile_derived, compile_function
 from pmfisher._core.model_graph import ModelGraph
+from pmfisher._core.sparse_hessian import SparseHessian
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_keys_are_equal_across_processes_and_hash_seeds():
     script = textwrap.dedent(
         """
         import numpy as np, pymc as pm
-        from pmfisher._core import compilation
+        from pmfisher._core import compilation, derivatives
         from pmfisher._core import graph_digest
         from pmfisher._core.model_graph import model_graph
         with pm.Model(coords={"g": ["a", "b"]}) as model:
@@ -69,7 +70,11 @@ def test_keys_are_equal_across_processes_and_hash_seeds():
         shared = graph_digest.shared_ancestors([graph.logp])
         data = graph_digest.data_constants([graph.logp])
         assert len(data) == 1
-        print(compilation._cache_path([graph.theta], [graph.logp], shared, data, "Hessian").name)
+        for mode in compilation._MODES.values():
+            path = compilation._cache_path(
+                [graph.theta], [graph.logp], shared, data, "Hessian", mode
+            )
+            print(path.name)
         """
     )
     keys = {
@@ -83,7 +88,9 @@ def test_keys_are_equal_across_processes_and_hash_seeds():
         for seed in ("1", "2")
     }
     [key] = keys
-    assert key.strip().endswith(".pkl")
+    c_key, python_key = key.split()
+    assert c_key.endswith(".pkl")
+    assert python_key != c_key  # each backend its own function
 
 
 def test_keys_do_not_change_once_the_mode_has_compiled_a_function():
@@ -251,6 +258,86 @@ def test_batched_linear_algebra_is_stored_and_loaded(cache):
     np.testing.assert_allclose(loaded(batch), expected)
     np.testing.assert_allclose(compiled(batch), expected)  # its closure was given back
     assert (delta(before, "compiled"), delta(before, "loaded")) == (1, 1)
+
+
+# -- backends -------------------------------------------------------------------------------
+
+
+def _glm_graph():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 3))
+    with pm.Model() as model:
+        a = pm.Normal("a", 0.0, 2.0)
+        beta = pm.Normal("beta", 0.0, 1.0, shape=3)
+        s = pm.HalfNormal("s", 1.0)
+        pm.Poisson("y", pm.math.exp(a + pm.math.dot(X, beta) * s), observed=rng.poisson(2.0, 30))
+    return ModelGraph(model, **_posterior())
+
+
+def test_python_backend_computes_what_the_c_backend_computes_on_a_model(cache):
+    """The log-density, gradient and Hessian of a GLM, compiled without C, equal the C
+    backend's to rounding; each backend is a function of its own in the cache, holds no fused
+    ``Composite`` (which would loop over elements in Python) and no C thunk."""
+    graph = _glm_graph()
+    x = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
+
+    def compiled(backend):
+        return compile_derived(
+            [graph.theta],
+            [graph.logp],
+            lambda: [graph.logp, derivatives.hessian(graph.logp, graph.theta)],
+            recipe="test: log-density and Hessian",
+            backend=backend,
+        )
+
+    before = counts()
+    c, python = compiled("c"), compiled("python")
+    assert delta(before, "compiled") == 2
+    assert len(list(cache.glob("*.pkl"))) == 2
+    for expected, value in zip(c(x), python(x), strict=True):
+        np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
+    nodes = python.function.maker.fgraph.toposort()
+    assert not any(
+        type(getattr(node.op, "scalar_op", None)).__name__ == "Composite" for node in nodes
+    )
+    assert not python.function.maker.linker.c_thunks
+    # Python's perform has run (a reduction then keeps its NumPy ufunc): the key is the same.
+    forget_functions_in_memory()
+    before = counts()
+    loaded = compiled("python")
+    assert delta(before, "loaded") == 1
+    assert not loaded.function.maker.linker.c_thunks
+    np.testing.assert_allclose(loaded(x)[1], c(x)[1], rtol=1e-12)
+
+
+def test_a_small_models_search_functions_are_compiled_without_c(cache):
+    """The dense Hessian, the gradient and the sparse Hessian a mode search forms on a small
+    model, and its log-density and point, take the Python backend; the two Hessians agree to
+    rounding."""
+    graph = _glm_graph()
+    x = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
+    sparse = graph.companion(SparseHessian)
+    for compiled in (graph.hessian_fn, graph.logp_and_grad_fn, graph.logp_fn, graph.point_fn):
+        assert not compiled.function.maker.linker.c_thunks
+    by_products = sparse(x, backend=compilation.few_calls_backend(graph.size)).toarray()
+    assert not sparse._functions["python"].function.maker.linker.c_thunks
+    np.testing.assert_allclose(by_products, graph.hessian_fn(x), rtol=1e-12, atol=1e-12)
+
+
+def test_an_unknown_backend_is_refused():
+    from pmfisher.errors import PMFisherError
+
+    with pytest.raises(PMFisherError, match="backend='numba'"):
+        compile_derived(*_cube_sum(), lambda: None, recipe="x", backend="numba")
+
+
+def test_few_calls_backend_is_python_for_small_models_and_batches_only():
+    limit = compilation.PYTHON_BACKEND_LIMIT
+    assert compilation.few_calls_backend(limit) == "python"
+    assert compilation.few_calls_backend(limit + 1) == "c"
+    many = compilation.PYTHON_BACKEND_OBSERVATIONS
+    assert compilation.few_calls_backend(limit, observations=many) == "python"
+    assert compilation.few_calls_backend(limit, observations=many + 1) == "c"
 
 
 def _cube_sum():
