@@ -70,7 +70,7 @@ def test_keys_are_equal_across_processes_and_hash_seeds():
         shared = graph_digest.shared_ancestors([graph.logp])
         data = graph_digest.data_constants([graph.logp])
         assert len(data) == 1
-        for mode in compilation._MODES.values():
+        for mode in (compilation.COMPILE_MODE, compilation._PYTHON_MODE):
             path = compilation._cache_path(
                 [graph.theta], [graph.logp], shared, data, "Hessian", mode
             )
@@ -274,40 +274,57 @@ def _glm_graph():
     return ModelGraph(model, **_posterior())
 
 
+def _glm_log_density_and_hessian(graph, backend):
+    return compile_derived(
+        [graph.theta],
+        [graph.logp],
+        lambda: [graph.logp, derivatives.hessian(graph.logp, graph.theta)],
+        recipe="test: log-density and Hessian",
+        backend=backend,
+    )
+
+
 def test_python_backend_computes_what_the_c_backend_computes_on_a_model(cache):
     """The log-density, gradient and Hessian of a GLM, compiled without C, equal the C
-    backend's to rounding; each backend is a function of its own in the cache, holds no fused
-    ``Composite`` (which would loop over elements in Python) and no C thunk."""
+    backend's to rounding; each backend is a function of its own in the cache, the Python one
+    holds no fused ``Composite`` (which would loop over elements in Python) and no C thunk;
+    once a C function is stored, asking for the Python one gives the C one."""
     graph = _glm_graph()
     x = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
-
-    def compiled(backend):
-        return compile_derived(
-            [graph.theta],
-            [graph.logp],
-            lambda: [graph.logp, derivatives.hessian(graph.logp, graph.theta)],
-            recipe="test: log-density and Hessian",
-            backend=backend,
-        )
-
     before = counts()
-    c, python = compiled("c"), compiled("python")
-    assert delta(before, "compiled") == 2
-    assert len(list(cache.glob("*.pkl"))) == 2
-    for expected, value in zip(c(x), python(x), strict=True):
-        np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
+    python = _glm_log_density_and_hessian(graph, "python")
     nodes = python.function.maker.fgraph.toposort()
     assert not any(
         type(getattr(node.op, "scalar_op", None)).__name__ == "Composite" for node in nodes
     )
     assert not python.function.maker.linker.c_thunks
+    values = python(x)
     # Python's perform has run (a reduction then keeps its NumPy ufunc): the key is the same.
     forget_functions_in_memory()
-    before = counts()
-    loaded = compiled("python")
+    loaded = _glm_log_density_and_hessian(graph, "python")
     assert delta(before, "loaded") == 1
     assert not loaded.function.maker.linker.c_thunks
-    np.testing.assert_allclose(loaded(x)[1], c(x)[1], rtol=1e-12)
+    c = _glm_log_density_and_hessian(graph, "c")
+    assert delta(before, "compiled") == 2
+    assert len(list(cache.glob("*.pkl"))) == 2
+    for expected, value in zip(c(x), values, strict=True):
+        np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
+    forget_functions_in_memory()
+    assert _glm_log_density_and_hessian(graph, "python").function.maker.linker.c_thunks
+
+
+def test_a_python_function_called_often_is_compiled_with_c(cache, monkeypatch):
+    """Past ``UPGRADE_SECONDS`` of calls (none here) the function compiles its C twin, stores
+    it and computes with it from then on, the same values."""
+    monkeypatch.setattr(compilation, "UPGRADE_SECONDS", 0.0)
+    graph = _glm_graph()
+    x = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
+    function = _glm_log_density_and_hessian(graph, "python")
+    first = function(x)
+    assert function.function.maker.linker.c_thunks
+    assert len(list(cache.glob("*.pkl"))) == 2
+    for expected, value in zip(function(x), first, strict=True):
+        np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_a_small_models_search_functions_are_compiled_without_c(cache):
