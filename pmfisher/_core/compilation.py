@@ -27,7 +27,8 @@ node's Python ``perform`` (NumPy), without the fusion rewrites, whose ``Composit
 over elements in Python. It compiles in 1–5 s and costs up to 25× as much per call
 (``benchmarks/first_call.py``). The cache key holds the backend. Where the caller's guess is
 wrong — a Hessian evaluated in a loop — the function compiles its C twin after
-``UPGRADE_SECONDS`` of calls and computes with it from then on; a C function stored by any
+``UPGRADE_CALLS`` calls and ``UPGRADE_SECONDS`` in them, and computes with it from then on; a
+C function stored by any
 process is always preferred (tiered compilation, as JIT compilers do).
 
 **Function cache.** PyTensor caches the compiled C code on disk, but every new process still
@@ -134,8 +135,11 @@ _PYTHON_MODE = (
     )
 )
 
-#: Seconds of calls after which a function compiled without C is compiled with C.
-UPGRADE_SECONDS = 2.0
+#: A function compiled without C is compiled with C once it has been called this often and
+#: spent this long in its calls: a loop, not the few calls of a first contact (an LKJ
+#: model's push-forward of draws, 1.2 s a call, is as fast without C).
+UPGRADE_CALLS = 100
+UPGRADE_SECONDS = 5.0
 
 #: Parameters, and observations per call, up to which a function evaluated a few times per
 #: call of pmfisher is compiled without C (:func:`few_calls_backend`).
@@ -183,9 +187,9 @@ class CompiledFunction:
     values in storage of its own, so calls from several threads take turns (its C code holds
     the interpreter lock anyway).
 
-    A function compiled without C that turns out to be called often (``UPGRADE_SECONDS`` of
-    calls in all) is compiled with C by ``upgrade`` and replaced: a first call pays no C
-    compilation, a loop pays it once (and every later process loads the C function).
+    A function compiled without C that turns out to be called in a loop (``UPGRADE_CALLS``
+    calls and ``UPGRADE_SECONDS`` in them) is compiled with C by ``upgrade`` and replaced: a
+    first call pays no C compilation, a loop pays it once (and later processes load it).
     """
 
     def __init__(
@@ -201,7 +205,7 @@ class CompiledFunction:
         self.data = tuple(array.data for array in data)
         self._lock = lock
         self._upgrade = upgrade
-        self._seconds = 0.0
+        self._calls, self._seconds = 0, 0.0
 
     def __call__(self, *inputs):
         containers = [container.get_value(borrow=True) for container in self.shared]
@@ -210,8 +214,9 @@ class CompiledFunction:
                 return self.function(*inputs, *containers, *self.data)
             start = time.perf_counter()
             result = self.function(*inputs, *containers, *self.data)
+            self._calls += 1
             self._seconds += time.perf_counter() - start
-        if self._seconds > UPGRADE_SECONDS:
+        if self._calls >= UPGRADE_CALLS and self._seconds >= UPGRADE_SECONDS:
             upgraded, self._upgrade = self._upgrade(), None
             self.function, self._lock = upgraded.function, upgraded._lock
         return result
@@ -242,8 +247,8 @@ def compile_derived(
     instance a vector of parameters by a matrix of draws). ``backend`` is ``"python"`` for a
     function its caller calls only a few times, which then costs no C compilation on a
     machine that has not compiled it before, and ``"c"`` otherwise. A ``"python"`` function
-    is the C one where that is stored already, and becomes it after ``UPGRADE_SECONDS`` of
-    calls (a loop of Hessians: the logistic regression's costs 74 ms without C, 4.3 ms with).
+    is the C one where that is stored already, and becomes it when called in a loop (a loop of
+    Hessians: the logistic regression's costs 74 ms without C, 4.3 ms with).
     """
     check_option("backend", backend, Backend)
     warn_if_no_blas()

@@ -314,13 +314,18 @@ def test_python_backend_computes_what_the_c_backend_computes_on_a_model(cache):
 
 
 def test_a_python_function_called_often_is_compiled_with_c(cache, monkeypatch):
-    """Past ``UPGRADE_SECONDS`` of calls (none here) the function compiles its C twin, stores
-    it and computes with it from then on, the same values."""
+    """After ``UPGRADE_CALLS`` calls (three here) taking ``UPGRADE_SECONDS`` (none) the
+    function compiles its C twin, stores it and computes with it from then on, the same
+    values."""
+    monkeypatch.setattr(compilation, "UPGRADE_CALLS", 3)
     monkeypatch.setattr(compilation, "UPGRADE_SECONDS", 0.0)
     graph = _glm_graph()
     x = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
     function = _glm_log_density_and_hessian(graph, "python")
     first = function(x)
+    function(x)
+    assert not function.function.maker.linker.c_thunks
+    function(x)
     assert function.function.maker.linker.c_thunks
     assert len(list(cache.glob("*.pkl"))) == 2
     for expected, value in zip(function(x), first, strict=True):
