@@ -148,7 +148,9 @@ def test_find_mode_takes_the_sparse_route_and_reaches_the_closed_form(monkeypatc
     calls = []
     original = SparseHessian.__call__
     monkeypatch.setattr(
-        SparseHessian, "__call__", lambda self, x: calls.append(1) or original(self, x)
+        SparseHessian,
+        "__call__",
+        lambda self, x, **options: calls.append(1) or original(self, x, **options),
     )
     found = {route: find_mode(model=model, structure=route) for route in ("dense", "sparse")}
     assert calls  # the sparse Hessian is only formed on the sparse route ...
