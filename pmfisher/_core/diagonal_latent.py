@@ -38,7 +38,7 @@ import pytensor.tensor as pt
 
 from pmfisher._core import derivatives
 from pmfisher._core.compilation import compile_derived
-from pmfisher._core.latent_split import LatentSplit
+from pmfisher._core.latent_split import LatentSplit, total_derivative_along_the_mode
 
 __all__ = ["DiagonalLatent", "DiagonalPositiveDefinite"]
 
@@ -161,10 +161,6 @@ class DiagonalLatent:
 
     def hessian(self, u, phi, precision: DiagonalPositiveDefinite) -> np.ndarray:
         """The exact :math:`\\nabla^2 L` (not negated); see the module docstring."""
-        sensitivity = self.sensitivity(u, phi, precision)
-        rows = []
-        for unit in np.eye(self.split.n_phi):
-            by_u, by_phi = self._pullback_fn(u, phi, unit)
-            rows.append(np.asarray(by_phi) + sensitivity.T @ np.asarray(by_u))
-        matrix = np.array(rows)
-        return 0.5 * (matrix + matrix.T)
+        return total_derivative_along_the_mode(
+            self._pullback_fn, u, phi, self.sensitivity(u, phi, precision)
+        )

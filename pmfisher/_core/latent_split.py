@@ -33,7 +33,7 @@ from pmfisher._core.model_graph import Block, ModelGraph, model_graph
 from pmfisher._core.rewrites import logp_terms
 from pmfisher.errors import PMFisherError, UnsupportedModelError
 
-__all__ = ["LatentSplit", "latent_split"]
+__all__ = ["LatentSplit", "latent_split", "total_derivative_along_the_mode"]
 
 T = TypeVar("T")
 
@@ -212,3 +212,18 @@ def _index(blocks: Sequence[Block], names: Sequence[str]) -> np.ndarray:
     return np.concatenate(
         [np.arange(block.start, block.stop) for block in blocks if block.rv_name in names]
     )
+
+
+def total_derivative_along_the_mode(pullback, u, phi, sensitivity) -> np.ndarray:
+    r"""The symmetric Jacobian of a gradient graph :math:`G(u, \varphi)` along the conditional
+    mode :math:`\hat u_\varphi`: row :math:`k` is :math:`\partial_\varphi G_k +
+    (\partial\hat u/\partial\varphi)^\top \partial_u G_k`, with ``pullback(u, φ, e_k)``
+    giving :math:`(\partial_u G_k, \partial_\varphi G_k)` and ``sensitivity`` the
+    ``n_u × n_φ`` matrix :math:`\partial\hat u/\partial\varphi` — the exact Hessian of the
+    Laplace marginal, one reverse pass per coordinate of :math:`\varphi`."""
+    rows = []
+    for unit in np.eye(np.size(phi)):
+        by_u, by_phi = pullback(u, phi, unit)
+        rows.append(np.asarray(by_phi) + sensitivity.T @ np.asarray(by_u))
+    matrix = np.array(rows)
+    return 0.5 * (matrix + matrix.T)

@@ -74,7 +74,11 @@ from pmfisher._core import derivatives, memory
 from pmfisher._core.compilation import compile_derived
 from pmfisher._core.definiteness import PositiveDefinite, cholesky_or_none, shifted_cholesky
 from pmfisher._core.diagonal_latent import DiagonalLatent
-from pmfisher._core.latent_split import LatentSplit, latent_split
+from pmfisher._core.latent_split import (
+    LatentSplit,
+    latent_split,
+    total_derivative_along_the_mode,
+)
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms
 from pmfisher._core.sparse_cholesky import SparsePositiveDefinite
@@ -378,13 +382,9 @@ class LaplaceMarginal:
         inner = self.conditional_mode(phi)
         if self.structured is not None:
             return self.structured.hessian(inner.u, phi, inner.precision)
-        sensitivity = self.sensitivity(inner, phi)
-        rows = []
-        for unit in np.eye(self.size):
-            by_u, by_phi = self._gradient_pullback_fn(inner.u, phi, unit)
-            rows.append(np.asarray(by_phi) + sensitivity.T @ np.asarray(by_u))
-        matrix = np.array(rows)
-        return 0.5 * (matrix + matrix.T)
+        return total_derivative_along_the_mode(
+            self._gradient_pullback_fn, inner.u, phi, self.sensitivity(inner, phi)
+        )
 
     def sensitivity(self, inner: ConditionalMode, phi: np.ndarray) -> np.ndarray:
         """:math:`\\partial\\hat u/\\partial\\varphi = H^{-1}\\nabla^2_{u\\varphi} f`
