@@ -7,7 +7,7 @@ graphs holding an operation that cannot be vectorized fall back to a ``scan`` lo
 """
 
 import pytensor.tensor as pt
-from pytensor.gradient import grad, hessian_vector_product, jacobian, pushforward
+from pytensor.gradient import grad, hessian_vector_product, jacobian, pullback, pushforward
 from pytensor.graph import vectorize_graph
 from pytensor.graph.traversal import ancestors
 
@@ -19,6 +19,7 @@ __all__ = [
     "jacobian_forward",
     "jacobian_matrix_product",
     "jacobian_reverse",
+    "vector_jacobian_product",
 ]
 
 
@@ -103,6 +104,13 @@ def jacobian_reverse(vector, wrt):
         return jacobian(vector, wrt, vectorize=True, disconnected_inputs="ignore")
     except NotImplementedError:
         return jacobian(vector, wrt, vectorize=False, disconnected_inputs="ignore")
+
+
+def vector_jacobian_product(vector, wrt, cotangent):
+    """:math:`J^\\top w` for the Jacobian :math:`J = \\partial f / \\partial \\theta` of a
+    vector graph and a cotangent graph :math:`w`: one reverse pass, no Jacobian formed. ``w``
+    enters as a graph, so the product can be differentiated again, in ``w`` as well."""
+    return pullback(vector, wrt, cotangent, disconnected_inputs="ignore")
 
 
 def jacobian_matrix_product(vector, wrt, directions):

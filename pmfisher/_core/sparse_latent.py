@@ -208,9 +208,12 @@ class SparseLatent:
             recipe="gradient of weighted Hessian products",
         )
 
-    def gradient(self, u, phi, precision: SparsePositiveDefinite):
-        """:math:`\\nabla L` at ``φ`` from :math:`\\hat u` and the factor of :math:`H` there;
-        also returns the pieces the Hessian reuses."""
+    def gradient(self, u, phi, precision: SparsePositiveDefinite) -> np.ndarray:
+        """:math:`\\nabla L` at ``φ`` from :math:`\\hat u` and the factor of :math:`H` there."""
+        return self._gradient_and_pieces(u, phi, precision)[0]
+
+    def _gradient_and_pieces(self, u, phi, precision: SparsePositiveDefinite):
+        """:meth:`gradient` and the pieces the Hessian reuses."""
         x = self._x(u, phi)
         _, gradient = self._logp_and_gradient_fn(x)
         weights = self._weights(precision)
@@ -284,7 +287,7 @@ class SparseLatent:
 
     def hessian(self, u, phi, precision: SparsePositiveDefinite) -> np.ndarray:
         """The exact :math:`\\nabla^2 L` (not negated); see the module docstring."""
-        _, (x, weights, adjoint, mixed) = self.gradient(u, phi, precision)
+        _, (x, weights, adjoint, mixed) = self._gradient_and_pieces(u, phi, precision)
         n_phi = self.split.n_phi
         tangents = np.vstack([precision.solve(mixed), np.eye(n_phi)])  # columns ẋ_l
         self._require_trace_memory(precision)

@@ -73,7 +73,7 @@ from scipy import sparse
 from pmfisher._core import derivatives, memory
 from pmfisher._core.compilation import compile_derived
 from pmfisher._core.definiteness import PositiveDefinite, cholesky_or_none, shifted_cholesky
-from pmfisher._core.diagonal_latent import DiagonalLatent
+from pmfisher._core.diagonal_latent import DiagonalLatent, DiagonalPositiveDefinite
 from pmfisher._core.latent_split import (
     LatentSplit,
     latent_split,
@@ -111,13 +111,16 @@ class ConditionalMode:
 
     ``precision`` is :math:`H = -\\nabla^2_{uu} f` with its Cholesky factor (dense or
     sparse: ``matrix``, ``log_determinant``, ``solve``, ``deviations``); ``logp`` is
-    :math:`f(\\hat u, \\varphi)`; ``n_iter`` counts Newton steps.
+    :math:`f(\\hat u, \\varphi)`; ``n_iter`` counts Newton steps. ``gradient`` is
+    :math:`\\nabla L(\\varphi)` where it was asked for and the route computes it with the last
+    Newton step (the diagonal one), else ``None``.
     """
 
     u: np.ndarray
     logp: float
-    precision: PositiveDefinite | SparsePositiveDefinite
+    precision: PositiveDefinite | SparsePositiveDefinite | DiagonalPositiveDefinite
     n_iter: int
+    gradient: np.ndarray | None = None
 
 
 def laplace_marginal(
@@ -241,9 +244,12 @@ class LaplaceMarginal:
 
     # -- the inner problem ------------------------------------------------------------------
 
-    def conditional_mode(self, phi: np.ndarray, *, start: np.ndarray | None = None):
+    def conditional_mode(
+        self, phi: np.ndarray, *, start: np.ndarray | None = None, with_gradient: bool = False
+    ) -> ConditionalMode:
         """:math:`\\hat u_\\varphi` by damped Newton, warm-started at ``start`` or the last
-        solution; an :class:`InnerModeError` if there is none."""
+        solution; an :class:`InnerModeError` if there is none. ``with_gradient`` asks for
+        :math:`\\nabla L` along (computed with the last step where that is cheaper)."""
         phi = np.asarray(phi, dtype="float64")
         u = np.array(
             start if start is not None else self._last_u if self._last_u is not None else 0.0,
@@ -267,7 +273,7 @@ class LaplaceMarginal:
                         # that û is exact to rounding — the log-determinant in L is not
                         # stationary at û, so an error in û enters L at first order.
                         if np.abs(step).max() <= INNER_STEP_TOLERANCE * max(1.0, np.abs(u).max()):
-                            return self._polished(u + step, phi, iteration + 1)
+                            return self._polished(u + step, phi, iteration + 1, with_gradient)
                         u = u + step
                         logp, grad, precision = self._curvature(u, phi)
                         if not (np.isfinite(logp) and np.abs(u).max() <= RUNAWAY):
@@ -300,13 +306,17 @@ class LaplaceMarginal:
             reason = f"Newton stalled with decrement {decrement:.3g} after {iteration} steps"
         raise self._failure(phi, reason + f" (largest |u| = {np.abs(u).max():.3g})")
 
-    def _polished(self, u: np.ndarray, phi: np.ndarray, n_iter: int) -> ConditionalMode:
-        logp, _, precision = self._curvature(u, phi)
+    def _polished(self, u, phi, n_iter: int, with_gradient: bool) -> ConditionalMode:
+        gradient = None
+        if with_gradient and isinstance(self.structured, DiagonalLatent):
+            logp, _, precision, gradient = self.structured.curvature_and_gradient(u, phi)
+        else:
+            logp, _, precision = self._curvature(u, phi)
         factor = self._factor(precision)
         if factor is None or not np.isfinite(logp):
             raise self._failure(phi, "the conditional Hessian is not negative definite at û")
         self._last_u = u
-        return ConditionalMode(u, float(logp), factor, n_iter)
+        return ConditionalMode(u, float(logp), factor, n_iter, gradient)
 
     def _curvature(self, u: np.ndarray, phi: np.ndarray):
         """``f``, :math:`\\nabla_u f` and :math:`H` (dense or sparse) at ``(u, φ)``."""
@@ -345,9 +355,11 @@ class LaplaceMarginal:
 
     def value_and_gradient(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
         """:math:`L(\\varphi)` and its exact gradient."""
-        inner = self.conditional_mode(phi)
+        inner = self.conditional_mode(phi, with_gradient=True)
+        if inner.gradient is not None:
+            return self._value(inner), inner.gradient
         if self.structured is not None:
-            return self._value(inner), self.structured.gradient(inner.u, phi, inner.precision)[0]
+            return self._value(inner), self.structured.gradient(inner.u, phi, inner.precision)
         value, gradient = self._value_and_gradient_fn(inner.u, np.asarray(phi, dtype="float64"))
         return float(value), np.asarray(gradient)
 

@@ -217,11 +217,17 @@ def test_the_diagonal_route_equals_the_general_sparse_one(poisson_glmm):
             atol=1e-10,
         )
     np.testing.assert_allclose(
-        diagonal.gradient(u, phi, factor)[0],
-        general.gradient(u, phi, reference)[0],
+        diagonal.gradient(u, phi, factor),
+        general.gradient(u, phi, reference),
         rtol=0,
         atol=1e-10,
     )
+    # The last Newton step's call, with the gradient along: the same four pieces.
+    together = diagonal.curvature_and_gradient(u, phi)
+    assert together[0] == pytest.approx(logp, abs=1e-12)
+    alone = (gradient, curvature, diagonal.gradient(u, phi, factor))
+    for piece, reference_piece in zip(together[1:], alone, strict=True):
+        np.testing.assert_allclose(piece, reference_piece, rtol=1e-13, atol=1e-13)
 
 
 def test_information_obeys_the_tensor_law_between_spaces(poisson_glmm):
