@@ -88,3 +88,28 @@ def test_rows_the_batch_cannot_solve_are_solved_alone(marginal, monkeypatch):
     reference_draws, reference_log_q, _, _ = one_by_one(marginal, phis, u_mode, seed=2)
     np.testing.assert_allclose(draws, reference_draws, rtol=0, atol=1e-9)
     np.testing.assert_allclose(log_q, reference_log_q, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("per_row_from", [10**9, 0], ids=["vectorized", "one call a row"])
+def test_the_joint_density_over_draws_is_pymc_own(marginal, monkeypatch, per_row_from):
+    """Both ways of computing :math:`f(u_s, \\varphi_s)` over rows give PyMC's log-density
+    of the whole model (posterior terms, unconstrained, with the log-Jacobians), on rows
+    with different φ each."""
+    monkeypatch.setattr(module, "PER_ROW_FROM_ELEMENTS", per_row_from)
+    split = marginal.split
+    joint = module.JointOverDraws(split)
+    phis = PHI_MODE + 0.3 * RNG.standard_normal((5, 3))
+    us = RNG.normal(0, 0.5, size=(5, split.n_u))
+    model = split.graph.model
+    reference = model.compile_logp(jacobian=True)
+    expected = [
+        reference(
+            {
+                "beta": phi[:2],
+                "tau_log__": phi[2],
+                "u": u,
+            }
+        )
+        for u, phi in zip(us, phis, strict=True)
+    ]
+    np.testing.assert_allclose(joint(us, phis), expected, rtol=1e-12)
