@@ -39,6 +39,7 @@ from pmfisher._core.latent_split import LatentSplit
 from pmfisher.fitting.laplace_marginal import (
     INNER_DECREMENT_TOLERANCE,
     INNER_MAX_ITER,
+    INNER_ROUNDING_STEP,
     INNER_STEP_TOLERANCE,
     RUNAWAY,
     InnerModeError,
@@ -126,10 +127,12 @@ class _DiagonalNewton:
             quadratic = usable & (
                 decrement <= INNER_DECREMENT_TOLERANCE * np.maximum(1, np.abs(logp))
             )
-            small = np.abs(step).max(axis=1) <= INNER_STEP_TOLERANCE * np.maximum(
-                1, np.abs(u).max(axis=1)
-            )
-            done = quadratic & small
+            largest, scale = np.abs(step).max(axis=1), np.maximum(1, np.abs(u).max(axis=1))
+            small = largest <= INNER_STEP_TOLERANCE * scale
+            # A step that is rounding: the row is at its mode already (as in the single solve).
+            rounding = quadratic & (largest <= INNER_ROUNDING_STEP * scale)
+            modes[active[rounding]], curvatures[active[rounding]] = u[rounding], curvature[rounding]
+            done = quadratic & small & ~rounding
             if done.any():
                 # One more full step, as the single solve takes, and the curvature there.
                 final = u[done] + step[done]

@@ -95,6 +95,10 @@ INNER_MAX_ITER = 200
 # flattens out towards infinity has a vanishing decrement but not a vanishing step).
 INNER_DECREMENT_TOLERANCE = 1e-8
 INNER_STEP_TOLERANCE = 1e-8
+# A converged step below this times max(1, |u|) is rounding (the step after an exact Newton
+# step, as on a Gaussian conditional): the point is û already, and the final step, one more
+# evaluation, is skipped. A third of the evaluations of a Gaussian conditional's solve.
+INNER_ROUNDING_STEP = 1e-12
 # An unconstrained latent coordinate beyond this has run off to infinity.
 RUNAWAY = 1e8
 # Dense n_u × n_u matrices the dense route holds at once (the Hessian, its factor, copies).
@@ -272,7 +276,11 @@ class LaplaceMarginal:
                         # Newton steps until the step itself is negligible, then one more so
                         # that û is exact to rounding — the log-determinant in L is not
                         # stationary at û, so an error in û enters L at first order.
-                        if np.abs(step).max() <= INNER_STEP_TOLERANCE * max(1.0, np.abs(u).max()):
+                        largest, scale = np.abs(step).max(), max(1.0, np.abs(u).max())
+                        if largest <= INNER_ROUNDING_STEP * scale:
+                            self._last_u = u
+                            return ConditionalMode(u, float(logp), factor, iteration)
+                        if largest <= INNER_STEP_TOLERANCE * scale:
                             return self._polished(u + step, phi, iteration + 1, with_gradient)
                         u = u + step
                         logp, grad, precision = self._curvature(u, phi)
