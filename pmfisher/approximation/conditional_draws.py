@@ -140,37 +140,48 @@ class _DiagonalNewton:
                 kept = np.isfinite(last) & np.all((at_final > 0) & np.isfinite(at_final), axis=1)
                 rows = active[done][kept]
                 modes[rows], curvatures[rows] = final[kept], at_final[kept]
-            damped = usable & ~quadratic
-            moved = np.zeros(u.shape[0], dtype=bool)
-            moved[quadratic & ~small] = True
-            u[quadratic & ~small] += step[quadratic & ~small]
+            damped, full = usable & ~quadratic, quadratic & ~small
+            moved = full.copy()
+            u[full] += step[full]
+            if full.any():
+                logp[full], gradient[full], curvature[full] = self._evaluate(u[full], phis[full])
             if damped.any():
-                moved[damped], u[damped] = self._line_search(
-                    u[damped], step[damped], decrement[damped], logp[damped], phis[damped]
+                # The line search's accepted points come with their evaluations.
+                at = (logp[damped], gradient[damped], curvature[damped])
+                moved[damped], u[damped], at = self._line_search(
+                    u[damped], step[damped], decrement[damped], at, phis[damped]
                 )
+                logp[damped], gradient[damped], curvature[damped] = at
             keep = moved & (np.abs(u).max(axis=1) <= RUNAWAY)
             if not keep.any():
                 break
             u, phis, active = u[keep], phis[keep], active[keep]
-            logp, gradient, curvature = self._evaluate(u, phis)
+            logp, gradient, curvature = logp[keep], gradient[keep], curvature[keep]
         return modes, curvatures
 
-    def _line_search(self, u, step, decrement, logp, phis):
-        """Backtracking (Armijo) along each row's Newton step: which rows moved uphill, and
-        where they are."""
+    def _line_search(self, u, step, decrement, at, phis):
+        """Backtracking (Armijo) along each row's Newton step: which rows moved uphill, where
+        they are, and ``(f, ∇_u f, h)`` there (``at``: the same at the rows' start)."""
+        logp = at[0]
+        at = tuple(np.copy(values) for values in at)
         moved = np.zeros(u.shape[0], dtype=bool)
         pending = np.arange(u.shape[0])
         for halving in range(LINE_SEARCH_HALVINGS):
             t = 0.5**halving
             candidate = u[pending] + t * step[pending]
-            new = self._evaluate(candidate, phis[pending])[0]
-            accepted = np.isfinite(new) & (new >= logp[pending] + 1e-4 * t * decrement[pending])
-            moved[pending[accepted]] = new[accepted] > logp[pending[accepted]]
-            u[pending[accepted]] = candidate[accepted]
+            new = self._evaluate(candidate, phis[pending])
+            accepted = np.isfinite(new[0]) & (
+                new[0] >= logp[pending] + 1e-4 * t * decrement[pending]
+            )
+            rows = pending[accepted]
+            moved[rows] = new[0][accepted] > logp[rows]
+            u[rows] = candidate[accepted]
+            for values, evaluated in zip(at, new, strict=True):
+                values[rows] = evaluated[accepted]
             pending = pending[~accepted]
             if not pending.size:
                 break
-        return moved, u
+        return moved, u, at
 
 
 def gaussian_log_density(standard: np.ndarray, log_determinant) -> np.ndarray:
