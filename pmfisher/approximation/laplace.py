@@ -333,9 +333,17 @@ def _pushforward(graph: ModelGraph) -> _Pushforward:
     return graph.companion(_Pushforward)
 
 
+def _values_pushforward(graph: ModelGraph) -> _ValuesPushforward:
+    return graph.companion(_ValuesPushforward)
+
+
 class _Pushforward:
     """Flat draws in the graph's space → ``log_p``, every free variable in both spaces and
     every deterministic, for all draws at once (one compiled function, built once)."""
+
+    # The model's log-density is among the outputs (the costly one: its graph over all the
+    # observations, vectorized over draws).
+    with_log_p = True
 
     def __init__(self, graph: ModelGraph):
         model = graph.model
@@ -351,7 +359,9 @@ class _Pushforward:
         graph = self.graph
         deterministics = list(graph.deterministics.values())
         # Free variables are pushed forward whole (all K entries of a simplex).
-        outputs = [graph.logp, graph.unconstrained, *graph.point_values, *deterministics]
+        outputs = [graph.unconstrained, *graph.point_values, *deterministics]
+        if self.with_log_p:
+            outputs.insert(0, graph.logp)
         thetas = pt.matrix("thetas", dtype="float64")
 
         def batched():
@@ -369,7 +379,7 @@ class _Pushforward:
             [thetas],
             outputs,
             batched,
-            recipe="Laplace draws pushed forward",
+            recipe="Laplace draws pushed forward" + ("" if self.with_log_p else ", no log p"),
             replaced=[graph.theta],
             # Called once per call of laplace(), on 1,000 draws by default.
             backend=few_calls_backend(graph.size, observations=1000 * self.observations),
@@ -420,9 +430,13 @@ class _Pushforward:
 
     def __call__(self, thetas: np.ndarray) -> dict[str, np.ndarray]:
         with np.errstate(all="ignore"):
-            log_p, unconstrained, *rest = self.function(thetas)
+            outputs = self.function(thetas)
+        if self.with_log_p:
+            log_p, unconstrained, *rest = outputs
+            pushed = {"log_p": np.asarray(log_p, dtype="float64")}
+        else:
+            (unconstrained, *rest), pushed = outputs, {}
         draws = thetas.shape[0]
-        pushed = {"log_p": np.asarray(log_p, dtype="float64")}
         for name, values in zip(self.free_names, rest, strict=False):
             pushed[name] = np.asarray(values, dtype="float64")
         for block in self.unconstrained_blocks:
@@ -431,6 +445,13 @@ class _Pushforward:
         for name, values in zip(self.deterministics, rest[len(self.free_names) :], strict=True):
             pushed[name] = np.asarray(values)
         return pushed
+
+
+class _ValuesPushforward(_Pushforward):
+    """:class:`_Pushforward` without ``log_p``: the values alone, for a caller that computes
+    its own density over the draws (the nested Laplace's joint :math:`f(u, \\varphi)`)."""
+
+    with_log_p = False
 
 
 # -- the DataTree ---------------------------------------------------------------------------

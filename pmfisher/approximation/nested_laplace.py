@@ -63,7 +63,7 @@ from pmfisher.approximation.conditional_draws import (
     gaussian_log_density,
 )
 from pmfisher.approximation.importance_sampling import khat_threshold, psis
-from pmfisher.approximation.laplace import _datatree, _pushforward
+from pmfisher.approximation.laplace import _datatree, _values_pushforward
 from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
 from pmfisher.fitting.laplace_marginal import InnerModeError, LaplaceMarginal, laplace_marginal
 from pmfisher.fitting.mode import find_mode, require_converged
@@ -142,8 +142,7 @@ def nested_laplace(
     thetas = np.empty((phis.shape[0], full.size))
     thetas[:, split.u_index] = latent_draws
     thetas[:, split.phi_index] = phis
-    pushed = _pushforward(full)(thetas)
-    pushed.pop("log_p")  # the model's own terms; the joint f(u, φ) of the split is wanted
+    pushed = _values_pushforward(full)(thetas)
     log_p = split.companion(JointOverDraws)(latent_draws, phis)
 
     if hyper == "gaussian":
