@@ -331,6 +331,23 @@ class _NonFiniteHessian(ArithmeticError):
     """The Hessian overflowed: the density is running off to infinity."""
 
 
+class _Resolved(Exception):
+    """A quasi-Newton search has reached a gradient as small as the polish would leave it.
+
+    BFGS's own ``gtol`` is absolute; where :math:`|\\log p|` is large, its line searches go
+    on where the density no longer resolves any decrease ("precision loss"): on the
+    20,000-group Laplace marginal (:math:`|\\log p|` 3·10⁵) 86 of 100 evaluations came after
+    the 14th had met this criterion.
+    """
+
+
+def _resolved(fun: float, jac: np.ndarray) -> bool:
+    """The gradient is as small as a polished search leaves it, relative to the density."""
+    return bool(np.isfinite(fun)) and float(np.linalg.norm(jac)) <= (
+        1e-3 * GRADIENT_TOLERANCE * max(1.0, abs(fun))
+    )
+
+
 def _newton_search(graph, x0: np.ndarray, chosen: str, *, quasi_newton: bool):
     last = {"x": x0, "fun": np.inf, "jac": np.full_like(x0, np.inf), "nit": 0}
     # Built before the search, so that a model without the derivatives is an error that
@@ -355,6 +372,12 @@ def _newton_search(graph, x0: np.ndarray, chosen: str, *, quasi_newton: bool):
         last.update(x=x, fun=-logp, jac=-grad, nit=last["nit"] + 1)
         return -logp, -grad
 
+    def bfgs_objective(x):
+        fun, jac = negative_logp_and_grad(x)
+        if _resolved(fun, jac):
+            raise _Resolved
+        return fun, jac
+
     def negative_hessian(x):
         negative = -curvature(x)
         if not np.all(np.isfinite(negative)):
@@ -365,13 +388,13 @@ def _newton_search(graph, x0: np.ndarray, chosen: str, *, quasi_newton: bool):
     try:
         with np.errstate(all="ignore"):
             if quasi_newton:
-                return _polished(
-                    optimize.minimize(
-                        negative_logp_and_grad, x0, jac=True, method="BFGS", options=options
-                    ),
-                    negative_logp_and_grad,
-                    negative_hessian,
-                )
+                try:
+                    result = optimize.minimize(
+                        bfgs_objective, x0, jac=True, method="BFGS", options=options
+                    )
+                except _Resolved:
+                    result = optimize.OptimizeResult(success=True, **last)
+                return _polished(result, negative_logp_and_grad, negative_hessian)
             if hessian_product is None:
                 return optimize.minimize(
                     negative_logp_and_grad,
@@ -404,9 +427,7 @@ def _polished(result, negative_logp_and_grad, negative_hessian):
     the gradient quadratically smaller (the standard errors of a marginal MLE need it)."""
     for _ in range(POLISH_STEPS):
         norm = float(np.linalg.norm(result.jac))
-        if not np.isfinite(result.fun) or norm <= 1e-3 * GRADIENT_TOLERANCE * max(
-            1.0, abs(result.fun)
-        ):
+        if not np.isfinite(result.fun) or _resolved(result.fun, result.jac):
             break
         try:
             step = -np.linalg.solve(negative_hessian(result.x), result.jac)
