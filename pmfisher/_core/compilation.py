@@ -100,6 +100,7 @@ from pmfisher._core.options import check_option
 from pmfisher._core.pickling import pickled
 from pmfisher._core.progress import slow_work_notice
 from pmfisher._core.rewrites import COMPILE_REWRITES
+from pmfisher._core.toolchain_probes import use_stored_probes
 
 __all__ = [
     "Backend",
@@ -251,6 +252,7 @@ def compile_derived(
     Hessians: the logistic regression's costs 74 ms without C, 4.3 ms with).
     """
     check_option("backend", backend, Backend)
+    use_stored_probes(cache_directory())
     warn_if_no_blas()
     sources = list(sources) if isinstance(sources, list | tuple) else [sources]
     shared, data = shared_ancestors(sources), data_constants(sources)
