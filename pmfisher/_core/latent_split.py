@@ -77,6 +77,8 @@ class LatentSplit:
         The flat inputs.
     logp : TensorVariable
         :math:`f(u, \\varphi)`, a scalar graph of ``u`` and ``phi``.
+    elements : TensorVariable
+        The terms of ``logp`` before they are summed, one flat vector (cached property).
     """
 
     def __init__(self, graph: ModelGraph, names: tuple[str, ...]):
@@ -138,6 +140,7 @@ class LatentSplit:
         [self.logp, self.constrained] = graph_replace(
             [total, flat_constrained], values, strict=False
         )
+        self._parts, self._values = parts, values
         self._companions: dict = {}
 
     def companion(self, build: Callable[[LatentSplit], T]) -> T:
@@ -153,6 +156,15 @@ class LatentSplit:
     @property
     def n_phi(self) -> int:
         return int(self.phi.type.shape[0])
+
+    @functools.cached_property
+    def elements(self):
+        """The elements of the log-density terms that sum to :math:`f`, one flat vector
+        graph of ``u`` and ``phi``: :math:`f` is the sum of its entries (each term, e.g. one
+        observation's or one latent entry's log-density, before it is summed)."""
+        flat = pt.concatenate([pt.cast(part, "float64").ravel() for part in self._parts])
+        [elements] = graph_replace([flat], self._values, strict=False)
+        return elements
 
     @functools.cached_property
     def constrained_fn(self):
