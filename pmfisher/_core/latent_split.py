@@ -77,8 +77,8 @@ class LatentSplit:
         The flat inputs.
     logp : TensorVariable
         :math:`f(u, \\varphi)`, a scalar graph of ``u`` and ``phi``.
-    elements : TensorVariable
-        The terms of ``logp`` before they are summed, one flat vector (cached property).
+    element_parts : tuple[TensorVariable, ...]
+        The terms of ``logp`` before they are summed, flat vectors (cached property).
     """
 
     def __init__(self, graph: ModelGraph, names: tuple[str, ...]):
@@ -158,13 +158,12 @@ class LatentSplit:
         return int(self.phi.type.shape[0])
 
     @functools.cached_property
-    def elements(self):
-        """The elements of the log-density terms that sum to :math:`f`, one flat vector
-        graph of ``u`` and ``phi``: :math:`f` is the sum of its entries (each term, e.g. one
-        observation's or one latent entry's log-density, before it is summed)."""
-        flat = pt.concatenate([pt.cast(part, "float64").ravel() for part in self._parts])
-        [elements] = graph_replace([flat], self._values, strict=False)
-        return elements
+    def element_parts(self) -> tuple:
+        """The log-density terms that sum to :math:`f` before they are summed, each a flat
+        vector graph of ``u`` and ``phi`` (one observation's or one latent entry's
+        log-density per element): :math:`f` is the sum of all their elements."""
+        flat = [pt.cast(part, "float64").ravel() for part in self._parts]
+        return tuple(graph_replace(flat, self._values, strict=False))
 
     @functools.cached_property
     def constrained_fn(self):

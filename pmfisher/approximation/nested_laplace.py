@@ -348,7 +348,7 @@ def _inner_check(marginal: LaplaceMarginal, phis: np.ndarray, rng) -> xr.Dataset
     group by group where the joint density is separable in ``u``, else jointly."""
     per_group = (
         isinstance(marginal.structured, DiagonalLatent)
-        and marginal.split.companion(GroupTerms).assignment is not None
+        and marginal.split.companion(GroupTerms).group is not None
     )
     estimate, draws = (
         (group_errors, GROUP_CHECK_DRAWS) if per_group else (_joint_error, INNER_CHECK_DRAWS)

@@ -113,7 +113,7 @@ def test_a_term_of_two_latent_entries_takes_the_joint_check():
         model, "z", space="unconstrained", terms="posterior", structure="sparse"
     )
     assert isinstance(marginal.structured, DiagonalLatent)
-    assert marginal.split.companion(GroupTerms).assignment is None
+    assert marginal.split.companion(GroupTerms).group is None
     check = _inner_check(marginal, np.array([[0.0], [0.5]]), np.random.default_rng(0))
     assert check["inner_check_error"].attrs["method"] == "joint"
     np.testing.assert_allclose(check["inner_check_error"], 0.0, atol=1e-10)
