@@ -13,6 +13,7 @@ from scipy import integrate, optimize, stats
 from pmfisher._core.diagonal_latent import DiagonalLatent
 from pmfisher.approximation import group_check
 from pmfisher.approximation.group_check import GroupTerms, group_errors
+from pmfisher.approximation.importance_sampling import khat_threshold
 from pmfisher.approximation.nested_laplace import _inner_check
 from pmfisher.fitting.laplace_marginal import laplace_marginal
 
@@ -117,3 +118,25 @@ def test_a_term_of_two_latent_entries_takes_the_joint_check():
     check = _inner_check(marginal, np.array([[0.0], [0.5]]), np.random.default_rng(0))
     assert check["inner_check_error"].attrs["method"] == "joint"
     np.testing.assert_allclose(check["inner_check_error"], 0.0, atol=1e-10)
+
+
+def test_a_conditional_with_heavier_tails_than_the_proposal_is_flagged():
+    """Cauchy group effects with no data of their own: each conditional is a Cauchy, whose
+    tails outweigh the Student-t proposal's, so the weights have infinite variance. The
+    Laplace error is known (each group's ½ log π: the Cauchy density 1/π and curvature 2 at
+    its mode), the estimate cannot be trusted, and the per-group k̂ says so."""
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, 1)
+        pm.Cauchy("z", alpha=mu, beta=1.0, shape=6)
+        pm.Normal("w", mu, 1.0, observed=[0.1, -0.3])
+    marginal = laplace_marginal(
+        model, "z", space="unconstrained", terms="posterior", structure="sparse"
+    )
+    np.testing.assert_allclose(
+        marginal.value(np.array([0.0])) + 6 * 0.5 * np.log(np.pi),
+        stats.norm.logpdf(0.0) + stats.norm.logpdf([0.1, -0.3]).sum(),
+    )
+    threshold = khat_threshold(group_check.GROUP_CHECK_DRAWS)
+    with pytest.warns(UserWarning, match=r"largest per-group Pareto k̂ .* the estimate itself"):
+        check = _inner_check(marginal, np.array([[0.0], [0.5]]), np.random.default_rng(0))
+    assert np.all(check["inner_check_pareto_k"] > threshold)
