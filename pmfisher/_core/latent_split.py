@@ -77,6 +77,8 @@ class LatentSplit:
         The flat inputs.
     logp : TensorVariable
         :math:`f(u, \\varphi)`, a scalar graph of ``u`` and ``phi``.
+    element_parts : tuple[TensorVariable, ...]
+        The terms of ``logp`` before they are summed, flat vectors (cached property).
     """
 
     def __init__(self, graph: ModelGraph, names: tuple[str, ...]):
@@ -138,6 +140,7 @@ class LatentSplit:
         [self.logp, self.constrained] = graph_replace(
             [total, flat_constrained], values, strict=False
         )
+        self._parts, self._values = parts, values
         self._companions: dict = {}
 
     def companion(self, build: Callable[[LatentSplit], T]) -> T:
@@ -153,6 +156,14 @@ class LatentSplit:
     @property
     def n_phi(self) -> int:
         return int(self.phi.type.shape[0])
+
+    @functools.cached_property
+    def element_parts(self) -> tuple:
+        """The log-density terms that sum to :math:`f` before they are summed, each a flat
+        vector graph of ``u`` and ``phi`` (one observation's or one latent entry's
+        log-density per element): :math:`f` is the sum of all their elements."""
+        flat = [pt.cast(part, "float64").ravel() for part in self._parts]
+        return tuple(graph_replace(flat, self._values, strict=False))
 
     @functools.cached_property
     def constrained_fn(self):

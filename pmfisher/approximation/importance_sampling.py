@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 from arviz_stats.base import array_stats
 
-__all__ = ["MIN_DRAWS", "khat_threshold", "psis", "systematic_resample"]
+__all__ = ["MIN_DRAWS", "khat_threshold", "pareto_ks", "psis", "systematic_resample"]
 
 #: Fewest draws PSIS can smooth: it fits the generalized Pareto distribution to the
 #: :math:`\min(S/5,\ 3\sqrt S)` largest ratios and needs at least 5 of them.
@@ -42,16 +42,37 @@ def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
     weights underflow to zero beside the largest, the generalized Pareto fit has nothing to
     fit and arviz-stats returns NaN; one draw carries all the weight, which is k̂ = +inf.
     """
-    finite = log_ratios[np.isfinite(log_ratios)]
-    if np.ptp(finite) <= 1e-9 * max(1.0, float(np.abs(finite).max())):
-        log_weights = np.where(np.isfinite(log_ratios), 0.0, -np.inf)
-        return log_weights - np.log(finite.size), -np.inf
+    if _constant(log_ratios[None, :])[0]:
+        finite = np.isfinite(log_ratios)
+        return np.where(finite, 0.0, -np.inf) - np.log(finite.sum()), -np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         log_weights, pareto_k = array_stats.psislw(-log_ratios, r_eff=1.0)
     if np.isnan(pareto_k):
         pareto_k = np.inf
     return np.asarray(log_weights), float(pareto_k)
+
+
+def pareto_ks(log_ratios: np.ndarray) -> np.ndarray:
+    """The Pareto k̂ of :func:`psis` for each row of ``log_ratios`` (draws along the last
+    axis): ``-inf`` for a constant row, ``+inf`` where the fit has nothing to fit."""
+    log_ratios = np.atleast_2d(log_ratios)
+    khats = np.full(log_ratios.shape[0], -np.inf)
+    varying = ~_constant(log_ratios)
+    if varying.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            _, khats[varying] = array_stats.psislw(-log_ratios[varying], r_eff=1.0, axis=-1)
+    return np.where(np.isnan(khats), np.inf, khats)
+
+
+def _constant(log_ratios: np.ndarray) -> np.ndarray:
+    """Which rows have the same finite value throughout, to rounding (the Gaussian is exact)."""
+    finite = np.isfinite(log_ratios)
+    high = np.where(finite, log_ratios, -np.inf).max(axis=-1)
+    low = np.where(finite, log_ratios, np.inf).min(axis=-1)
+    scale = np.maximum(1.0, np.where(finite, np.abs(log_ratios), 0.0).max(axis=-1))
+    return high - low <= 1e-9 * scale
 
 
 def systematic_resample(log_weights: np.ndarray, size: int, rng) -> np.ndarray:

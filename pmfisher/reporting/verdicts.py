@@ -152,7 +152,7 @@ def inner_check_summary(approx: xr.DataTree) -> dict:
     """The inner check of a nested Laplace fit (:func:`~pmfisher.laplace` with ``latent``):
     the error of the Laplace marginal at each checked φ, its Monte Carlo sd and Pareto k̂, and
     the spread of the errors — what moves the posterior of φ is how the error changes with
-    φ, not its level."""
+    φ, not its level — and which check ran."""
     fit = approx["fit"]
     errors = fit["inner_check_error"].values
     return {
@@ -160,6 +160,8 @@ def inner_check_summary(approx: xr.DataTree) -> dict:
         "inner_check_mcse": fit["inner_check_mcse"].values.tolist(),
         "inner_check_pareto_k": fit["inner_check_pareto_k"].values.tolist(),
         "inner_check_error_spread": float(errors.max() - errors.min()),
+        # "per group" or "joint" (approximation/nested_laplace.py)
+        "inner_check_method": fit["inner_check_error"].attrs.get("method", "joint"),
     }
 
 
