@@ -14,7 +14,7 @@ import numpy as np
 import pymc as pm
 
 from pmfisher._core.data_likelihood import data_likelihood
-from pmfisher.fitting.mode import GRADIENT_TOLERANCE
+from pmfisher.fitting.newton_search import GRADIENT_TOLERANCE
 
 __all__ = ["BatchFit", "fit_batch"]
 

@@ -64,16 +64,13 @@ from typing import Literal
 
 import numpy as np
 import pymc as pm
-import pytensor.tensor as pt
-from pytensor.graph.basic import Apply
-from pytensor.graph.op import Op
-from pytensor.graph.replace import graph_replace
 from scipy import sparse
 
 from pmfisher._core import derivatives, memory
 from pmfisher._core.compilation import compile_derived
 from pmfisher._core.definiteness import PositiveDefinite, cholesky_or_none, shifted_cholesky
 from pmfisher._core.diagonal_latent import DiagonalLatent, DiagonalPositiveDefinite
+from pmfisher._core.implicit_mode import marginal_graphs
 from pmfisher._core.latent_split import (
     LatentSplit,
     latent_split,
@@ -209,7 +206,7 @@ class LaplaceMarginal:
         return compile_derived(
             [u_hat, split.phi],
             [split.logp],
-            lambda: _marginal_graphs(split, u_hat),
+            lambda: marginal_graphs(split, u_hat),
             recipe="Laplace marginal and gradient",
         )
 
@@ -222,7 +219,7 @@ class LaplaceMarginal:
         cotangent = split.phi.type("cotangent")
 
         def build():
-            _, gradient = _marginal_graphs(split, u_hat)
+            _, gradient = marginal_graphs(split, u_hat)
             contracted = (cotangent * gradient).sum()
             return derivatives.gradient(contracted, [u_hat, split.phi])
 
@@ -464,54 +461,6 @@ class LaplaceMarginal:
         :math:`\\hat u_\\varphi`."""
         inner = self.conditional_mode(phi)
         return self.split.constrained_point(inner.u, phi)
-
-
-# -- the graphs ---------------------------------------------------------------------------------
-
-
-def _marginal_graphs(split: LatentSplit, u_hat):
-    """:math:`L` and :math:`\\nabla L` as graphs of ``(u_hat, phi)``: built with the
-    implicit-function operation in place of ``u_hat``, differentiated, and the operation's
-    output then replaced by ``u_hat``."""
-    u, phi = split.u, split.phi
-    gradient_u = derivatives.gradient(split.logp, u)
-    hessian_uu = derivatives.hessian(split.logp, u)
-    mixed = derivatives.jacobian_forward(gradient_u, phi)  # ∂²f/∂u∂φ, n_u × n_φ
-    u_of_phi = _ConditionalModeOp(u, phi, hessian_uu, mixed)(phi)
-    logp, curvature = graph_replace([split.logp, hessian_uu], {u: u_of_phi}, strict=False)
-    cholesky = pt.linalg.cholesky(-curvature)
-    value = logp - pt.log(pt.diag(cholesky)).sum() + 0.5 * split.n_u * np.log(2 * np.pi)
-    gradient = derivatives.gradient(value, phi)
-    return graph_replace([value, gradient], {u_of_phi: u_hat}, strict=False)
-
-
-class _ConditionalModeOp(Op):
-    """:math:`\\varphi \\mapsto \\hat u_\\varphi` as a symbolic node, for autodiff only.
-
-    Its gradient is the implicit function theorem's,
-    :math:`\\bar\\varphi = (\\nabla^2_{u\\varphi} f)^\\top H^{-1} \\bar u`, a graph of the
-    node's own output and input, so that second derivatives flow through it again. The node
-    is never computed: its output is replaced by an input before compiling.
-    """
-
-    def __init__(self, u, phi, hessian_uu, mixed):
-        self.u, self.phi = u, phi
-        self.hessian_uu, self.mixed = hessian_uu, mixed
-
-    def make_node(self, phi):
-        phi = pt.as_tensor(phi)
-        return Apply(self, [phi], [self.u.type()])
-
-    def perform(self, node, inputs, outputs):
-        raise NotImplementedError("the conditional-mode node is replaced before compiling")
-
-    def pullback(self, inputs, outputs, cotangents):
-        [phi], [u_of_phi], [u_bar] = inputs, outputs, cotangents
-        curvature, mixed = graph_replace(
-            [self.hessian_uu, self.mixed], {self.u: u_of_phi, self.phi: phi}, strict=False
-        )
-        adjoint = pt.linalg.solve(-curvature, u_bar, assume_a="pos")
-        return [mixed.T @ adjoint]
 
 
 def _finite(precision) -> bool:

@@ -20,16 +20,16 @@ from pmfisher._core.sparse_hessian import SparseHessian
 from pmfisher._core.structure import hessian_structure
 from pmfisher.errors import NotPositiveDefiniteError, PMFisherError, PointError
 from pmfisher.fitting.laplace_marginal import laplace_marginal
+from pmfisher.fitting.newton_search import (
+    DENSE_HESSIAN_LIMIT,
+    GRADIENT_TOLERANCE,
+    converged,
+    newton_search,
+)
 
 __all__ = ["Mode", "find_mode"]
 
-# Above this many parameters the dense Hessian is replaced by Hessian-vector products.
-DENSE_HESSIAN_LIMIT = 400
-# Convergence: gradient norm below this, relative to the scale of the log-density.
-GRADIENT_TOLERANCE = 1e-6
 RESTARTS = 4
-# Exact-Hessian Newton steps that polish a quasi-Newton search of the Laplace marginal.
-POLISH_STEPS = 3
 # An unconstrained coordinate beyond this magnitude (exp(15) ≈ 3e6) has run off to infinity.
 RUNAWAY = 15.0
 
@@ -311,8 +311,8 @@ class _Search:
 
     @classmethod
     def run(cls, graph, x0: np.ndarray, chosen: str, *, quasi_newton: bool) -> _Search:
-        result = _newton_search(graph, x0, chosen, quasi_newton=quasi_newton)
-        if not _converged(result):
+        result = newton_search(graph, x0, chosen, quasi_newton=quasi_newton)
+        if not converged(result):
             return cls(result, "failed")
         if chosen == "sparse" and _is_saddle_sparse(graph, result.x):
             return cls(result, "saddle")
@@ -327,149 +327,12 @@ class _Search:
         return self.result.fun < other.result.fun
 
 
-class _NonFiniteHessian(ArithmeticError):
-    """The Hessian overflowed: the density is running off to infinity."""
-
-
-class _Resolved(Exception):
-    """A quasi-Newton search has reached a gradient as small as the polish would leave it.
-
-    BFGS's own ``gtol`` is absolute; where :math:`|\\log p|` is large, its line searches go
-    on where the density no longer resolves any decrease ("precision loss"): on the
-    20,000-group Laplace marginal (:math:`|\\log p|` 3·10⁵) 86 of 100 evaluations came after
-    the 14th had met this criterion.
-    """
-
-
-def _resolved(fun: float, jac: np.ndarray) -> bool:
-    """The gradient is as small as a polished search leaves it, relative to the density."""
-    return bool(np.isfinite(fun)) and float(np.linalg.norm(jac)) <= (
-        1e-3 * GRADIENT_TOLERANCE * max(1.0, abs(fun))
-    )
-
-
-def _newton_search(graph, x0: np.ndarray, chosen: str, *, quasi_newton: bool):
-    last = {"x": x0, "fun": np.inf, "jac": np.full_like(x0, np.inf), "nit": 0}
-    # Built before the search, so that a model without the derivatives is an error that
-    # names it, not a search that fails (the optimizer's ValueErrors are caught below).
-    logp_and_grad = graph.logp_and_grad_fn
-    if quasi_newton:
-        curvature, hessian_product = graph.hessian_fn, None
-    elif chosen == "sparse":
-        hessian_product = _SparseHessianProduct(graph)
-    elif graph.size > DENSE_HESSIAN_LIMIT:
-        vector_product = graph.hessian_vector_fn
-
-        def hessian_product(x, vector):
-            return -vector_product(x, vector)
-    else:
-        curvature, hessian_product = graph.hessian_fn, None
-
-    def negative_logp_and_grad(x):
-        logp, grad = logp_and_grad(x)
-        if not np.isfinite(logp):
-            return np.inf, np.zeros_like(x)
-        last.update(x=x, fun=-logp, jac=-grad, nit=last["nit"] + 1)
-        return -logp, -grad
-
-    def bfgs_objective(x):
-        fun, jac = negative_logp_and_grad(x)
-        if _resolved(fun, jac):
-            raise _Resolved
-        return fun, jac
-
-    def negative_hessian(x):
-        negative = -curvature(x)
-        if not np.all(np.isfinite(negative)):
-            raise _NonFiniteHessian
-        return negative
-
-    options = {"gtol": 1e-3 * GRADIENT_TOLERANCE, "maxiter": 500}
-    try:
-        with np.errstate(all="ignore"):
-            if quasi_newton:
-                try:
-                    result = optimize.minimize(
-                        bfgs_objective, x0, jac=True, method="BFGS", options=options
-                    )
-                except _Resolved:
-                    result = optimize.OptimizeResult(success=True, **last)
-                return _polished(result, negative_logp_and_grad, negative_hessian)
-            if hessian_product is None:
-                return optimize.minimize(
-                    negative_logp_and_grad,
-                    x0,
-                    jac=True,
-                    hess=negative_hessian,
-                    method="trust-exact",
-                    options=options,
-                )
-            return optimize.minimize(
-                negative_logp_and_grad,
-                x0,
-                jac=True,
-                hessp=hessian_product,
-                method="trust-krylov",
-                options=options,
-            )
-    except (_NonFiniteHessian, np.linalg.LinAlgError, UnboundLocalError, ValueError):
-        # scipy's trust-region subproblem solvers break on overflowing curvature (one raises
-        # UnboundLocalError), which happens as the density runs off to infinity: this search
-        # failed where it last stood, and the caller diagnoses why.
-        return optimize.OptimizeResult(success=False, **last)
-
-
-def _polished(result, negative_logp_and_grad, negative_hessian):
-    """``result`` of a quasi-Newton search after up to ``POLISH_STEPS`` Newton steps on the
-    exact Hessian, each kept only if it lowers the gradient norm without losing density, until
-    the gradient is as small as the trust-region searches make it. BFGS stops short of that
-    where the objective no longer resolves its own decrease; one Newton step from there makes
-    the gradient quadratically smaller (the standard errors of a marginal MLE need it)."""
-    for _ in range(POLISH_STEPS):
-        norm = float(np.linalg.norm(result.jac))
-        if not np.isfinite(result.fun) or _resolved(result.fun, result.jac):
-            break
-        try:
-            step = -np.linalg.solve(negative_hessian(result.x), result.jac)
-        except (_NonFiniteHessian, np.linalg.LinAlgError):
-            break
-        fun, jac = negative_logp_and_grad(result.x + step)
-        rounding = 1e-12 * max(1.0, abs(result.fun))
-        if not (fun <= result.fun + rounding and np.linalg.norm(jac) < norm):
-            break
-        result.x, result.fun, result.jac, result.nit = result.x + step, fun, jac, result.nit + 1
-    return result
-
-
-class _SparseHessianProduct:
-    """``(x, v) ↦ -H(x) v`` with the sparse Hessian formed once per iterate ``x``: the
-    trust-region subproblem asks for many products at the same ``x``."""
-
-    def __init__(self, graph):
-        self.hessian = graph.companion(SparseHessian)
-        self.backend, self.at, self.negative = few_calls_backend(graph.size), None, None
-
-    def __call__(self, x: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        if self.at is None or not np.array_equal(self.at, x):
-            negative = -self.hessian(x, backend=self.backend)
-            if not np.all(np.isfinite(negative.data)):
-                raise _NonFiniteHessian
-            self.at, self.negative = np.array(x), negative
-        return self.negative @ vector
-
-
 def _negative_hessian(graph, x: np.ndarray, route: str) -> np.ndarray:
     """``-H(x)`` as a dense array (for the flat-direction check of a small mode), formed by
     ``route``."""
     if route == "sparse":
         return -graph.companion(SparseHessian)(x, backend=few_calls_backend(graph.size)).toarray()
     return -np.asarray(graph.hessian_fn(x))
-
-
-def _converged(result) -> bool:
-    if not np.isfinite(result.fun):
-        return False
-    return float(np.linalg.norm(result.jac)) <= GRADIENT_TOLERANCE * max(1.0, abs(result.fun))
 
 
 def _is_saddle(graph, x: np.ndarray) -> bool:
