@@ -9,12 +9,13 @@ every fresh process before its first function, however few modules it needs.
 pmfisher stores its functions itself (:mod:`pmfisher._core.compilation`), so it knows which
 modules each one uses: they are recorded when the function is compiled or loaded, and stored
 beside it. Before a stored function is unpickled, only its own modules are read into the
-module cache, by PyTensor's own ``refresh`` told to skip every other directory. The cost of
-loading a function then grows with the function, not with the compile directory.
+module cache, by PyTensor's own ``refresh`` shown a listing of the compile directory that
+holds those folders only. The cost of loading a function then grows with the function, not
+with the compile directory.
 
 Nothing else changes: a module that is not found this way (removed, or never recorded) is
-found by PyTensor as always, by its one full ``refresh``, and that refresh still reads the
-directories skipped here, since they are only skipped for the duration of a targeted read.
+found by PyTensor as always, by its one full ``refresh``, which lists the whole directory:
+the narrowed listing lasts for the duration of a targeted read only.
 """
 
 from __future__ import annotations
@@ -64,26 +65,36 @@ def recording_modules() -> Iterator[set[str]]:
 def read_modules(names: Iterable[str]) -> None:
     """Read the modules ``names`` into the module cache, and no others.
 
-    PyTensor's ``refresh`` walks the compile directory and reads every ``key.pkl`` not yet in
-    ``loaded_key_pkl``; every other folder is put there for the duration of the walk, so it
-    reads only these, with all of its own checks, and later walks still read the rest.
+    PyTensor's ``refresh`` lists the compile directory and reads every ``key.pkl`` it has
+    not read yet; for the duration of the call its listing of the compile directory holds
+    these folders only, so it reads them, with all of its own checks, and later walks still
+    read the rest. Listing and skipping every folder instead (a path joined for each of
+    5,000 folders, twice) took 0.12 s a stored function.
     """
     cache = _module_cache()
     directory = cache.dirname
-
-    def key_file(name: str) -> str:
-        return os.path.join(directory, name, "key.pkl")  # as ``refresh`` spells it
-
-    wanted = {key_file(name) for name in names} - cache.loaded_key_pkl
+    wanted = sorted(
+        name
+        for name in set(names)
+        if os.path.join(directory, name, "key.pkl") not in cache.loaded_key_pkl
+    )
     if not wanted:
         return
-    try:
-        folders = os.listdir(directory)
-    except OSError:
-        return
-    skipped = {key_file(name) for name in folders} - wanted - cache.loaded_key_pkl
-    cache.loaded_key_pkl |= skipped
+    cmodule.os = _Listing(directory, wanted)
     try:
         cache.refresh(cleanup=False)
     finally:
-        cache.loaded_key_pkl -= skipped
+        cmodule.os = os
+
+
+class _Listing:
+    """The ``os`` module, except that listing ``directory`` gives ``folders``."""
+
+    def __init__(self, directory: str, folders: list[str]):
+        self.directory, self.folders = directory, folders
+
+    def listdir(self, path):
+        return list(self.folders) if path == self.directory else os.listdir(path)
+
+    def __getattr__(self, name: str):
+        return getattr(os, name)
