@@ -121,7 +121,10 @@ class _DiagonalNewton:
         active = np.arange(u.shape[0])
         logp, gradient, curvature = self._evaluate(u, phis)
         for _ in range(INNER_MAX_ITER + 1):
-            usable = np.isfinite(logp) & np.all((curvature > 0) & np.isfinite(curvature), axis=1)
+            # Every h positive and finite (a NaN fails both comparisons), without a temporary.
+            usable = (
+                np.isfinite(logp) & (curvature.min(axis=1) > 0) & np.isfinite(curvature.max(axis=1))
+            )
             step = gradient / curvature
             decrement = np.einsum("su,su->s", gradient, step)
             quadratic = usable & (
@@ -161,9 +164,9 @@ class _DiagonalNewton:
 
     def _line_search(self, u, step, decrement, at, phis):
         """Backtracking (Armijo) along each row's Newton step: which rows moved uphill, where
-        they are, and ``(f, ∇_u f, h)`` there (``at``: the same at the rows' start)."""
-        logp = at[0]
-        at = tuple(np.copy(values) for values in at)
+        they are, and ``(f, ∇_u f, h)`` there (``at``: the same at the rows' start, arrays
+        the search overwrites)."""
+        logp = at[0].copy()
         moved = np.zeros(u.shape[0], dtype=bool)
         pending = np.arange(u.shape[0])
         for halving in range(LINE_SEARCH_HALVINGS):
