@@ -57,7 +57,7 @@ from pmfisher._core.colouring import recovery_sources
 from pmfisher._core.compilation import compile_derived
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.sparse_cholesky import SparsePositiveDefinite
-from pmfisher._core.sparse_hessian import SparseHessian
+from pmfisher._core.sparse_hessian import SparseHessian, hessian_pattern
 from pmfisher._core.sparsity import hessian_sparsity
 
 __all__ = ["JointGraph", "SparseLatent"]
@@ -96,6 +96,22 @@ class JointGraph:
         return np.concatenate([u, phi])
 
 
+def latent_hessian_is_diagonal(split) -> bool:
+    """Whether the latent block of the joint Hessian's pattern is diagonal (independent
+    latent entries given φ: every Newton step on u is elementwise), read from the pattern
+    alone, before any colouring or product is built."""
+    joint = split.companion(JointGraph)
+    rows, cols, latent = _latent_entries(hessian_pattern(joint), split.n_u)
+    return bool(np.all(rows[latent] == cols[latent]))
+
+
+def _latent_entries(pattern, n_u: int):
+    """Rows and columns of a CSC pattern's entries, and which lie in the latent block."""
+    rows = pattern.indices
+    cols = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
+    return rows, cols, (rows < n_u) & (cols < n_u)
+
+
 class SparseLatent:
     """The sparse pieces of one split's Laplace marginal; ``split.companion(SparseLatent)``."""
 
@@ -105,12 +121,8 @@ class SparseLatent:
         self.joint = split.companion(JointGraph)
         self.joint_hessian = self.joint.companion(SparseHessian)
         pattern = self.joint_hessian.pattern
-        rows = pattern.indices
-        cols = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
-        latent = (rows < self.n_u) & (cols < self.n_u)
+        rows, cols, latent = _latent_entries(pattern, self.n_u)
         self._rows, self._cols = rows[latent], cols[latent]
-        # Independent latent entries given φ: every Newton step on u is elementwise.
-        self.diagonal = bool(np.all(self._rows == self._cols))
         source_row, source_colour = recovery_sources(pattern, self.joint_hessian.colours)
         self._all_source_row, self._all_source_colour = source_row, source_colour
         self._source_row, self._source_colour = source_row[latent], source_colour[latent]

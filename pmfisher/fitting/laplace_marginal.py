@@ -79,7 +79,7 @@ from pmfisher._core.latent_split import (
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms
 from pmfisher._core.sparse_cholesky import SparsePositiveDefinite
-from pmfisher._core.sparse_latent import JointGraph, SparseLatent
+from pmfisher._core.sparse_latent import JointGraph, SparseLatent, latent_hessian_is_diagonal
 from pmfisher._core.structure import hessian_structure
 from pmfisher.errors import PMFisherError, PointError
 
@@ -172,9 +172,10 @@ class LaplaceMarginal:
             )
         self.structure = structure
         # The sparse route's pieces, or the diagonal ones when H is diagonal; None if dense.
-        self.structured = split.companion(SparseLatent) if structure == "sparse" else None
-        if self.structured is not None and self.structured.diagonal:
-            self.structured = split.companion(DiagonalLatent)
+        self.structured = None
+        if structure == "sparse":
+            diagonal = latent_hessian_is_diagonal(split)
+            self.structured = split.companion(DiagonalLatent if diagonal else SparseLatent)
         self.split = split
         self.model = split.graph.model
         self.labels = split.phi_labels
