@@ -431,6 +431,8 @@ def cache_environment() -> str:
     """Everything besides the graph that decides what a compiled function is."""
     import pymc
 
+    use_stored_probes(cache_directory())  # before the BLAS flags below are read
+
     source = hashlib.blake2b(digest_size=20)
     for module in package_sources():
         source.update(module.read_bytes())

@@ -24,6 +24,7 @@ from pmfisher._core import derivatives
 from pmfisher._core.colouring import recovery_sources, star_colouring
 from pmfisher._core.compilation import Backend, compile_derived
 from pmfisher._core.sparsity import hessian_sparsity
+from pmfisher._core.stored_results import stored_result
 
 __all__ = ["SparseHessian", "hessian_pattern"]
 
@@ -83,7 +84,14 @@ class SparseHessian:
     def __init__(self, graph):
         self.graph = graph
         self.pattern = hessian_pattern(graph)
-        self.colours = star_colouring(self.pattern)
+        # A function of the pattern alone (0.3–0.45 s at 20,000 parameters): stored with it.
+        self.colours = stored_result(
+            "star colouring of the Hessian's pattern",
+            [graph.theta],
+            [graph.logp],
+            lambda: star_colouring(self.pattern),
+            values=[self.pattern.indptr, self.pattern.indices],
+        )
         self.n_colours = int(self.colours.max(initial=-1)) + 1
         self._source_row, self._source_colour = recovery_sources(self.pattern, self.colours)
         self._directions = np.zeros((self.n_colours, self.pattern.shape[0]))
