@@ -66,22 +66,23 @@ def test_batched_draws_equal_one_solve_per_draw(marginal):
     np.testing.assert_allclose(log_q, reference_log_q, rtol=0, atol=1e-9)
     # Every row was solved by the batch itself, not by the single solve behind it.
     batched = marginal.split.companion(module._DiagonalNewton)
-    batched_modes, curvatures = batched(np.broadcast_to(u_mode, modes.shape), phis)
+    batched_modes, curvatures, solved = batched(np.broadcast_to(u_mode, modes.shape), phis)
+    assert solved.all()
     np.testing.assert_allclose(batched_modes, modes, rtol=0, atol=1e-9)
     np.testing.assert_allclose(curvatures, diagonals, rtol=1e-10)
 
 
 def test_rows_the_batch_cannot_solve_are_solved_alone(marginal, monkeypatch):
-    """A row whose batched solve reports failure (NaN curvature) is solved by the single
-    Newton iteration: the results do not change."""
+    """A row whose batched solve reports failure is solved by the single Newton iteration:
+    the results do not change."""
     u_mode = marginal.conditional_mode(PHI_MODE).u
     phis = PHI_MODE + 0.3 * RNG.standard_normal((6, 3))
     batched = module._DiagonalNewton.__call__
 
     def failing_rows(self, starts, rows):
-        modes, curvatures = batched(self, starts, rows)
-        curvatures[::2] = np.nan
-        return modes, curvatures
+        modes, curvatures, solved = batched(self, starts, rows)
+        modes[::2], curvatures[::2], solved[::2] = np.nan, -1.0, False
+        return modes, curvatures, solved
 
     monkeypatch.setattr(module._DiagonalNewton, "__call__", failing_rows)
     draws, log_q = conditional_draws(marginal, phis, PHI_MODE, u_mode, np.random.default_rng(2))
