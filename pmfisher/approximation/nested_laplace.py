@@ -55,6 +55,7 @@ or ``"joint"`` (any other structure, or a term of two latent entries).
 from __future__ import annotations
 
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Literal
 
@@ -95,6 +96,8 @@ INNER_CHECK_DRAWS = 2000
 INNER_ERROR_THRESHOLD = 0.1
 # NUTS on the marginal counts its initial variances as this many draws (PyMC's adapt_diag).
 NUTS_INITIAL_WEIGHT = 10
+# Marginal evaluations NUTS on it keeps: a trajectory of PyMC's deepest tree (depth 10).
+EVALUATIONS_KEPT = 2**10
 
 
 def nested_laplace(
@@ -304,17 +307,24 @@ class _MarginalDensityOp(Op):
     def __init__(self, marginal: LaplaceMarginal):
         self.marginal = marginal
         self.gradient = _MarginalGradientOp(self)
-        self._last: tuple[bytes, float, np.ndarray] | None = None
+        self._evaluated: OrderedDict[bytes, tuple[float, np.ndarray]] = OrderedDict()
 
     def value_and_gradient(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
+        # The value and the gradient are asked for separately, and each NUTS iteration
+        # starts by evaluating the point it accepted, one of its trajectory's: the points of
+        # the last trajectories are kept (2,000 of 10,000 evaluations at J = 2,000).
         key = np.asarray(phi, dtype="float64").tobytes()
-        if self._last is None or self._last[0] != key:
-            try:
-                value, gradient = self.marginal.value_and_gradient(phi)
-            except InnerModeError:
-                value, gradient = -np.inf, np.zeros(self.marginal.size)
-            self._last = (key, value, gradient)
-        return self._last[1], self._last[2]
+        if key in self._evaluated:
+            self._evaluated.move_to_end(key)
+            return self._evaluated[key]
+        try:
+            result = self.marginal.value_and_gradient(phi)
+        except InnerModeError:
+            result = (-np.inf, np.zeros(self.marginal.size))
+        self._evaluated[key] = result
+        if len(self._evaluated) > EVALUATIONS_KEPT:
+            self._evaluated.popitem(last=False)
+        return result
 
     def make_node(self, phi):
         return Apply(self, [pt.as_tensor(phi)], [pt.dscalar()])
