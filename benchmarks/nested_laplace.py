@@ -113,7 +113,8 @@ J = 20,000: ``nuts``            124.7      1.66      2.1       −0.052, −0.08
 The same configurations vary by 15–20 % from run to run on this machine, NUTS included:
 within the hour, NUTS took 14.3 s and 303.4 s; ``gaussian`` at J = 20,000 took 14.3 s (at
 ``c318c77``, before the last commit, whose carried gradient also acts in the mode search),
-16.9 s and 19.4 s; ``nuts`` 11.7 s and 134.2 s
+16.9 s and 19.4 s (an A/B just after a test run, load 1.1–1.6: ``c318c77`` 18.7 and 21.1 s,
+``7cb8493`` 19.2 and 20.3 s); ``nuts`` 11.7 s and 134.2 s
 (``c318c77``). So at J = 20,000 ``nuts`` meets its 1.5× (2.1–2.3×) and ``gaussian`` is at
 14–21× against its 20×; at J = 2,000 neither target is met (3–5× and 0.8–1.2×). There a
 20× ``gaussian`` would have to finish in about 0.6 s, less than a fresh process spends
