@@ -154,20 +154,6 @@ class DiagonalLatent:
         )
 
     @functools.cached_property
-    def _mixed_fn(self):
-        """``(u, φ) → M = ∂²f/∂u∂φ`` (``n_u × n_φ``), forward mode over the ``n_φ``
-        directions: for the sensitivity, a few calls per fit."""
-        split = self.split
-        return compile_derived(
-            [split.u, split.phi],
-            [split.logp],
-            lambda: derivatives.jacobian_forward(
-                derivatives.gradient(split.logp, split.u), split.phi
-            ),
-            recipe="mixed second derivatives in u and phi",
-        )
-
-    @functools.cached_property
     def _pullback_fn(self):
         """``(u, φ, c) → ∂(c·G)/∂u, ∂(c·G)/∂φ``: a row of the Hessian per ``c = e_k``."""
         split = self.split
@@ -190,7 +176,7 @@ class DiagonalLatent:
 
     def sensitivity(self, u, phi, precision: DiagonalPositiveDefinite) -> np.ndarray:
         """:math:`\\partial\\hat u/\\partial\\varphi = H^{-1}M` (``n_u × n_φ``)."""
-        return precision.solve(np.asarray(self._mixed_fn(u, phi)))
+        return precision.solve(np.asarray(self.split.mixed_fn(u, phi)))
 
     def hessian(self, u, phi, precision: DiagonalPositiveDefinite) -> np.ndarray:
         """The exact :math:`\\nabla^2 L` (not negated); see the module docstring."""

@@ -28,7 +28,8 @@ import pytensor.tensor as pt
 from pymc.logprob.utils import replace_rvs_by_values
 from pytensor.graph.replace import graph_replace
 
-from pmfisher._core.compilation import compile_function
+from pmfisher._core import derivatives
+from pmfisher._core.compilation import compile_derived, compile_function
 from pmfisher._core.model_graph import Block, ModelGraph, model_graph
 from pmfisher._core.rewrites import logp_terms
 from pmfisher.errors import PMFisherError, UnsupportedModelError
@@ -164,6 +165,18 @@ class LatentSplit:
         log-density per element): :math:`f` is the sum of all their elements."""
         flat = [pt.cast(part, "float64").ravel() for part in self._parts]
         return tuple(graph_replace(flat, self._values, strict=False))
+
+    @functools.cached_property
+    def mixed_fn(self):
+        """``(u, φ) → M = ∂²f/∂u∂φ`` (``n_u × n_φ``), forward mode over the ``n_φ``
+        directions: the sensitivity :math:`\\partial\\hat u/\\partial\\varphi = H^{-1}M`
+        needs it a few times a fit."""
+        return compile_derived(
+            [self.u, self.phi],
+            [self.logp],
+            lambda: derivatives.jacobian_forward(derivatives.gradient(self.logp, self.u), self.phi),
+            recipe="mixed second derivatives in u and phi",
+        )
 
     @functools.cached_property
     def constrained_fn(self):

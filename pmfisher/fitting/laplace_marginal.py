@@ -232,19 +232,6 @@ class LaplaceMarginal:
             recipe="Laplace marginal: pullback of the gradient",
         )
 
-    @functools.cached_property
-    def _mixed_fn(self):
-        """``(u, φ) → ∂²f/∂u∂φ`` (``n_u × n_φ``), forward mode over the ``n_φ`` directions."""
-        split = self.split
-        return compile_derived(
-            [split.u, split.phi],
-            [split.logp],
-            lambda: derivatives.jacobian_forward(
-                derivatives.gradient(split.logp, split.u), split.phi
-            ),
-            recipe="mixed second derivatives in u and phi",
-        )
-
     # -- the inner problem ------------------------------------------------------------------
 
     def conditional_mode(
@@ -424,7 +411,7 @@ class LaplaceMarginal:
         """:math:`\\partial\\hat u/\\partial\\varphi = H^{-1}\\nabla^2_{u\\varphi} f`
         (``n_u × n_φ``) at the conditional mode ``inner`` of ``phi``."""
         if self.structured is None:
-            return inner.precision.solve(np.asarray(self._mixed_fn(inner.u, phi)))
+            return inner.precision.solve(np.asarray(self.split.mixed_fn(inner.u, phi)))
         return self.structured.sensitivity(inner.u, phi, inner.precision)
 
     # -- the search protocol of find_mode ----------------------------------------------------
