@@ -35,6 +35,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.graph.replace import graph_replace
 
 from pmfisher._core import derivatives
 from pmfisher._core.compilation import compile_derived
@@ -112,6 +113,36 @@ class DiagonalLatent:
         a value and gradient."""
         logp, gradient_u, diagonal, gradient = self._curvature_and_gradient_fn(u, phi)
         return float(logp), np.asarray(gradient_u), np.asarray(diagonal), np.asarray(gradient)
+
+    @functools.cached_property
+    def _gaussian_mode_fn(self):
+        split = self.split
+
+        def build():
+            logp, gradient_u, diagonal = self._curvature_graphs()
+            mode = split.u + gradient_u / diagonal
+            # h does not depend on u, and ∇_u f(û) = 0: G reduces to its partial in φ.
+            partial = derivatives.gradient(logp - 0.5 * pt.log(diagonal).sum(), split.phi)
+            at_mode = graph_replace([logp, partial], {split.u: mode}, strict=False)
+            return [mode, at_mode[0], diagonal, at_mode[1]]
+
+        return compile_derived(
+            [split.u, split.phi],
+            [split.logp],
+            build,
+            recipe="Gaussian conditional: one Newton step, f, h and the marginal gradient at û",
+        )
+
+    def gaussian_mode(self, u, phi):
+        r""":math:`\hat u_\varphi`, :math:`f(\hat u, \varphi)`, ``h`` and :math:`\nabla
+        L(\varphi)` in one call, for a Gaussian conditional
+        (``split.conditional_is_gaussian``): there :math:`f` is quadratic in :math:`u`, so the
+        Newton step from any ``u`` lands on :math:`\hat u = u + g / h`, ``h`` is the same
+        everywhere, and :math:`\nabla L = \partial_\varphi\big(f - \tfrac12\sum\log
+        h\big)` at :math:`\hat u` (the implicit term vanishes with :math:`\nabla_u f`). One
+        compiled call where the Newton iteration takes two (a step, then its check)."""
+        mode, logp, diagonal, gradient = self._gaussian_mode_fn(u, phi)
+        return np.asarray(mode), float(logp), np.asarray(diagonal), np.asarray(gradient)
 
     def factor(self, diagonal: np.ndarray) -> DiagonalPositiveDefinite | None:
         """The precision, or ``None`` where it is not positive definite (or not finite)."""

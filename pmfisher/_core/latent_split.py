@@ -24,14 +24,18 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 from pymc.logprob.utils import replace_rvs_by_values
+from pytensor.graph.basic import graph_inputs
 from pytensor.graph.replace import graph_replace
+from pytensor.graph.rewriting.utils import rewrite_graph
 
 from pmfisher._core import derivatives
 from pmfisher._core.compilation import compile_derived, compile_function
 from pmfisher._core.model_graph import Block, ModelGraph, model_graph
 from pmfisher._core.rewrites import logp_terms
+from pmfisher._core.stored_results import stored_result
 from pmfisher.errors import PMFisherError, UnsupportedModelError
 
 __all__ = ["LatentSplit", "latent_split", "total_derivative_along_the_mode"]
@@ -165,6 +169,28 @@ class LatentSplit:
         log-density per element): :math:`f` is the sum of all their elements."""
         flat = [pt.cast(part, "float64").ravel() for part in self._parts]
         return tuple(graph_replace(flat, self._values, strict=False))
+
+    @functools.cached_property
+    def conditional_is_gaussian(self) -> bool:
+        """Whether :math:`u \\mid \\varphi` is Gaussian, proven from the graph: a
+        Hessian-vector product :math:`\\nabla^2_{uu} f\\,v`, rewritten, no longer depends on
+        ``u``, so :math:`f` is quadratic in ``u`` (a linear mixed model's, a hierarchical normal
+        model's). Then one Newton step from any point lands on :math:`\\hat u_\\varphi`, and
+        the Laplace marginal is the exact marginal. A product that merely evaluates to the
+        same value everywhere but still reads ``u`` gives ``False``, never a wrong ``True``."""
+
+        def decide() -> bool:
+            direction = self.u.type("direction")
+            gradient = derivatives.gradient(self.logp, self.u)
+            product = pytensor.grad(
+                (gradient * direction).sum(), self.u, disconnected_inputs="ignore"
+            )
+            rewritten = rewrite_graph(
+                product, include=("canonicalize", "stabilize", "specialize"), clone=True
+            )
+            return self.u not in graph_inputs([rewritten])
+
+        return stored_result("Gaussian conditional", [self.u, self.phi], [self.logp], decide)
 
     @functools.cached_property
     def mixed_fn(self):

@@ -124,6 +124,16 @@ class _DiagonalNewton:
         solved = np.zeros(u.shape[0], dtype=bool)
         active = np.arange(u.shape[0])
         logp, gradient, curvature = self._evaluate(u, phis)
+        if self.split.conditional_is_gaussian:
+            # f is quadratic in u: one Newton step from anywhere is û, and h is the same there.
+            u += np.divide(gradient, curvature, out=gradient)
+            solved = (
+                np.isfinite(logp)
+                & (curvature.min(axis=1) > 0)
+                & np.isfinite(curvature.max(axis=1))
+                & np.isfinite(u.max(axis=1))
+            )
+            return u, curvature, solved
         for _ in range(INNER_MAX_ITER + 1):
             # Every h positive and finite (a NaN fails both comparisons), without a temporary.
             usable = (

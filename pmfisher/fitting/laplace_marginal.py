@@ -176,6 +176,10 @@ class LaplaceMarginal:
         if structure == "sparse":
             diagonal = latent_hessian_is_diagonal(split)
             self.structured = split.companion(DiagonalLatent if diagonal else SparseLatent)
+        # A Gaussian conditional with a diagonal H: û in one compiled call (gaussian_mode).
+        self.one_step_gaussian = (
+            isinstance(self.structured, DiagonalLatent) and split.conditional_is_gaussian
+        )
         self.split = split
         self.model = split.graph.model
         self.labels = split.phi_labels
@@ -183,7 +187,6 @@ class LaplaceMarginal:
         self.free_rvs = [rv for rv in split.graph.free_rvs if rv.name not in split.latent]
         self.blocks = split.phi_blocks
         self._last_u = None
-        self._one_step = True
         self._last_hessian: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- compiled functions ---------------------------------------------------------------
@@ -239,17 +242,17 @@ class LaplaceMarginal:
     ) -> ConditionalMode:
         """:math:`\\hat u_\\varphi` by damped Newton, warm-started at ``start`` or the last
         solution; an :class:`InnerModeError` if there is none. ``with_gradient`` asks for
-        :math:`\\nabla L` along (computed with the last step where that is cheaper)."""
+        :math:`\\nabla L` along (computed with the last step where that is cheaper: a
+        Gaussian conditional's one call, the diagonal route's final full step)."""
         phi = np.asarray(phi, dtype="float64")
         u = np.array(
             start if start is not None else self._last_u if self._last_u is not None else 0.0,
             dtype="float64",
         ) * np.ones(self.split.n_u)
-        # Where the last solve ended one step after its start (an exact Newton step: a
-        # Gaussian conditional), the first point after this start is evaluated with ∇L along,
-        # on the bet that it is û again: two calls a NUTS evaluation instead of three.
-        speculate = with_gradient and self._one_step and isinstance(self.structured, DiagonalLatent)
-        carried = None  # ∇L at u, where its evaluation computed it
+        if self.one_step_gaussian:
+            found = self._gaussian_mode(u, phi, with_gradient)
+            if found is not None:
+                return found
         with np.errstate(all="ignore"):
             logp, grad, precision = self._curvature(u, phi)
             if not np.isfinite(logp) and start is None and self._last_u is not None:
@@ -269,14 +272,12 @@ class LaplaceMarginal:
                         # stationary at û, so an error in û enters L at first order.
                         largest, scale = np.abs(step).max(), max(1.0, np.abs(u).max())
                         if largest <= INNER_ROUNDING_STEP * scale:
-                            self._last_u, self._one_step = u, iteration <= 1
-                            return ConditionalMode(u, float(logp), factor, iteration, carried)
+                            self._last_u = u
+                            return ConditionalMode(u, float(logp), factor, iteration)
                         if largest <= INNER_STEP_TOLERANCE * scale:
-                            self._one_step = False
                             return self._polished(u + step, phi, iteration + 1, with_gradient)
                         u = u + step
-                        logp, grad, precision, carried = self._evaluated(u, phi, speculate)
-                        speculate = False
+                        logp, grad, precision = self._curvature(u, phi)
                         if not (np.isfinite(logp) and np.abs(u).max() <= RUNAWAY):
                             break
                         continue
@@ -292,11 +293,10 @@ class LaplaceMarginal:
                 for halving in range(40):
                     t = 0.5**halving
                     candidate = u + t * step
-                    new = self._evaluated(candidate, phi, speculate)
-                    speculate = False
+                    new = self._curvature(candidate, phi)
                     if np.isfinite(new[0]) and new[0] >= logp + 1e-4 * t * decrement:
                         moved = new[0] > logp
-                        u, (logp, grad, precision, carried) = candidate, new
+                        u, (logp, grad, precision) = candidate, new
                         break
                 if not moved or np.abs(u).max() > RUNAWAY:
                     break
@@ -307,6 +307,17 @@ class LaplaceMarginal:
         else:
             reason = f"Newton stalled with decrement {decrement:.3g} after {iteration} steps"
         raise self._failure(phi, reason + f" (largest |u| = {np.abs(u).max():.3g})")
+
+    def _gaussian_mode(self, u, phi, with_gradient: bool) -> ConditionalMode | None:
+        """û of a Gaussian conditional in one call, or ``None`` where f or h is not usable
+        there (the Newton iteration then explains the failure)."""
+        with np.errstate(all="ignore"):
+            mode, logp, diagonal, gradient = self.structured.gaussian_mode(u, phi)
+        factor = self.structured.factor(diagonal)
+        if factor is None or not (np.isfinite(logp) and np.all(np.isfinite(mode))):
+            return None
+        self._last_u = mode
+        return ConditionalMode(mode, logp, factor, 1, gradient if with_gradient else None)
 
     def _polished(self, u, phi, n_iter: int, with_gradient: bool) -> ConditionalMode:
         gradient = None
@@ -319,13 +330,6 @@ class LaplaceMarginal:
             raise self._failure(phi, "the conditional Hessian is not negative definite at û")
         self._last_u = u
         return ConditionalMode(u, float(logp), factor, n_iter, gradient)
-
-    def _evaluated(self, u: np.ndarray, phi: np.ndarray, with_gradient: bool):
-        """:meth:`_curvature` and :math:`G(u, \\varphi)` (the diagonal route's, computed in the
-        same call) or ``None``."""
-        if with_gradient:
-            return self.structured.curvature_and_gradient(u, phi)
-        return (*self._curvature(u, phi), None)
 
     def _curvature(self, u: np.ndarray, phi: np.ndarray):
         """``f``, :math:`\\nabla_u f` and :math:`H` (dense or sparse) at ``(u, φ)``."""

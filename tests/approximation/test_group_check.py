@@ -14,7 +14,7 @@ from pmfisher._core.diagonal_latent import DiagonalLatent
 from pmfisher.approximation import group_check
 from pmfisher.approximation.group_check import GroupTerms, group_errors
 from pmfisher.approximation.importance_sampling import khat_threshold
-from pmfisher.approximation.nested_laplace import _inner_check
+from pmfisher.approximation.nested_laplace import EXACT, _estimated_errors, _inner_check
 from pmfisher.fitting.laplace_marginal import laplace_marginal
 
 GROUPS, PER_GROUP = 6, 3
@@ -79,7 +79,8 @@ def test_the_per_group_estimate_agrees_with_quadrature(poisson_glmm, monkeypatch
 
 def test_a_gaussian_conditional_has_no_error():
     """The hierarchical normal model: every g_j is quadratic in z_j, so the control variate
-    makes every group's estimate 1 to rounding, at every φ."""
+    makes every group's estimate 1 to rounding, at every φ; and the nested Laplace, which
+    proves the conditional Gaussian from the graph, does not sample at all."""
     rng = np.random.default_rng(4)
     groups, per_group = 40, 5
     index = np.repeat(np.arange(groups), per_group)
@@ -95,10 +96,14 @@ def test_a_gaussian_conditional_has_no_error():
     phis = np.array([[0.0, 0.0, 0.0], [1.0, -1.0, 0.5], [-2.0, 1.0, -0.5]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        check = _inner_check(marginal, phis, np.random.default_rng(0))
-    assert check["inner_check_error"].attrs["method"] == "per group"
-    np.testing.assert_allclose(check["inner_check_error"], 0.0, atol=1e-10)
-    np.testing.assert_allclose(check["inner_check_mcse"], 0.0, atol=1e-10)
+        errors, mcses, _, method = _estimated_errors(marginal, phis, np.random.default_rng(0))
+    assert method == "per group"
+    np.testing.assert_allclose(errors, 0.0, atol=1e-10)
+    np.testing.assert_allclose(mcses, 0.0, atol=1e-10)
+    check = _inner_check(marginal, phis, np.random.default_rng(0))
+    assert check["inner_check_error"].attrs["method"] == EXACT
+    np.testing.assert_array_equal(check["inner_check_error"], 0.0)
+    assert np.isnan(check["inner_check_pareto_k"]).all()
 
 
 def test_a_term_of_two_latent_entries_takes_the_joint_check():
@@ -115,9 +120,10 @@ def test_a_term_of_two_latent_entries_takes_the_joint_check():
     )
     assert isinstance(marginal.structured, DiagonalLatent)
     assert marginal.split.companion(GroupTerms).group is None
-    check = _inner_check(marginal, np.array([[0.0], [0.5]]), np.random.default_rng(0))
-    assert check["inner_check_error"].attrs["method"] == "joint"
-    np.testing.assert_allclose(check["inner_check_error"], 0.0, atol=1e-10)
+    phis = np.array([[0.0], [0.5]])
+    errors, _, _, method = _estimated_errors(marginal, phis, np.random.default_rng(0))
+    assert method == "joint"
+    np.testing.assert_allclose(errors, 0.0, atol=1e-10)
 
 
 def test_a_conditional_with_heavier_tails_than_the_proposal_is_flagged():

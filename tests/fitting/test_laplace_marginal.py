@@ -114,38 +114,90 @@ def test_marginal_density_is_the_multivariate_normal(mixed_model):
     assert abs(value - exact) < 1e-10
 
 
-def test_a_gaussian_conditional_carries_the_gradient_with_its_newton_step():
-    """Random intercepts with a Gaussian response: H is diagonal and each solve ends one exact
-    Newton step after its start, so that step's evaluation carries ∇L along (two compiled
-    calls a value and gradient, not three). What it carries is the gradient computed apart,
-    at every φ of a sequence."""
+def test_a_gaussian_conditional_is_solved_in_one_call():
+    """Random intercepts and slopes on a covariate, with a Gaussian response and groups of
+    uneven size: the graph proves f quadratic in u, so û is one Newton step from any start,
+    taken inside one compiled call with L and ∇L. Each piece equals what the damped Newton
+    iteration and the general gradient formula give (the same marginal with the one-step
+    route turned off), at φ away from the mode and from starts far from û."""
+    group = np.repeat(np.arange(5), [1, 2, 3, 5, 9])
+    x = np.linspace(-1.0, 2.0, group.size)
+    y = np.sin(3 * x) + group
     with pm.Model() as model:
         mu = pm.Normal("mu", 0, 5)
         tau = pm.HalfNormal("tau", 1)
-        sigma = pm.HalfNormal("sigma", 1)
-        z = pm.Normal("z", 0, 1, shape=GROUPS)
-        pm.Normal("y", mu + tau * z[GROUP], sigma, observed=Y)
+        sigma = pm.LogNormal("sigma", 0, 1)
+        z = pm.Normal("z", 0, 1, shape=5)
+        slope = pm.Normal("slope", 0, 1)
+        pm.Normal("y", mu + tau * z[group] * x + slope * x, sigma, observed=y)
     marginal = laplace_marginal(
         model, "z", space="unconstrained", terms="posterior", structure="sparse"
     )
-    assert isinstance(marginal.structured, DiagonalLatent)
-    carried = 0
-    for phi in np.array([0.5, -0.3, 0.1]) + 0.2 * RNG.standard_normal((6, 3)):
-        value, gradient = marginal.value_and_gradient(phi)
-        inner = marginal.conditional_mode(phi + 0.05, with_gradient=True)
-        reference = marginal.structured.gradient(inner.u, phi + 0.05, inner.precision)
-        if inner.gradient is not None:
-            carried += 1
-            np.testing.assert_allclose(inner.gradient, reference, rtol=1e-12, atol=1e-12)
-        fresh = marginal.conditional_mode(phi)
+    assert marginal.split.conditional_is_gaussian
+    assert marginal.one_step_gaussian
+    iterated = type(marginal)(marginal.split, structure="sparse")
+    iterated.one_step_gaussian = False
+    calls = []
+    function = marginal.structured._gaussian_mode_fn
+    marginal.structured._gaussian_mode_fn = lambda *a: calls.append(1) or function(*a)
+    for phi in np.array([0.5, -0.3, 0.1, 0.7]) + 0.4 * RNG.standard_normal((4, 4)):
+        start = 3.0 * RNG.standard_normal(5)
+        inner = marginal.conditional_mode(phi, start=start, with_gradient=True)
+        reference = iterated.conditional_mode(phi, start=start)
+        assert inner.n_iter == 1
+        assert reference.n_iter >= 1
+        np.testing.assert_allclose(inner.u, reference.u, rtol=1e-12, atol=1e-12)
+        assert inner.logp == pytest.approx(reference.logp, rel=1e-13)
+        np.testing.assert_allclose(inner.precision.matrix, reference.precision.matrix, rtol=1e-13)
         np.testing.assert_allclose(
-            gradient,
-            marginal.structured.gradient(fresh.u, phi, fresh.precision),
-            rtol=1e-12,
-            atol=1e-12,
+            inner.gradient,
+            iterated.structured.gradient(reference.u, phi, reference.precision),
+            rtol=1e-11,
+            atol=1e-11,
         )
-        assert value == pytest.approx(marginal.value(phi), abs=1e-10)
-    assert carried >= 5
+        assert marginal.value(phi) == pytest.approx(iterated.value(phi), abs=1e-10)
+    assert len(calls) == 8
+
+
+@pytest.mark.parametrize(
+    ("latent_density", "likelihood", "gaussian"),
+    [
+        ("normal", "normal", True),
+        ("normal", "normal in the scale", False),
+        ("normal", "poisson", False),
+        ("student-t", "normal", False),
+        ("log-normal", "normal", False),
+        ("normal and a quadratic potential", "normal", True),
+        ("normal and a quartic potential", "normal", False),
+    ],
+)
+def test_the_graph_decides_whether_the_conditional_is_gaussian(
+    latent_density, likelihood, gaussian
+):
+    """A truth table: the conditional is Gaussian exactly when every term is quadratic in the
+    unconstrained latent coordinates (a log-normal effect is Gaussian in its log, but enters
+    the likelihood as exp(u): not quadratic)."""
+    group = np.repeat(np.arange(4), 3)
+    with pm.Model() as model:
+        s = pm.HalfNormal("s", 1)
+        if latent_density.startswith("normal"):
+            z = pm.Normal("z", 0, s, shape=4)
+        elif latent_density == "student-t":
+            z = pm.StudentT("z", nu=4, mu=0, sigma=s, shape=4)
+        else:
+            z = pm.LogNormal("z", 0, s, shape=4)
+        if latent_density.endswith("quadratic potential"):
+            pm.Potential("tilt", -((z[0] - z[1]) ** 2) + z[2])
+        elif latent_density.endswith("quartic potential"):
+            pm.Potential("tilt", -(z[0] ** 4))
+        if likelihood == "normal":
+            pm.Normal("y", 1.0 + z[group], 0.5, observed=np.arange(12.0) / 4)
+        elif likelihood == "normal in the scale":
+            pm.Normal("y", 1.0, pm.math.exp(z[group]), observed=np.arange(12.0) / 4)
+        else:
+            pm.Poisson("y", pm.math.exp(z[group]), observed=np.arange(12) % 3)
+    split = laplace_marginal(model, "z", space="unconstrained", terms="posterior").split
+    assert split.conditional_is_gaussian is gaussian
 
 
 # -- GLMMs: exact derivatives -----------------------------------------------------------------
