@@ -62,13 +62,22 @@ LINE_SEARCH_HALVINGS = 40
 
 def conditional_draws(marginal: LaplaceMarginal, phis, phi_mode, u_mode, rng):
     """One draw of :math:`u \\sim \\mathcal N(\\hat u_\\varphi, H(\\varphi)^{-1})` per row of
-    ``phis``, and its normalized log-density (module docstring)."""
+    ``phis``, its normalized log-density, and the joint log-density :math:`f(u, \\varphi)`
+    there (module docstring).
+
+    Where the conditional is Gaussian (``split.conditional_is_gaussian``), :math:`f` is
+    quadratic in :math:`u`, so at :math:`u = \\hat u + L^{-\\top}\\varepsilon` it is
+    :math:`f(\\hat u) - \\tfrac12\\varepsilon^\\top\\varepsilon` exactly, from the solve's own
+    :math:`f(\\hat u)`; otherwise it is evaluated (:class:`JointOverDraws`: 1,000 draws at
+    J = 20,000 groups took 1.1 s)."""
     n_u = marginal.split.n_u
     standard = rng.standard_normal((phis.shape[0], n_u))
     sensitivity = marginal.sensitivity(marginal.conditional_mode(phi_mode), phi_mode)
     starts = u_mode + (phis - phi_mode) @ sensitivity.T
     if isinstance(marginal.structured, DiagonalLatent):
-        modes, curvatures, solved = marginal.split.companion(_DiagonalNewton)(starts, phis)
+        modes, curvatures, solved, at_modes = marginal.split.companion(_DiagonalNewton)(
+            starts, phis
+        )
         with np.errstate(all="ignore"):  # rows not solved hold no values: redone below
             # In place: at 1,000 draws of 20,000 entries each array is 160 MB.
             root = np.sqrt(curvatures, out=curvatures)
@@ -78,6 +87,7 @@ def conditional_draws(marginal: LaplaceMarginal, phis, phi_mode, u_mode, rng):
     else:
         solved = np.zeros(phis.shape[0], dtype=bool)
         draws, log_q = np.empty_like(standard), np.empty(phis.shape[0])
+        at_modes = np.empty(phis.shape[0])
     for s in np.flatnonzero(~solved):
         try:
             inner = marginal.conditional_mode(phis[s], start=starts[s])
@@ -85,7 +95,12 @@ def conditional_draws(marginal: LaplaceMarginal, phis, phi_mode, u_mode, rng):
             inner = marginal.conditional_mode(phis[s], start=u_mode)
         draws[s] = inner.u + inner.precision.deviations(standard[s : s + 1])[0]
         log_q[s] = gaussian_log_density(standard[s : s + 1], inner.precision.log_determinant)[0]
-    return draws, log_q
+        at_modes[s] = inner.logp
+    if marginal.split.conditional_is_gaussian:
+        log_p = at_modes - 0.5 * np.einsum("sd,sd->s", standard, standard)
+    else:
+        log_p = marginal.split.companion(JointOverDraws)(draws, phis)
+    return draws, log_q, log_p
 
 
 def _elements_per_row(split: LatentSplit) -> int:
@@ -106,8 +121,8 @@ class _DiagonalNewton:
         return self.split.companion(DiagonalLatent).curvature_fn
 
     def __call__(self, starts: np.ndarray, phis: np.ndarray):
-        """The modes (rows), the diagonals of :math:`H` there, and which rows were solved
-        (the others' rows of the first two hold no values)."""
+        """The modes (rows), the diagonals of :math:`H` there, which rows were solved (the
+        others' entries hold no values), and :math:`f` at the modes."""
         with np.errstate(all="ignore"):
             return self._solve(starts, phis)
 
@@ -122,18 +137,22 @@ class _DiagonalNewton:
         u = np.array(u, dtype="float64")
         modes, curvatures = np.empty_like(u), np.empty_like(u)
         solved = np.zeros(u.shape[0], dtype=bool)
+        at_modes = np.empty(u.shape[0])
         active = np.arange(u.shape[0])
         logp, gradient, curvature = self._evaluate(u, phis)
         if self.split.conditional_is_gaussian:
-            # f is quadratic in u: one Newton step from anywhere is û, and h is the same there.
-            u += np.divide(gradient, curvature, out=gradient)
+            # f is quadratic in u: one Newton step from anywhere is û, h is the same there,
+            # and f rises by the step's ½ g'H⁻¹g.
+            step = np.divide(gradient, curvature, out=gradient)
+            u += step
+            at_modes = logp + 0.5 * np.einsum("su,su,su->s", step, step, curvature)
             solved = (
-                np.isfinite(logp)
+                np.isfinite(at_modes)
                 & (curvature.min(axis=1) > 0)
                 & np.isfinite(curvature.max(axis=1))
                 & np.isfinite(u.max(axis=1))
             )
-            return u, curvature, solved
+            return u, curvature, solved, at_modes
         for _ in range(INNER_MAX_ITER + 1):
             # Every h positive and finite (a NaN fails both comparisons), without a temporary.
             usable = (
@@ -149,7 +168,7 @@ class _DiagonalNewton:
             # A step that is rounding: the row is at its mode already (as in the single solve).
             rounding = quadratic & (largest <= INNER_ROUNDING_STEP * scale)
             modes[active[rounding]], curvatures[active[rounding]] = u[rounding], curvature[rounding]
-            solved[active[rounding]] = True
+            solved[active[rounding]], at_modes[active[rounding]] = True, logp[rounding]
             done = quadratic & small & ~rounding
             if done.any():
                 # One more full step, as the single solve takes, and the curvature there.
@@ -158,6 +177,7 @@ class _DiagonalNewton:
                 kept = np.isfinite(last) & np.all((at_final > 0) & np.isfinite(at_final), axis=1)
                 rows = active[done][kept]
                 modes[rows], curvatures[rows], solved[rows] = final[kept], at_final[kept], True
+                at_modes[rows] = last[kept]
             damped, full = usable & ~quadratic, quadratic & ~small
             moved = full.copy()
             u[full] += step[full]
@@ -175,7 +195,7 @@ class _DiagonalNewton:
                 break
             u, phis, active = u[keep], phis[keep], active[keep]
             logp, gradient, curvature = logp[keep], gradient[keep], curvature[keep]
-        return modes, curvatures, solved
+        return modes, curvatures, solved, at_modes
 
     def _line_search(self, u, step, decrement, at, phis):
         """Backtracking (Armijo) along each row's Newton step: which rows moved uphill, where

@@ -166,13 +166,12 @@ def nested_laplace(
         fit = _sample_moments(phis, split.phi_labels)
         attrs["regularization"] = ""
 
-    latent_draws, log_q_latent = conditional_draws(marginal, phis, mode.x, u_mode, rng)
+    latent_draws, log_q_latent, log_p = conditional_draws(marginal, phis, mode.x, u_mode, rng)
     full = model_graph(model, space="unconstrained", terms=terms)
     thetas = np.empty((phis.shape[0], full.size))
     thetas[:, split.u_index] = latent_draws
     thetas[:, split.phi_index] = phis
     pushed = _values_pushforward(full)(thetas)
-    log_p = split.companion(JointOverDraws)(latent_draws, phis)
 
     if hyper == "gaussian":
         log_q = log_q_phi + log_q_latent

@@ -68,16 +68,24 @@ def test_batched_draws_equal_one_solve_per_draw(marginal):
     # Spread wide enough that some rows need damped steps, and one far out.
     phis = PHI_MODE + 0.5 * RNG.standard_normal((40, 3))
     phis[0] = [2.5, -1.5, 1.5]
-    draws, log_q = conditional_draws(marginal, phis, PHI_MODE, u_mode, np.random.default_rng(5))
+    draws, log_q, log_p = conditional_draws(
+        marginal, phis, PHI_MODE, u_mode, np.random.default_rng(5)
+    )
     reference_draws, reference_log_q, modes, diagonals = one_by_one(marginal, phis, u_mode, 5)
     np.testing.assert_allclose(draws, reference_draws, rtol=0, atol=1e-9)
     np.testing.assert_allclose(log_q, reference_log_q, rtol=0, atol=1e-9)
+    # The joint density at the draws: for the normal twin from f(û) and the draw's ε alone.
+    joint = module.JointOverDraws(marginal.split)
+    np.testing.assert_allclose(log_p, joint(draws, phis), rtol=1e-12, atol=1e-9)
     # Every row was solved by the batch itself, not by the single solve behind it.
     batched = marginal.split.companion(module._DiagonalNewton)
-    batched_modes, curvatures, solved = batched(np.broadcast_to(u_mode, modes.shape), phis)
+    batched_modes, curvatures, solved, at_modes = batched(
+        np.broadcast_to(u_mode, modes.shape), phis
+    )
     assert solved.all()
     np.testing.assert_allclose(batched_modes, modes, rtol=0, atol=1e-9)
     np.testing.assert_allclose(curvatures, diagonals, rtol=1e-10)
+    np.testing.assert_allclose(at_modes, joint(modes, phis), rtol=1e-12, atol=1e-9)
 
 
 def test_rows_the_batch_cannot_solve_are_solved_alone(marginal, monkeypatch):
@@ -88,15 +96,50 @@ def test_rows_the_batch_cannot_solve_are_solved_alone(marginal, monkeypatch):
     batched = module._DiagonalNewton.__call__
 
     def failing_rows(self, starts, rows):
-        modes, curvatures, solved = batched(self, starts, rows)
-        modes[::2], curvatures[::2], solved[::2] = np.nan, -1.0, False
-        return modes, curvatures, solved
+        modes, curvatures, solved, at_modes = batched(self, starts, rows)
+        modes[::2], curvatures[::2], solved[::2], at_modes[::2] = np.nan, -1.0, False, np.nan
+        return modes, curvatures, solved, at_modes
 
     monkeypatch.setattr(module._DiagonalNewton, "__call__", failing_rows)
-    draws, log_q = conditional_draws(marginal, phis, PHI_MODE, u_mode, np.random.default_rng(2))
+    draws, log_q, log_p = conditional_draws(
+        marginal, phis, PHI_MODE, u_mode, np.random.default_rng(2)
+    )
     reference_draws, reference_log_q, _, _ = one_by_one(marginal, phis, u_mode, seed=2)
     np.testing.assert_allclose(draws, reference_draws, rtol=0, atol=1e-9)
     np.testing.assert_allclose(log_q, reference_log_q, rtol=0, atol=1e-9)
+    joint = module.JointOverDraws(marginal.split)
+    np.testing.assert_allclose(log_p, joint(draws, phis), rtol=1e-12, atol=1e-9)
+
+
+def test_a_dense_gaussian_conditional_gives_the_joint_density_in_closed_form():
+    """Correlated effects (an MvNormal with a non-diagonal covariance) and a normal response:
+    the dense route, one solve per draw, and f at each draw from f(û) − ½ε'ε, which holds
+    only if the draw is û + L⁻ᵀε for the factor L of H itself."""
+    covariance = np.array([[1.0, 0.6, 0.2], [0.6, 2.0, -0.5], [0.2, -0.5, 1.5]])
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0, 1)
+        sigma = pm.HalfNormal("sigma", 1)
+        z = pm.MvNormal("z", mu=mu * np.ones(3), cov=covariance)
+        pm.Normal("y", z[[0, 0, 1, 2, 2, 2]], sigma, observed=[0.3, 1.1, -0.4, 2.0, 1.2, 1.7])
+    marginal = laplace_marginal(
+        model, "z", space="unconstrained", terms="posterior", structure="dense"
+    )
+    assert marginal.split.conditional_is_gaussian
+    phi_mode = np.array([0.2, -0.3])
+    phis = phi_mode + 0.4 * RNG.standard_normal((7, 2))
+    u_mode = marginal.conditional_mode(phi_mode).u
+    draws, log_q, log_p = conditional_draws(
+        marginal, phis, phi_mode, u_mode, np.random.default_rng(8)
+    )
+    joint = module.JointOverDraws(marginal.split)
+    np.testing.assert_allclose(log_p, joint(draws, phis), rtol=1e-12, atol=1e-10)
+    # The draws are the conditional Gaussian's: its density at each equals log q.
+    for phi, u, expected in zip(phis, draws, log_q, strict=True):
+        inner = marginal.conditional_mode(phi)
+        covariance_u = np.linalg.inv(inner.precision.matrix)
+        assert stats.multivariate_normal(inner.u, covariance_u).logpdf(u) == pytest.approx(
+            expected, abs=1e-10
+        )
 
 
 @pytest.mark.parametrize("per_row_from", [10**9, 0], ids=["vectorized", "one call a row"])
