@@ -135,7 +135,7 @@ J = 2,000 and J = 20,000, again at ``866a443``; ratios against the NUTS row of t
 run (at J = 20,000 the second run has no NUTS row: its ratios are against the first's):
 
 =============================  ==========  ==========  =====  =================  ==================
-configuration                  first s     warm s      GiB    ×NUTS first/warm    Δ mean / NUTS sd
+configuration                  first s     warm s      GiB    ×NUTS first/warm   Δ mean / NUTS sd
 =============================  ==========  ==========  =====  =================  ==================
 J = 2,000: NUTS, whole model   14.3, 14.7  12.4, 15.7  0.36
 J = 2,000: ``gaussian``        1.7, 1.7    0.53, 0.47  0.43   8.3–8.5 / 23–33    −.096, +.058, −.051
