@@ -160,7 +160,8 @@ def inner_check_summary(approx: xr.DataTree) -> dict:
         "inner_check_mcse": fit["inner_check_mcse"].values.tolist(),
         "inner_check_pareto_k": fit["inner_check_pareto_k"].values.tolist(),
         "inner_check_error_spread": float(errors.max() - errors.min()),
-        # "per group" or "joint" (approximation/nested_laplace.py)
+        # "per group", "joint" or "exact: Gaussian conditional" (then k̂ is NaN: nothing was
+        # sampled); approximation/nested_laplace.py
         "inner_check_method": fit["inner_check_error"].attrs.get("method", "joint"),
     }
 
