@@ -18,9 +18,11 @@ LAYERS = {
     "approximation": 4,
     "frequentist": 4,
     "geometry": 4,
-    "reporting": 5,
-    "plots": 6,
-    "__init__": 6,
+    "inference": 5,
+    "design": 5,
+    "reporting": 6,
+    "plots": 7,
+    "__init__": 7,
 }
 MAX_LINES = 500
 
