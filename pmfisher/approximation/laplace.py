@@ -257,9 +257,13 @@ def laplace(
         )
     stats = {"log_p": log_p, "log_q": log_q}
     if importance_sampling == "psis":
-        chosen = systematic_resample(log_weights, draws, rng)
-        pushed = {name: values[chosen] for name, values in pushed.items()}
-        stats = {"log_p": log_p[chosen], "log_q": log_q[chosen], "log_weight": log_weights[chosen]}
+        resampled = systematic_resample(log_weights, draws, rng)
+        pushed = {name: values[resampled] for name, values in pushed.items()}
+        stats = {
+            "log_p": log_p[resampled],
+            "log_q": log_q[resampled],
+            "log_weight": log_weights[resampled],
+        }
 
     attrs = {
         "method": "laplace",
