@@ -9,7 +9,10 @@ from pmfisher.approximation.compare import compare
 from pmfisher.approximation.delta import delta_method
 from pmfisher.approximation.laplace import laplace
 from pmfisher.errors import (
+    ArgumentError,
+    ConvergenceError,
     InsufficientMemoryError,
+    NotFiniteError,
     NotPositiveDefiniteError,
     PMFisherError,
     PointError,
@@ -28,12 +31,15 @@ from pmfisher.information.sandwich import sandwich_covariance
 from pmfisher.information.scores import empirical_fisher, scores
 
 __all__ = [
+    "ArgumentError",
+    "ConvergenceError",
     "EstimatorStudy",
     "FisherInformation",
     "GaussNewtonSplit",
     "InformationMatrixTest",
     "InsufficientMemoryError",
     "Mode",
+    "NotFiniteError",
     "NotPositiveDefiniteError",
     "PMFisherError",
     "PointError",

@@ -46,7 +46,7 @@ CALLS = {
     "fisher_information": lambda model: (
         pmfisher.fisher_information(POINT, model=model),
         pmfisher.fisher_information(
-            POINT, model=model, method="monte_carlo", draws=200, random_seed=2
+            POINT, model=model, method="monte_carlo", replicates=200, random_seed=2
         ),
     ),
     "scores": lambda model: pmfisher.scores(POINT, model=model, space="unconstrained"),

@@ -78,7 +78,6 @@ import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pytensor
@@ -96,7 +95,7 @@ from pmfisher._core.graph_digest import (
     graph_digest,
     shared_ancestors,
 )
-from pmfisher._core.options import check_option
+from pmfisher._core.options import Backend, check_option
 from pmfisher._core.pickling import pickled
 from pmfisher._core.progress import slow_work_notice
 from pmfisher._core.rewrites import COMPILE_REWRITES
@@ -122,7 +121,6 @@ COMPILE_MODE = (
 
 #: Which backend compiles a function: ``"c"`` for one called many times, ``"python"`` for
 #: one called a few times (see the module's docstring).
-Backend = Literal["c", "python"]
 
 # Python's ``perform`` of every node, no C compiler: a fused ``Composite`` would loop over its
 # elements in Python, so the fusion rewrites are left out and each elementwise node stays one

@@ -27,7 +27,7 @@ from pmfisher._core.compilation import compile_function
 from pmfisher._core.model_graph import ModelGraph, model_graph
 from pmfisher._core.options import Space
 from pmfisher._core.rewrites import logp_terms
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ArgumentError
 
 __all__ = ["DataLikelihood", "data_likelihood"]
 
@@ -215,10 +215,10 @@ class DataLikelihood:
         theta_batch = np.atleast_2d(np.asarray(theta_batch, dtype="float64"))
         missing = [name for name in self.names if name not in data]
         if missing:
-            raise PMFisherError(f"the data are missing observed variable(s) {', '.join(missing)}.")
+            raise ArgumentError(f"the data are missing observed variable(s) {', '.join(missing)}.")
         for name in self.names:
             if len(data[name]) != len(theta_batch):
-                raise PMFisherError(
+                raise ArgumentError(
                     f"{name} has {len(data[name])} replicates but theta_batch has "
                     f"{len(theta_batch)} rows."
                 )

@@ -11,13 +11,12 @@ regularized and what was done is returned so that it can be recorded on the resu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from scipy import linalg, sparse
 
-from pmfisher._core.options import check_option
-from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
+from pmfisher._core.options import NotPositiveDefinite, check_option
+from pmfisher.errors import NotFiniteError, NotPositiveDefiniteError
 
 __all__ = [
     "NotPositiveDefinite",
@@ -29,7 +28,6 @@ __all__ = [
     "shifted_cholesky",
 ]
 
-NotPositiveDefinite = Literal["raise", "regularize"]
 
 # Eigenvalues reported, and parameters named per eigenvector.
 REPORTED_EIGENVALUES = 3
@@ -85,7 +83,7 @@ def require_finite(values: np.ndarray, labels, what: str) -> None:
         rows = bad.reshape(-1, bad.shape[-1]).any(axis=0)
     if rows.any():
         names = [label for label, row in zip(labels, rows, strict=True) if row]
-        raise PMFisherError(
+        raise NotFiniteError(
             f"{what} is not finite in the entries of {', '.join(names)}: the density is not "
             "twice differentiable there, or the point is at the edge of the parameter space."
         )

@@ -5,9 +5,26 @@ import numpy as np
 import sparse
 import xarray as xr
 
-__all__ = ["distribution_name", "element_labels", "sparse_square", "square", "vector"]
+from pmfisher._core import memory
+
+__all__ = [
+    "distribution_name",
+    "element_labels",
+    "is_sparse",
+    "sparse_square",
+    "square",
+    "vector",
+]
 
 ROW, COLUMN = "param_i", "param_j"
+# A matrix the sparse route computed is returned dense up to this size (d ≈ 5,800).
+DENSE_RESULT_BYTES = 256 * 2**20
+_FLOAT = 8
+
+
+def is_sparse(result: xr.DataArray) -> bool:
+    """Whether a labelled matrix is backed by a pydata ``sparse`` array."""
+    return isinstance(result.data, sparse.SparseArray)
 
 
 def square(matrix: np.ndarray, labels, *, name: str, **attrs) -> xr.DataArray:
@@ -22,9 +39,19 @@ def square(matrix: np.ndarray, labels, *, name: str, **attrs) -> xr.DataArray:
     )
 
 
-def sparse_square(matrix, labels, *, name: str, **attrs) -> xr.DataArray:
-    """Like :func:`square` for a SciPy sparse matrix: the DataArray is backed by a pydata
-    ``sparse.COO`` array; ``result.data.tocsr()`` gives SciPy's CSR back."""
+def sparse_square(matrix, labels, *, name: str, requested: str = "sparse", **attrs) -> xr.DataArray:
+    """Like :func:`square` for a SciPy sparse matrix, which the sparse route computed.
+
+    The result is dense, like every other matrix pmfisher returns, unless the caller asked
+    for ``structure="sparse"`` (``requested``) or its dense form would take more than
+    ``DENSE_RESULT_BYTES``: then it is backed by a pydata ``sparse.COO`` array and
+    ``result.data.tocsr()`` gives SciPy's CSR back. So a script's ``.values`` works whichever
+    route ``structure="auto"`` took on its model.
+    """
+    size = matrix.shape[0]
+    dense_bytes = _FLOAT * size * size
+    if requested != "sparse" and dense_bytes <= DENSE_RESULT_BYTES and memory.fits(dense_bytes):
+        return square(matrix.toarray(), labels, name=name, **attrs)
     labels = list(labels)
     return xr.DataArray(
         sparse.COO.from_scipy_sparse(matrix).astype("float64"),

@@ -36,7 +36,7 @@ from pmfisher._core.compilation import compile_derived, compile_function
 from pmfisher._core.model_graph import Block, ModelGraph, model_graph
 from pmfisher._core.rewrites import logp_terms
 from pmfisher._core.stored_results import stored_result
-from pmfisher.errors import PMFisherError, UnsupportedModelError
+from pmfisher.errors import ArgumentError, UnsupportedModelError
 
 __all__ = ["LatentSplit", "latent_split", "total_derivative_along_the_mode"]
 
@@ -225,7 +225,7 @@ class LatentSplit:
 
 def _validate(model, names: tuple[str, ...], by_name: dict) -> None:
     if not names:
-        raise PMFisherError("latent=() names no variables; pass latent=None for no latent ones.")
+        raise ArgumentError("latent=() names no variables; pass latent=None for no latent ones.")
     for name in names:
         if name in by_name:
             continue
@@ -235,12 +235,12 @@ def _validate(model, names: tuple[str, ...], by_name: dict) -> None:
             reason = "not a free random variable (a deterministic, potential or data)"
         else:
             reason = "not a variable of the model"
-        raise PMFisherError(
+        raise ArgumentError(
             f"latent variable {name!r} is {reason}; latent= takes names of the model's free "
             f"random variables: {', '.join(by_name)}."
         )
     if len(set(names)) != len(names):
-        raise PMFisherError(f"latent={list(names)} names a variable twice.")
+        raise ArgumentError(f"latent={list(names)} names a variable twice.")
     if set(names) == set(by_name):
         raise UnsupportedModelError(
             "latent= names every free variable of the model, so nothing is left to estimate; "

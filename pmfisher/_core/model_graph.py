@@ -48,7 +48,7 @@ from pmfisher._core.labelled import element_labels
 from pmfisher._core.model_signature import model_signature
 from pmfisher._core.options import Space, Terms, check_option
 from pmfisher._core.rewrites import logp_terms
-from pmfisher.errors import PMFisherError, UnsupportedModelError
+from pmfisher.errors import ArgumentError, UnsupportedModelError
 
 __all__ = ["Block", "ModelGraph", "model_graph", "resolve_model"]
 
@@ -90,11 +90,11 @@ class Block:
 def resolve_model(model: pm.Model | None) -> pm.Model:
     """The given model, or the one on PyMC's context stack, as in PyMC."""
     if model is not None and not isinstance(model, pm.Model):
-        raise PMFisherError(f"model= must be a pymc.Model, got {type(model).__name__}.")
+        raise ArgumentError(f"model= must be a pymc.Model, got {type(model).__name__}.")
     try:
         return pm.modelcontext(model)
     except TypeError:
-        raise PMFisherError(
+        raise ArgumentError(
             "no model was given and none is on the context stack: pass model= or call "
             "inside `with model:`."
         ) from None
@@ -139,6 +139,8 @@ class ModelGraph:
         self.space = space
         self.terms = terms
         self.jacobian = jacobian and space == "unconstrained"
+        # Free variables integrated out: none (the Laplace marginal's differ).
+        self.latent: tuple[str, ...] = ()
         self.free_rvs = list(model.free_RVs)
         self.observed_rvs = list(model.observed_RVs)
         transforms = {rv: model.rvs_to_transforms.get(rv) for rv in self.free_rvs}

@@ -4,12 +4,11 @@ vector lies in the support, with the variable named when it does not."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 from pymc.logprob.utils import ParameterValueError
 
 from pmfisher._core.labelled import element_labels
+from pmfisher._core.target import point_values
 from pmfisher.errors import PointError
 
 __all__ = ["check_in_support", "constrained_point", "flatten"]
@@ -20,13 +19,10 @@ def flatten(graph, point) -> np.ndarray:
 
     ``point`` maps free-variable names to values (a ``Mode`` is accepted too); names of
     the unconstrained value variables are accepted as well when every variable is given
-    that way.
+    that way. A ``Mode`` of another density is refused
+    (:func:`~pmfisher._core.target.point_values`).
     """
-    point = getattr(point, "point", point)
-    if not isinstance(point, Mapping):
-        raise PointError(
-            f"a point must map free-variable names to values, got {type(point).__name__}."
-        )
+    point = point_values(point, graph)
     rv_names = [block.rv_name for block in graph.blocks]
     value_names = [graph.model.rvs_to_values[rv].name for rv in graph.free_rvs]
     given_space = "constrained"

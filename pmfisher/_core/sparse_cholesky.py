@@ -38,13 +38,8 @@ from sksparse.cholmod import CholmodNotPositiveDefiniteError, CholmodTypeConvers
 from sksparse.cholmod import cholesky as cholmod_cholesky
 
 from pmfisher._core import labelled
-from pmfisher._core.definiteness import (
-    REPORTED_EIGENVALUES,
-    NotPositiveDefinite,
-    _loadings,
-    identifiability_report,
-)
-from pmfisher._core.options import check_option
+from pmfisher._core.definiteness import REPORTED_EIGENVALUES, _loadings, identifiability_report
+from pmfisher._core.options import NotPositiveDefinite, check_option
 from pmfisher._core.selected_inverse import selected_inverse
 from pmfisher.errors import NotPositiveDefiniteError
 

@@ -22,7 +22,8 @@ from scipy import sparse
 
 from pmfisher._core import derivatives
 from pmfisher._core.colouring import recovery_sources, star_colouring
-from pmfisher._core.compilation import Backend, compile_derived
+from pmfisher._core.compilation import compile_derived
+from pmfisher._core.options import Backend
 from pmfisher._core.sparsity import hessian_sparsity
 from pmfisher._core.stored_results import stored_result
 

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from pmfisher._core.sparse_cholesky import SparsePositiveDefinite, sparse_positive_definite
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ArgumentError
 
 __all__ = ["FitCovariance", "fit_covariance"]
 
@@ -61,13 +61,13 @@ def fit_covariance(fit: xr.Dataset | xr.DataTree) -> FitCovariance:
     if "covariance_matrix" in fit:
         return FitCovariance(labels, np.asarray(fit["covariance_matrix"].values, "float64"), None)
     if "precision_matrix" not in fit:
-        raise PMFisherError(
+        raise ArgumentError(
             "the fit group holds neither a covariance_matrix nor a precision_matrix: it is not "
             "a pmfisher.laplace fit."
         )
     precision = fit["precision_matrix"].data
     if not hasattr(precision, "tocsr"):
-        raise PMFisherError(
+        raise ArgumentError(
             "the fit group's precision_matrix is dense but there is no covariance_matrix: it "
             "is not a pmfisher.laplace fit."
         )

@@ -36,7 +36,6 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pymc as pm
@@ -56,9 +55,18 @@ from pytensor.tensor.rewriting.basic import local_view_op
 
 from pmfisher._core import labelled
 from pmfisher._core.compilation import compile_derived, few_calls_backend
-from pmfisher._core.definiteness import NotPositiveDefinite, PositiveDefinite, positive_definite
+from pmfisher._core.definiteness import PositiveDefinite, positive_definite
 from pmfisher._core.model_graph import ModelGraph, model_graph
-from pmfisher._core.options import Space, Structure, Terms, check_option
+from pmfisher._core.options import (
+    Hyper,
+    ImportanceSampling,
+    NotPositiveDefinite,
+    Space,
+    Structure,
+    Terms,
+    check_option,
+)
+from pmfisher._core.progress import progress_switch
 from pmfisher._core.sparse_cholesky import sparse_positive_definite
 from pmfisher._core.sparse_hessian import SparseHessian
 from pmfisher._core.structure import hessian_structure
@@ -68,16 +76,12 @@ from pmfisher.approximation.importance_sampling import (
     psis,
     systematic_resample,
 )
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ArgumentError, NotFiniteError
 from pmfisher.fitting.mode import require_converged
 from pmfisher.fitting.mode_cache import current_mode
 
-if TYPE_CHECKING:
-    from pmfisher.approximation.nested_laplace import Hyper
-
 __all__ = ["laplace"]
 
-ImportanceSampling = Literal["psis"]
 # Above this Pareto k̂ importance-sampling estimates are unreliable (Vehtari et al., 2024).
 # Up to this many parameters (32 MB per matrix) fit holds dense matrices whatever the route.
 DENSE_FIT_LIMIT = 2000
@@ -88,6 +92,7 @@ PUSHFORWARD_BYTES = 256 * 2**20
 INTERMEDIATES_PER_OBSERVATION = 8
 
 
+@progress_switch
 def laplace(
     *,
     model: pm.Model | None = None,
@@ -102,6 +107,7 @@ def laplace(
     random_seed=None,
     chains: int = 2,
     tune: int = 1000,
+    progressbar: bool = True,
 ) -> xr.DataTree:
     r"""Laplace approximation :math:`\mathcal N(\hat\theta, H^{-1})` of the log-density of
     ``terms`` in ``space``, with draws, deterministics and its Pareto :math:`\hat k`.
@@ -163,6 +169,12 @@ def laplace(
         (:mod:`pmfisher._core.structure`). Passed on to :func:`~pmfisher.find_mode`. Results
         agree to rounding.
     random_seed : int or numpy.random.Generator, optional
+        Seeds the draws (and NUTS); the mode search has its own fixed seed, so a generator
+        passed here is consumed by the draws alone.
+    progressbar : bool
+        Show the progress of long work — NUTS on the Laplace marginal with
+        ``hyper="nuts"``, slow compiles — as PyMC does, when stderr is a terminal or a
+        notebook; ``False`` silences all of it.
 
     Returns
     -------
@@ -191,14 +203,14 @@ def laplace(
         check_option("importance_sampling", importance_sampling, ImportanceSampling)
     check_option("not_positive_definite", not_positive_definite, NotPositiveDefinite)
     if int(draws) != draws or draws < MIN_DRAWS:
-        raise PMFisherError(
+        raise ArgumentError(
             f"draws={draws!r} must be an integer of at least {MIN_DRAWS}: the Pareto k̂ "
             "diagnostic of the approximation fits the tail of at least 5 of its weights."
         )
     draws = int(draws)
     if latent is not None:
         if space != "unconstrained" or importance_sampling is not None:
-            raise PMFisherError(
+            raise ArgumentError(
                 "laplace(latent=...) works in space='unconstrained' without importance_sampling "
                 "(draws of the hyperparameters must stay in the support)."
             )
@@ -216,6 +228,7 @@ def laplace(
             chains=chains,
             tune=tune,
             structure=structure,
+            progressbar=progressbar,
         )
     graph = model_graph(model, space=space, terms=terms)
     model = graph.model
@@ -309,13 +322,13 @@ def _require_usable_log_p(log_p: np.ndarray, space: str) -> np.ndarray:
     """Draws where the density is not finite get zero weight, but never silently."""
     log_p = np.where(np.isnan(log_p), -np.inf, log_p)
     if np.any(log_p == np.inf):
-        raise PMFisherError(
+        raise NotFiniteError(
             "the log-density is +inf at some draws of the Laplace approximation: the density is "
             "unbounded near the mode, so no Gaussian approximates it."
         )
     outside = int(np.sum(~np.isfinite(log_p)))
     if outside == log_p.size:
-        raise PMFisherError(
+        raise NotFiniteError(
             "the log-density is not finite at any draw of the Laplace approximation; "
             "use space='unconstrained'."
         )

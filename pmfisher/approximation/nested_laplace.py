@@ -64,7 +64,6 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import pymc as pm
@@ -77,10 +76,11 @@ from scipy.special import logsumexp
 
 from pmfisher._core import labelled
 from pmfisher._core.compilation import COMPILE_MODE
-from pmfisher._core.definiteness import NotPositiveDefinite, positive_definite
+from pmfisher._core.definiteness import positive_definite
 from pmfisher._core.diagonal_latent import DiagonalLatent
 from pmfisher._core.model_graph import model_graph
-from pmfisher._core.options import Structure, Terms, check_option
+from pmfisher._core.options import Hyper, NotPositiveDefinite, Structure, Terms, check_option
+from pmfisher._core.progress import progress_wanted
 from pmfisher.approximation.conditional_draws import (
     JointOverDraws,
     conditional_draws,
@@ -89,13 +89,13 @@ from pmfisher.approximation.conditional_draws import (
 from pmfisher.approximation.group_check import GROUP_CHECK_DRAWS, GroupTerms, group_errors
 from pmfisher.approximation.importance_sampling import khat_threshold, psis
 from pmfisher.approximation.laplace import _datatree, _values_pushforward
-from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
+from pmfisher.errors import ArgumentError, NotPositiveDefiniteError
 from pmfisher.fitting.laplace_marginal import InnerModeError, LaplaceMarginal, laplace_marginal
-from pmfisher.fitting.mode import find_mode, require_converged
+from pmfisher.fitting.mode import require_converged
+from pmfisher.fitting.mode_cache import current_mode
 
-__all__ = ["Hyper", "nested_laplace"]
+__all__ = ["nested_laplace"]
 
-Hyper = Literal["gaussian", "nuts"]
 # Values of φ at which the inner Laplace is checked, and importance draws at each.
 INNER_CHECKS = 4
 # The inner check's method where the conditional is Gaussian: no sampling, the error is zero.
@@ -121,25 +121,20 @@ def nested_laplace(
     chains: int = 2,
     tune: int = 1000,
     structure: Structure = "auto",
+    progressbar: bool = True,
 ) -> xr.DataTree:
     """The nested Laplace approximation (module docstring); called by
     :func:`~pmfisher.laplace` with ``latent``. ``chains`` and ``tune`` apply to NUTS;
-    ``structure`` chooses the route of the latent Hessian."""
+    ``structure`` chooses the route of the latent Hessian; ``progressbar`` shows NUTS's."""
     check_option("hyper", hyper, Hyper)
     rng = np.random.default_rng(random_seed)
     marginal = laplace_marginal(
         model, latent, space="unconstrained", terms=terms, structure=structure
     )
     split = marginal.split
+    # The mode cache's own seed: the search never draws from the caller's generator.
     mode = require_converged(
-        find_mode(
-            model=model,
-            terms=terms,
-            space="unconstrained",
-            latent=latent,
-            random_seed=rng,
-            structure=structure,
-        )
+        current_mode(model, terms=terms, space="unconstrained", latent=latent, structure=structure)
     )
     u_mode = marginal.conditional_mode(mode.x).u
     attrs = {
@@ -161,7 +156,7 @@ def nested_laplace(
         sampler_stats, n_chains = None, 1
     else:
         phis, sampler_stats, n_chains = _nuts_hyper(
-            marginal, mode.x, draws, chains=chains, tune=tune, rng=rng
+            marginal, mode.x, draws, chains=chains, tune=tune, rng=rng, progressbar=progressbar
         )
         fit = _sample_moments(phis, split.phi_labels)
         attrs["regularization"] = ""
@@ -267,11 +262,11 @@ def _sample_moments(phis: np.ndarray, labels) -> xr.Dataset:
     )
 
 
-def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng):
+def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng, progressbar):
     """Draws of :math:`\\exp L(\\varphi)` by PyMC's NUTS, flat ``(chains·draws, n_φ)``, and
     the sampler's statistics (dims chain, draw)."""
     if draws % chains:
-        raise PMFisherError(f"draws={draws} must be a multiple of chains={chains} with NUTS.")
+        raise ArgumentError(f"draws={draws} must be a multiple of chains={chains} with NUTS.")
     density = _MarginalDensityOp(marginal)
     seeds = rng.integers(2**31, size=chains).tolist()
     with pm.Model() as hyper_model:
@@ -299,7 +294,7 @@ def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng
             step=step,
             initvals={"phi": phi_mode},
             random_seed=seeds,
-            progressbar=False,
+            progressbar=progress_wanted(progressbar),
             compute_convergence_checks=False,
             compile_kwargs={"mode": COMPILE_MODE},
         )

@@ -58,7 +58,7 @@ rounding. A route that would not fit in memory raises an
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -81,7 +81,8 @@ from pmfisher._core.options import Space, Structure, Terms
 from pmfisher._core.sparse_cholesky import SparsePositiveDefinite
 from pmfisher._core.sparse_latent import JointGraph, SparseLatent, latent_hessian_is_diagonal
 from pmfisher._core.structure import hessian_structure
-from pmfisher.errors import PMFisherError, PointError
+from pmfisher._core.target import point_values
+from pmfisher.errors import ConvergenceError, PointError
 
 __all__ = ["ConditionalMode", "InnerModeError", "LaplaceMarginal", "laplace_marginal"]
 
@@ -102,7 +103,7 @@ RUNAWAY = 1e8
 DENSE_LATENT_COPIES = 4
 
 
-class InnerModeError(PMFisherError):
+class InnerModeError(ConvergenceError):
     """The inner problem :math:`\\max_u f(u, \\varphi)` has no (reachable) mode."""
 
 
@@ -182,6 +183,8 @@ class LaplaceMarginal:
         )
         self.split = split
         self.model = split.graph.model
+        # The target density's name (pmfisher._core.target): p(y | φ) or p(y, φ) in a space.
+        self.terms, self.space, self.latent = split.graph.terms, split.graph.space, split.latent
         self.labels = split.phi_labels
         self.size = split.n_phi
         self.free_rvs = [rv for rv in split.graph.free_rvs if rv.name not in split.latent]
@@ -440,12 +443,9 @@ class LaplaceMarginal:
 
     def flatten(self, point) -> np.ndarray:
         """``φ`` in this marginal's space from a point (constrained values by name; the
-        latent variables may be left out, and are ignored)."""
-        point = getattr(point, "point", point)
-        if not isinstance(point, Mapping):
-            raise PointError(
-                f"a point must map free-variable names to values, got {type(point).__name__}."
-            )
+        latent variables may be left out, and are ignored); a ``Mode`` of another density is
+        refused (:func:`~pmfisher._core.target.point_values`)."""
+        point = point_values(point, self)
         missing = [rv.name for rv in self.free_rvs if rv.name not in point]
         if missing:
             raise PointError(f"the point is missing free variable(s) {', '.join(missing)}.")

@@ -15,10 +15,11 @@ from pmfisher._core.compilation import few_calls_backend
 from pmfisher._core.definiteness import flat_directions
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms, check_option
+from pmfisher._core.progress import progress_switch
 from pmfisher._core.sparse_cholesky import sparse_positive_definite
 from pmfisher._core.sparse_hessian import SparseHessian
 from pmfisher._core.structure import hessian_structure
-from pmfisher.errors import NotPositiveDefiniteError, PMFisherError, PointError
+from pmfisher.errors import ConvergenceError, NotPositiveDefiniteError, PointError
 from pmfisher.fitting.laplace_marginal import laplace_marginal
 from pmfisher.fitting.newton_search import (
     DENSE_HESSIAN_LIMIT,
@@ -32,6 +33,10 @@ __all__ = ["Mode", "find_mode"]
 RESTARTS = 4
 # An unconstrained coordinate beyond this magnitude (exp(15) ≈ 3e6) has run off to infinity.
 RUNAWAY = 15.0
+# Beyond this magnitude (exp(5) ≈ 150) a stationary point is probed EDGE_STEP farther out:
+# where the density is no lower there, its supremum is at the edge of the support.
+EDGE_PROBE = 5.0
+EDGE_STEP = 10.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,10 @@ class Mode:
         One label per entry of ``x``.
     terms, space : str
         Which density was maximized, in which coordinates.
+    latent : tuple[str, ...]
+        The free variables integrated out of it (``()``: none). With ``terms`` and
+        ``space`` this names the density (:mod:`pmfisher._core.target`): a function given
+        the mode of another density refuses it rather than re-read it as a plain point.
     message : str
         Why no mode was found: which coordinates ran off to infinity while the density kept
         growing, that the maximum lies on the boundary of the support, or that the optimizer
@@ -76,8 +85,10 @@ class Mode:
     terms: str
     space: str
     message: str = field(default="", repr=False)
+    latent: tuple[str, ...] = ()
 
 
+@progress_switch
 def find_mode(
     *,
     model: pm.Model | None = None,
@@ -87,6 +98,7 @@ def find_mode(
     latent: Sequence[str] | str | None = None,
     structure: Structure = "auto",
     random_seed=None,
+    progressbar: bool = True,
 ) -> Mode:
     r"""Maximize the model's log-likelihood (``terms="likelihood"``) or log-posterior.
 
@@ -116,6 +128,9 @@ def find_mode(
     priors of :math:`\varphi` for ``terms="posterior"``. The result's ``x``, ``labels``,
     ``logp`` and ``grad_norm`` are about :math:`\varphi` and :math:`L`; its ``point`` holds
     every free variable, the latent ones at their conditional mode.
+    progressbar : bool
+        Show the progress of long work (slow compiles included), as PyMC does, when stderr is
+        a terminal or a notebook; ``False`` silences all of it.
 
     Returns
     -------
@@ -175,23 +190,19 @@ def find_mode(
         begin = x0 if attempt == 0 else x0 + rng.normal(scale=1.0, size=x0.size)
         search = _Search.run(objective, begin, chosen, quasi_newton=latent is not None)
         iterations += search.result.nit
-        if best is None or search.better_than(best):
-            best = search
-        if best.status == "mode":
+        reached = _Reached.of(search, objective, target)
+        if best is None or reached.better_than(best):
+            best = reached
+        # A search that stopped on the boundary may have missed an interior maximum (a
+        # variance component's factor driven to 0 from a poor start): the restarts look.
+        if best.interior and best.search.status == "mode":
             break
 
-    x_unconstrained = best.result.x
-    point = objective.constrained_point(x_unconstrained)
-    x = target.flatten(point) if target is not objective else x_unconstrained
-    logp, grad = target.logp_and_grad_fn(x)
+    point, x, logp, grad = best.point, best.x, best.logp, best.grad
     grad_norm = float(np.linalg.norm(grad))
-    converged = best.status != "failed" and bool(np.isfinite(logp))
-    message = ""
-    if converged:
-        message = _boundary(objective, x_unconstrained, target, point, grad_norm, float(logp))
-        converged = not message
-    elif not message:
-        message = _diagnose(objective, x0, best.result, terms)
+    converged, message = best.interior, best.boundary
+    if best.search.status == "failed" or not np.isfinite(logp):
+        message = _diagnose(objective, x0, best.search.result, terms)
     if not converged:
         warnings.warn(
             f"find_mode did not converge for terms={terms!r}: the gradient norm is "
@@ -222,6 +233,7 @@ def find_mode(
         terms=terms,
         space=space,
         message=message,
+        latent=tuple(target.latent),
     )
 
 
@@ -232,7 +244,7 @@ def require_converged(
     ``advice`` that the caller can follow."""
     if not mode.converged:
         reason = mode.message or "The density may be unbounded or very flat."
-        raise PMFisherError(
+        raise ConvergenceError(
             f"no mode of the {mode.terms} was found (gradient norm {mode.grad_norm:.3g} after "
             f"{mode.n_iter} iterations). {reason} {advice}"
         )
@@ -251,7 +263,42 @@ def _start(model, objective, start) -> np.ndarray:
     return x0
 
 
-def _boundary(objective, x_unconstrained, target, point, grad_norm: float, logp: float) -> str:
+@dataclass(frozen=True)
+class _Reached:
+    """Where one search ended, read on the target: the point, the target's log-density and
+    gradient there, and why it is no interior mode (``boundary``, or ``""``)."""
+
+    search: _Search
+    point: dict
+    x: np.ndarray
+    logp: float
+    grad: np.ndarray
+    boundary: str
+
+    @classmethod
+    def of(cls, search: _Search, objective, target) -> _Reached:
+        x_unconstrained = search.result.x
+        point = objective.constrained_point(x_unconstrained)
+        x = target.flatten(point) if target is not objective else x_unconstrained
+        logp, grad = target.logp_and_grad_fn(x)
+        logp, grad = float(logp), np.asarray(grad)
+        boundary = ""
+        if search.status != "failed" and np.isfinite(logp):
+            boundary = _boundary(objective, x_unconstrained, target, point, grad, logp)
+        return cls(search, point, np.asarray(x), logp, grad, boundary)
+
+    @property
+    def interior(self) -> bool:
+        # A saddle that no restart left counts, as it always did: its Hessian says so later.
+        return self.search.status != "failed" and np.isfinite(self.logp) and not self.boundary
+
+    def better_than(self, other: _Reached) -> bool:
+        if self.interior != other.interior:
+            return self.interior
+        return self.search.better_than(other.search)
+
+
+def _boundary(objective, x_unconstrained, target, point, grad: np.ndarray, logp: float) -> str:
     """Why a stationary point of the search is not an interior mode of the target, or ``""``:
     coordinates of the search space ran off to infinity (the supremum is approached at the
     edge of the support), or the target's gradient does not vanish there.
@@ -260,33 +307,52 @@ def _boundary(objective, x_unconstrained, target, point, grad_norm: float, logp:
     saturated latent-state likelihood does not contain the process's own parameters) are
     not a boundary: moving them back to the origin leaves the log-density unchanged, and
     the flat-direction check of :func:`find_mode` reports them instead."""
+    here = float(objective.logp_fn(x_unconstrained))
+    tolerance = GRADIENT_TOLERANCE * max(1.0, abs(here))
+
+    def toward_the_edge(index: int, value: float) -> bool:
+        """Far out, and the density no lower farther out: the supremum is at the edge (a
+        variance component at 0, where its gradient vanishes as well)."""
+        if abs(value) > RUNAWAY:
+            return True
+        if abs(value) <= EDGE_PROBE:
+            return False
+        farther = x_unconstrained.copy()
+        farther[index] += EDGE_STEP * np.sign(value)
+        return float(objective.logp_fn(farther)) >= here - tolerance
+
     runaway, at_edge, indices = [], [], []
     for block, rv in zip(objective.blocks, objective.free_rvs, strict=True):
         values = x_unconstrained[block.start : block.stop]
+        transformed = objective.model.rvs_to_transforms.get(rv) is not None
         off = [
             (block.start + offset, label)
             for offset, (label, value) in enumerate(zip(block.labels, values, strict=True))
-            if objective.model.rvs_to_transforms.get(rv) is not None and abs(value) > RUNAWAY
+            if transformed and toward_the_edge(block.start + offset, value)
         ]
         if off:
             indices += [index for index, _ in off]
             runaway += [label for _, label in off]
             at_edge.append(f"{rv.name} = {np.array2string(point[rv.name], precision=4)}")
+    grad_norm = float(np.linalg.norm(grad))
     steep = grad_norm > GRADIENT_TOLERANCE * max(1.0, abs(logp))
     if runaway and not steep:
         pulled_back = x_unconstrained.copy()
         pulled_back[indices] = 0.0
-        here, there = (
-            float(objective.logp_fn(x_unconstrained)),
-            float(objective.logp_fn(pulled_back)),
-        )
-        if abs(here - there) <= GRADIENT_TOLERANCE * max(1.0, abs(here)):
+        if abs(here - float(objective.logp_fn(pulled_back))) <= tolerance:
             runaway = []
     if not runaway and not steep:
         return ""
-    where = ""
     if runaway:
-        where = f"at {', '.join(at_edge)} ({', '.join(runaway)} ran off to infinity), "
+        where = f"at {', '.join(at_edge)} ({', '.join(runaway)} ran off towards the edge), "
+    else:
+        steepest = np.argsort(-np.abs(grad))[: min(3, grad.size)]
+        along = ", ".join(
+            f"{target.labels[i]} = {float(x):.4g}"
+            for i, x in zip(steepest, target.flatten(point)[steepest], strict=True)
+            if abs(grad[i]) > 0.1 * np.abs(grad).max()
+        )
+        where = f"at {along}, "
     return (
         "The maximum lies on the boundary of the support, not in its interior: "
         f"{where}the gradient norm in the {target.space} space is {grad_norm:.3g}. The density "

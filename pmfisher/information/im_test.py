@@ -2,6 +2,7 @@ r"""White's information-matrix test of model specification, in its OPG form."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +13,10 @@ from scipy import stats
 from pmfisher._core import labelled
 from pmfisher._core.data_likelihood import DataLikelihood, data_likelihood
 from pmfisher._core.model_graph import model_graph
+from pmfisher._core.options import Structure
 from pmfisher._core.progress import progress_bar, progress_switch
-from pmfisher.errors import PMFisherError
+from pmfisher._core.target import NO_MARGINAL_SCORES, refuse_latent, refuse_sparse
+from pmfisher.errors import NotFiniteError, UnsupportedModelError
 from pmfisher.fitting.mode import require_converged
 from pmfisher.fitting.mode_cache import current_mode
 
@@ -55,7 +58,12 @@ class InformationMatrixTest:
 
 @progress_switch
 def information_matrix_test(
-    point=None, *, model: pm.Model | None = None, progressbar: bool = True
+    point=None,
+    *,
+    model: pm.Model | None = None,
+    latent: Sequence[str] | str | None = None,
+    structure: Structure = "auto",
+    progressbar: bool = True,
 ) -> InformationMatrixTest:
     r"""White's (1982) information-matrix test, Chesher–Lancaster OPG variant.
 
@@ -85,6 +93,14 @@ def information_matrix_test(
         Show the progress of its two stages (the MLE, then the per-observation scores and
         Hessians, whose compile is the long part), as PyMC does, when stderr is a terminal
         or a notebook.
+    latent : None
+        For one vocabulary across functions; naming latent variables raises an
+        :class:`~pmfisher.errors.ArgumentError`: the Laplace marginal does not split into
+        per-observation terms, so it has no per-observation scores.
+    structure : {"auto", "dense"}
+        The result is dense: the test regresses on dense per-observation scores and
+        Hessians. ``"sparse"`` raises an
+        :class:`~pmfisher.errors.ArgumentError`.
 
     Returns
     -------
@@ -117,6 +133,12 @@ def information_matrix_test(
     >>> result.degrees_of_freedom, bool(result.p_value < 1e-6)
     (1, True)
     """
+    refuse_latent(latent, "information_matrix_test", NO_MARGINAL_SCORES)
+    refuse_sparse(
+        structure,
+        "information_matrix_test",
+        "its indicators are dense per-observation scores and Hessians.",
+    )
     graph = model_graph(model, space="constrained", terms="likelihood")
     with progress_bar("information-matrix test", total=2, progressbar=progressbar) as bar:
         if point is None:
@@ -133,7 +155,7 @@ def information_matrix_test(
     if df[0] < 1:
         # The indicators add no direction to the scores' span (one observation, say): the
         # statistic has no χ² reference, and chi2.sf(·, 0) is NaN.
-        raise PMFisherError(
+        raise UnsupportedModelError(
             f"the information-matrix test of {', '.join(like.names)} has no degrees of "
             f"freedom: with {n} observation(s) and {graph.size} parameter(s), no indicator "
             "is linearly independent of the scores. It needs more observations."
@@ -161,7 +183,7 @@ def im_statistics(like: DataLikelihood, theta_batch, data):
     upper = np.triu_indices(d)
     design = np.concatenate([scores, indicators[..., upper[0], upper[1]]], axis=-1)
     if not np.all(np.isfinite(design)):
-        raise PMFisherError(
+        raise NotFiniteError(
             "the per-observation scores or Hessians are not finite at the MLE; the "
             "information-matrix test needs a twice-differentiable likelihood there."
         )

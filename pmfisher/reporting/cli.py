@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from pmfisher._core.definiteness import PositiveDefinite, positive_definite
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ConvergenceError, PMFisherError
 from pmfisher.fitting.mode_cache import current_mode
 from pmfisher.information.observed import observed_information
 from pmfisher.reporting.case_studies import (
@@ -130,7 +130,7 @@ def _report(arguments) -> int:
     except Exception as error:
         reason = _reason(error)
         if arguments.out is None:
-            raise PMFisherError(f"maximum likelihood is not available: {reason}") from error
+            raise ConvergenceError(f"maximum likelihood is not available: {reason}") from error
         print(f"\nmaximum likelihood: not available: {reason}")
     if arguments.out is not None:
         arguments.out.mkdir(parents=True, exist_ok=True)
@@ -191,7 +191,7 @@ STANDARD_ERROR_LINES = 40
 def _print_mle(model, out) -> None:
     mode = current_mode(model, terms="likelihood", space="constrained")
     if not mode.converged:
-        raise PMFisherError(
+        raise ConvergenceError(
             f"no maximum-likelihood estimate was found (gradient norm {mode.grad_norm:.3g} "
             f"after {mode.n_iter} iterations). {mode.message}"
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import warnings
 from pathlib import Path
-from typing import Literal
 
 import arviz_plots as azp
 import matplotlib as mpl
@@ -20,9 +19,9 @@ import xarray as xr
 from matplotlib.figure import Figure
 from scipy import stats
 
-from pmfisher._core.options import check_option
+from pmfisher._core.options import InformationView, check_option
 from pmfisher.approximation.importance_sampling import khat_threshold
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ArgumentError
 from pmfisher.reporting import plot_data
 
 __all__ = [
@@ -42,8 +41,6 @@ DPI = 110
 ANNOTATE_LIMIT = 14
 # ... and above this many for a label each: the variables are labelled instead.
 TICK_LIMIT = 40
-
-InformationView = Literal["information", "correlation"]
 
 
 def plot_marginals(
@@ -196,7 +193,7 @@ def plot_information(
     check_option("view", view, InformationView)
     values = np.asarray(matrix.values, dtype="float64")
     if values.ndim != 2 or values.shape[0] != values.shape[1]:
-        raise PMFisherError(f"plot_information needs a square matrix, got shape {values.shape}.")
+        raise ArgumentError(f"plot_information needs a square matrix, got shape {values.shape}.")
     labels = [str(label) for label in matrix[matrix.dims[0]].values]
     if view == "information":
         scale = np.sqrt(np.abs(np.diag(values)))
@@ -302,7 +299,7 @@ def plot_khat(approximations, *, path=None) -> Figure:
     names, values, thresholds = [], [], []
     for name, tree in approximations.items():
         if "fit" not in tree.children or "pareto_k" not in tree["fit"].data_vars:
-            raise PMFisherError(f"{name!r} carries no fit/pareto_k to plot.")
+            raise ArgumentError(f"{name!r} carries no fit/pareto_k to plot.")
         names.append(str(name))
         values.append(float(tree["fit"]["pareto_k"]))
         thresholds.append(khat_threshold(plot_data.draw_count(tree)))

@@ -16,7 +16,7 @@ from pmfisher._core import labelled
 from pmfisher.approximation.compare import compare
 from pmfisher.approximation.fit_covariance import fit_covariance
 from pmfisher.approximation.importance_sampling import khat_threshold
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ConvergenceError, PMFisherError
 from pmfisher.reporting.markup import GROUP_SIZE, failure_html, html_table, verdict_class
 from pmfisher.reporting.plot_data import heat_map_matrices
 from pmfisher.reporting.standard_errors import standard_errors, wald_interval
@@ -77,7 +77,7 @@ def mle_html(model, figures, plots) -> str:
         warnings.simplefilter("ignore", UserWarning)
         mode = current_mode(model, terms="likelihood", space="constrained")
     if not mode.converged:
-        raise PMFisherError(
+        raise ConvergenceError(
             f"no maximum-likelihood estimate was found (gradient norm {mode.grad_norm:.3g} "
             f"after {mode.n_iter} iterations). {mode.message}"
         )

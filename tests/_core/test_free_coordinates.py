@@ -94,7 +94,7 @@ def test_points_given_and_returned_hold_every_entry(multinomial):
 
 
 def test_monte_carlo_fisher_information_in_free_coordinates(multinomial):
-    fisher = pmfisher.fisher_information({"p": P}, model=multinomial, draws=400, random_seed=3)
+    fisher = pmfisher.fisher_information({"p": P}, model=multinomial, replicates=400, random_seed=3)
     expected = COUNTS.sum() * (np.diag(1 / P[:2]) + 1 / P[2])
     assert np.all(np.abs(fisher.matrix.values - expected) < 5 * fisher.mcse["matrix"].values)
 

@@ -62,7 +62,7 @@ def test_batched_likelihood_graphs_raise_before_building_what_cannot_fit(monkeyp
         ),
         ("Hessian of one data set's likelihood", 320): lambda: like.logp_grad_hessian(theta, data),
         ("one simulated data set", 320): lambda: pmfisher.fisher_information(
-            {"lam": 2.0}, model=model, method="monte_carlo", draws=4, progressbar=False
+            {"lam": 2.0}, model=model, method="monte_carlo", replicates=4, progressbar=False
         ),
     }
     for (what, nbytes), route in routes.items():

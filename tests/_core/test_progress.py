@@ -92,7 +92,12 @@ def _poisson_model():
     [
         (
             lambda model, **switch: fisher_information(
-                {"lam": 2.0}, model=model, method="monte_carlo", draws=40, random_seed=1, **switch
+                {"lam": 2.0},
+                model=model,
+                method="monte_carlo",
+                replicates=40,
+                random_seed=1,
+                **switch,
             ),
             "Fisher information from 40 simulated data sets",
         ),
