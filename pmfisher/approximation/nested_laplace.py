@@ -88,7 +88,7 @@ from pmfisher.approximation.conditional_draws import (
 )
 from pmfisher.approximation.group_check import GROUP_CHECK_DRAWS, GroupTerms, group_errors
 from pmfisher.approximation.importance_sampling import khat_threshold, psis
-from pmfisher.approximation.laplace import _datatree, _values_pushforward
+from pmfisher.approximation.laplace_draws import laplace_datatree, values_pushforward
 from pmfisher.errors import ArgumentError, NotPositiveDefiniteError
 from pmfisher.fitting.laplace_marginal import InnerModeError, LaplaceMarginal, laplace_marginal
 from pmfisher.fitting.mode import require_converged
@@ -166,7 +166,7 @@ def nested_laplace(
     thetas = np.empty((phis.shape[0], full.size))
     thetas[:, split.u_index] = latent_draws
     thetas[:, split.phi_index] = phis
-    pushed = _values_pushforward(full)(thetas)
+    pushed = values_pushforward(full)(thetas)
 
     if hyper == "gaussian":
         log_q = log_q_phi + log_q_latent
@@ -189,7 +189,7 @@ def nested_laplace(
     checked = np.vstack([mode.x, phis[: INNER_CHECKS - 1]])
     fit = fit.merge(_inner_check(marginal, checked, rng))
     fit.attrs = attrs
-    tree = _datatree(model, full, pushed, stats, fit, attrs, chains=n_chains)
+    tree = laplace_datatree(model, full, pushed, stats, fit, attrs, chains=n_chains)
     if sampler_stats is not None:
         tree["sample_stats"] = xr.DataTree(
             sampler_stats.merge(tree["sample_stats"].to_dataset(), compat="override")
