@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pmfisher
-from pmfisher._core.data_likelihood import DataLikelihood
+from pmfisher._core.data.data_likelihood import DataLikelihood
 from tests.zoo import ROWS, model_for
 
 SPACES = ("constrained", "unconstrained")

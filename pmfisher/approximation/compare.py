@@ -6,7 +6,7 @@ import numpy as np
 import xarray as xr
 from scipy import linalg, stats
 
-from pmfisher._core.labelled import element_labels
+from pmfisher._core.model.labelled import element_labels
 from pmfisher.errors import ArgumentError, NotFiniteError
 
 __all__ = ["compare"]

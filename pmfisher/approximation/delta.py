@@ -10,12 +10,12 @@ import pytensor.tensor as pt
 import xarray as xr
 from scipy import sparse
 
-from pmfisher._core import derivatives, memory
-from pmfisher._core.colouring import column_colouring, recover_jacobian
-from pmfisher._core.compilation import compile_function
-from pmfisher._core.model_graph import ModelGraph, model_graph, resolve_model
+from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.curvature import derivatives, memory
+from pmfisher._core.curvature.colouring import column_colouring, recover_jacobian
+from pmfisher._core.curvature.sparsity import jacobian_sparsity
+from pmfisher._core.model.model_graph import ModelGraph, model_graph, resolve_model
 from pmfisher._core.progress import progress_switch
-from pmfisher._core.sparsity import jacobian_sparsity
 from pmfisher.approximation.fit_covariance import fit_covariance
 from pmfisher.errors import ArgumentError
 

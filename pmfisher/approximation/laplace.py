@@ -40,10 +40,13 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from pmfisher._core import labelled
-from pmfisher._core.compilation import few_calls_backend
-from pmfisher._core.definiteness import PositiveDefinite, positive_definite
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.compiled.compilation import few_calls_backend
+from pmfisher._core.curvature.sparse_hessian import SparseHessian
+from pmfisher._core.curvature.structure import hessian_structure
+from pmfisher._core.linalg.definiteness import PositiveDefinite, positive_definite
+from pmfisher._core.linalg.sparse_cholesky import sparse_positive_definite
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher._core.options import (
     Hyper,
     ImportanceSampling,
@@ -54,9 +57,6 @@ from pmfisher._core.options import (
     check_option,
 )
 from pmfisher._core.progress import progress_switch
-from pmfisher._core.sparse_cholesky import sparse_positive_definite
-from pmfisher._core.sparse_hessian import SparseHessian
-from pmfisher._core.structure import hessian_structure
 from pmfisher.approximation.importance_sampling import (
     MIN_DRAWS,
     khat_threshold,
@@ -151,8 +151,8 @@ def laplace(
     structure : {"auto", "dense", "sparse"}
         How :math:`H` is formed and factorized: dense with LAPACK, or sparse with CHOLMOD;
         ``"auto"`` takes the sparse route for large models with sparse Hessians
-        (:mod:`pmfisher._core.structure`). Passed on to :func:`~pmfisher.find_mode`. Results
-        agree to rounding.
+        (:mod:`pmfisher._core.curvature.structure`). Passed on to :func:`~pmfisher.find_mode`.
+        Results agree to rounding.
     random_seed : int or numpy.random.Generator, optional
         Seeds the draws (and NUTS); the mode search has its own fixed seed, so a generator
         passed here is consumed by the draws alone.

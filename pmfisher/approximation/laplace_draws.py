@@ -29,8 +29,8 @@ from pytensor.graph.rewriting.basic import in2out
 from pytensor.graph.rewriting.utils import rewrite_graph
 from pytensor.tensor.rewriting.basic import local_view_op
 
-from pmfisher._core.compilation import compile_derived, few_calls_backend
-from pmfisher._core.model_graph import ModelGraph, model_graph
+from pmfisher._core.compiled.compilation import compile_derived, few_calls_backend
+from pmfisher._core.model.model_graph import ModelGraph, model_graph
 
 __all__ = ["Pushforward", "laplace_datatree", "pushforward", "values_pushforward"]
 

@@ -74,11 +74,10 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from scipy.special import logsumexp
 
-from pmfisher._core import labelled
-from pmfisher._core.compilation import COMPILE_MODE
-from pmfisher._core.definiteness import positive_definite
-from pmfisher._core.diagonal_latent import DiagonalLatent
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.compiled.compilation import COMPILE_MODE
+from pmfisher._core.linalg.definiteness import positive_definite
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher._core.options import Hyper, NotPositiveDefinite, Structure, Terms, check_option
 from pmfisher._core.progress import progress_wanted
 from pmfisher.approximation.conditional_draws import (
@@ -91,6 +90,7 @@ from pmfisher.approximation.importance_sampling import khat_threshold, psis
 from pmfisher.approximation.laplace_draws import laplace_datatree, values_pushforward
 from pmfisher.errors import ArgumentError, NotPositiveDefiniteError
 from pmfisher.fitting.laplace_marginal import InnerModeError, LaplaceMarginal, laplace_marginal
+from pmfisher.fitting.latent.diagonal_latent import DiagonalLatent
 from pmfisher.fitting.mode import require_converged
 from pmfisher.fitting.mode_cache import current_mode
 

@@ -11,14 +11,14 @@ import pymc as pm
 from scipy import optimize
 from scipy.sparse import linalg as sparse_linalg
 
-from pmfisher._core.compilation import few_calls_backend
-from pmfisher._core.definiteness import flat_directions
-from pmfisher._core.model_graph import model_graph, resolve_model
+from pmfisher._core.compiled.compilation import few_calls_backend
+from pmfisher._core.curvature.sparse_hessian import SparseHessian
+from pmfisher._core.curvature.structure import hessian_structure
+from pmfisher._core.linalg.definiteness import flat_directions
+from pmfisher._core.linalg.sparse_cholesky import sparse_positive_definite
+from pmfisher._core.model.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms, check_option
 from pmfisher._core.progress import progress_switch
-from pmfisher._core.sparse_cholesky import sparse_positive_definite
-from pmfisher._core.sparse_hessian import SparseHessian
-from pmfisher._core.structure import hessian_structure
 from pmfisher.errors import ConvergenceError, NotPositiveDefiniteError, PointError
 from pmfisher.fitting.laplace_marginal import laplace_marginal
 from pmfisher.fitting.newton_search import (
@@ -66,7 +66,7 @@ class Mode:
         Which density was maximized, in which coordinates.
     latent : tuple[str, ...]
         The free variables integrated out of it (``()``: none). With ``terms`` and
-        ``space`` this names the density (:mod:`pmfisher._core.target`): a function given
+        ``space`` this names the density (:mod:`pmfisher._core.model.target`): a function given
         the mode of another density refuses it rather than re-read it as a plain point.
     message : str
         Why no mode was found: which coordinates ran off to infinity while the density kept
@@ -112,8 +112,8 @@ def find_mode(
     Hessian as a sparse matrix (one Hessian-vector product per colour of its pattern) and the
     ``trust-krylov`` subproblem runs on products with it, which cost a sparse matrix-vector
     product instead of a pass through the model's graph. ``"auto"`` takes that route when
-    the Hessian's pattern is sparse (:mod:`pmfisher._core.structure`); the dense route uses
-    the dense Hessian up to ``DENSE_HESSIAN_LIMIT`` parameters and Hessian-vector products
+    the Hessian's pattern is sparse (:mod:`pmfisher._core.curvature.structure`); the dense route
+    uses the dense Hessian up to ``DENSE_HESSIAN_LIMIT`` parameters and Hessian-vector products
     (no matrix at all) above. If a start does not converge — or stops at a saddle, where the
     gradient vanishes but the density curves upwards along some direction (checked with the
     dense or sparse Hessian) — up to ``RESTARTS`` jittered starts follow.

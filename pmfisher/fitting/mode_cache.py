@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 import pymc as pm
 
-from pmfisher._core.graph_digest import shared_ancestors
-from pmfisher._core.model_graph import ModelGraph, model_graph
+from pmfisher._core.compiled.graph_digest import shared_ancestors
+from pmfisher._core.model.model_graph import ModelGraph, model_graph
 from pmfisher._core.options import Space, Structure, Terms
 from pmfisher.fitting.mode import Mode, find_mode, require_converged
 
@@ -91,7 +91,7 @@ def _data_digest(graph: ModelGraph) -> str:
 
 
 def point_on(target, point, *, structure: Structure = "auto") -> np.ndarray:
-    """The flat vector of ``point`` on ``target`` (a :class:`~pmfisher._core.target.
+    """The flat vector of ``point`` on ``target`` (a :class:`~pmfisher._core.model.target.
     TargetDensity`), checked to lie in the support; ``None`` means the target's own mode at
     the current data, which must have converged.
 

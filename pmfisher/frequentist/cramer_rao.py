@@ -45,15 +45,16 @@ import pymc as pm
 import xarray as xr
 from scipy import stats
 
-from pmfisher._core import labelled, memory
-from pmfisher._core.data_likelihood import data_likelihood
-from pmfisher._core.definiteness import positive_definite
-from pmfisher._core.model_graph import model_graph, resolve_model
+from pmfisher._core.curvature import memory
+from pmfisher._core.data.data_likelihood import data_likelihood
+from pmfisher._core.data.seeds import child_seeds
+from pmfisher._core.data.simulation import simulate_data
+from pmfisher._core.linalg.definiteness import positive_definite
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph, resolve_model
+from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent
 from pmfisher._core.options import Method, Space, Structure
 from pmfisher._core.progress import progress_bar, progress_switch
-from pmfisher._core.seeds import child_seeds
-from pmfisher._core.simulation import simulate_data
-from pmfisher._core.target import NO_MARGINAL_FISHER, refuse_latent
 from pmfisher.errors import (
     ArgumentError,
     ConvergenceError,

@@ -28,11 +28,11 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from pmfisher._core import labelled
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
+from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent, refuse_sparse
 from pmfisher._core.options import Space, Structure
 from pmfisher._core.progress import progress_switch
-from pmfisher._core.target import NO_MARGINAL_FISHER, refuse_latent, refuse_sparse
 from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.exact_fisher import exact_fisher_matrix
 from pmfisher.information.observed import observed_information

@@ -31,12 +31,13 @@ from pytensor.graph.replace import graph_replace
 from pytensor.tensor.random import basic as random_ops
 from pytensor.tensor.special import xlogy
 
-from pmfisher._core import derivatives, labelled
-from pmfisher._core.compilation import compile_function
-from pmfisher._core.model_graph import ModelGraph, model_graph
+from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.curvature import derivatives
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import ModelGraph, model_graph
+from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent, refuse_sparse
 from pmfisher._core.options import Space, Structure
 from pmfisher._core.progress import progress_switch
-from pmfisher._core.target import NO_MARGINAL_FISHER, refuse_latent, refuse_sparse
 from pmfisher.errors import UnsupportedModelError
 from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.exact_fisher import exact_fisher_matrix

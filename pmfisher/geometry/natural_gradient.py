@@ -25,13 +25,13 @@ import pymc as pm
 import xarray as xr
 from scipy import linalg
 
-from pmfisher._core import labelled
-from pmfisher._core.definiteness import positive_definite
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.linalg.definiteness import positive_definite
+from pmfisher._core.linalg.sparse_cholesky import sparse_positive_definite
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
+from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent
 from pmfisher._core.options import Method, Space, Structure
 from pmfisher._core.progress import progress_switch
-from pmfisher._core.sparse_cholesky import sparse_positive_definite
-from pmfisher._core.target import NO_MARGINAL_FISHER, refuse_latent
 from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.fisher import fisher_information
 

@@ -33,12 +33,13 @@ import pytensor.tensor as pt
 import xarray as xr
 from pytensor.gradient import jacobian
 
-from pmfisher._core import derivatives, labelled
-from pmfisher._core.compilation import compile_function
-from pmfisher._core.model_graph import ModelGraph, model_graph, resolve_model
+from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.curvature import derivatives
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import ModelGraph, model_graph, resolve_model
+from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent, refuse_sparse
 from pmfisher._core.options import Information, Structure, check_option
 from pmfisher._core.progress import progress_switch
-from pmfisher._core.target import NO_MARGINAL_FISHER, refuse_latent, refuse_sparse
 from pmfisher.errors import ArgumentError
 from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.exact_fisher import exact_fisher_matrix

@@ -11,15 +11,16 @@ import pymc as pm
 import xarray as xr
 from scipy import sparse
 
-from pmfisher._core import labelled, memory
-from pmfisher._core.data_likelihood import data_likelihood
-from pmfisher._core.definiteness import require_finite
-from pmfisher._core.model_graph import model_graph, resolve_model
+from pmfisher._core.curvature import memory
+from pmfisher._core.data.data_likelihood import data_likelihood
+from pmfisher._core.data.seeds import child_seeds
+from pmfisher._core.data.simulation import require_forward_samplers, simulator
+from pmfisher._core.linalg.definiteness import require_finite
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph, resolve_model
+from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent
 from pmfisher._core.options import Method, Space, Structure, check_option
 from pmfisher._core.progress import progress_bar, progress_switch
-from pmfisher._core.seeds import child_seeds
-from pmfisher._core.simulation import require_forward_samplers, simulator
-from pmfisher._core.target import NO_MARGINAL_FISHER, refuse_latent
 from pmfisher.errors import ArgumentError
 from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.exact_fisher import (

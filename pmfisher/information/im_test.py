@@ -10,12 +10,12 @@ import pymc as pm
 import xarray as xr
 from scipy import stats
 
-from pmfisher._core import labelled
-from pmfisher._core.data_likelihood import DataLikelihood, data_likelihood
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.data.data_likelihood import DataLikelihood, data_likelihood
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
+from pmfisher._core.model.target import NO_MARGINAL_SCORES, refuse_latent, refuse_sparse
 from pmfisher._core.options import Structure
 from pmfisher._core.progress import progress_bar, progress_switch
-from pmfisher._core.target import NO_MARGINAL_SCORES, refuse_latent, refuse_sparse
 from pmfisher.errors import NotFiniteError, UnsupportedModelError
 from pmfisher.fitting.mode import require_converged
 from pmfisher.fitting.mode_cache import current_mode

@@ -9,14 +9,14 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from pmfisher._core import labelled
-from pmfisher._core.compilation import few_calls_backend
-from pmfisher._core.definiteness import flat_directions, require_finite
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.compiled.compilation import few_calls_backend
+from pmfisher._core.curvature.sparse_hessian import SparseHessian
+from pmfisher._core.curvature.structure import hessian_structure
+from pmfisher._core.linalg.definiteness import flat_directions, require_finite
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher._core.options import Space, Structure, Terms
 from pmfisher._core.progress import progress_switch
-from pmfisher._core.sparse_hessian import SparseHessian
-from pmfisher._core.structure import hessian_structure
 from pmfisher.fitting.laplace_marginal import laplace_marginal
 from pmfisher.fitting.mode_cache import point_on
 
@@ -78,7 +78,7 @@ def observed_information(
         ``terms``, ``space``, ``structure`` (the route taken) and, with it, ``latent``. It is
         dense (``.values`` is a NumPy array) whichever route computed it, unless
         ``structure="sparse"`` asked for a sparse result or the dense one would exceed
-        256 MiB (:data:`~pmfisher._core.labelled.DENSE_RESULT_BYTES`, about 5,800
+        256 MiB (:data:`~pmfisher._core.model.labelled.DENSE_RESULT_BYTES`, about 5,800
         parameters): then it is backed by a pydata ``sparse.COO`` array and
         ``info.data.tocsc()`` is the SciPy matrix for sparse linear algebra.
 

@@ -8,13 +8,13 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from pmfisher._core import labelled
-from pmfisher._core.data_likelihood import data_likelihood
-from pmfisher._core.definiteness import positive_definite
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.data.data_likelihood import data_likelihood
+from pmfisher._core.linalg.definiteness import positive_definite
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
+from pmfisher._core.model.target import NO_MARGINAL_SCORES, refuse_latent, refuse_sparse
 from pmfisher._core.options import Space, Structure
 from pmfisher._core.progress import progress_switch
-from pmfisher._core.target import NO_MARGINAL_SCORES, refuse_latent, refuse_sparse
 from pmfisher.fitting.mode_cache import point_on
 
 __all__ = ["sandwich_covariance"]

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from pmfisher._core.definiteness import PositiveDefinite, positive_definite
+from pmfisher._core.linalg.definiteness import PositiveDefinite, positive_definite
 from pmfisher.errors import ConvergenceError, PMFisherError
 from pmfisher.fitting.mode_cache import current_mode
 from pmfisher.information.observed import observed_information

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from pmfisher._core.labelled import element_labels, square
+from pmfisher._core.model.labelled import element_labels, square
 from pmfisher.approximation.compare import DEFAULT_SAMPLE_DIMS
 from pmfisher.approximation.fit_covariance import fit_covariance
 from pmfisher.errors import ArgumentError

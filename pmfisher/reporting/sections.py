@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pmfisher._core import labelled
+from pmfisher._core.model import labelled
 from pmfisher.approximation.compare import compare
 from pmfisher.approximation.fit_covariance import fit_covariance
 from pmfisher.approximation.importance_sampling import khat_threshold
@@ -69,7 +69,7 @@ def variables_html(model) -> str:
 
 
 def mle_html(model, figures, plots) -> str:
-    from pmfisher._core.definiteness import positive_definite
+    from pmfisher._core.linalg.definiteness import positive_definite
     from pmfisher.fitting.mode_cache import current_mode
     from pmfisher.information.observed import observed_information
 
@@ -432,7 +432,7 @@ def _draw_summary(posterior: xr.Dataset, names) -> pd.DataFrame:
 
 
 def _element_labels(name, array: xr.DataArray) -> list[str]:
-    from pmfisher._core.labelled import element_labels
+    from pmfisher._core.model.labelled import element_labels
 
     coords = {dim: array[dim].values for dim in array.dims if dim in array.coords}
     return list(element_labels(name, array.shape, list(array.dims), coords))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from pmfisher._core.definiteness import PositiveDefinite
+from pmfisher._core.linalg.definiteness import PositiveDefinite
 
 __all__ = ["WALD_QUANTILE", "standard_errors", "wald_interval"]
 

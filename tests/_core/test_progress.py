@@ -9,7 +9,7 @@ import pytest
 
 from pmfisher import fisher_information, information_matrix_test, simulate_estimator
 from pmfisher._core import progress
-from pmfisher._core.compilation import compile_function
+from pmfisher._core.compiled.compilation import compile_function
 from pmfisher._core.progress import progress_bar, progress_wanted, quiet, slow_work_notice
 
 

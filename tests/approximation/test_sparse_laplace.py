@@ -8,9 +8,9 @@ import pytest
 import sparse
 from scipy import stats
 
-from pmfisher._core import structure
-from pmfisher._core.model_graph import model_graph
-from pmfisher._core.sparse_hessian import SparseHessian
+from pmfisher._core.curvature import structure
+from pmfisher._core.curvature.sparse_hessian import SparseHessian
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher.approximation import laplace as laplace_module
 from pmfisher.approximation import laplace_draws
 from pmfisher.approximation.laplace import laplace

@@ -86,7 +86,7 @@ def test_mle_is_the_sample_mean(study):
     """Regenerate replicate 7's data from its seed: its MLE is its mean (to the Newton
     search's gradient tolerance, which leaves ~1e-7 relative)."""
     seed = np.random.SeedSequence(11).spawn(REPLICATES)[7]
-    from pmfisher._core.simulation import simulate_data
+    from pmfisher._core.data.simulation import simulate_data
 
     counts = simulate_data(model_for(poisson_counts), {"lam": RATE}, 1, random_seed=seed)["y"]
     assert float(study.estimates.values[7, 0]) == pytest.approx(counts.mean(), rel=1e-6)

@@ -271,7 +271,7 @@ def test_monte_carlo_uses_every_draw_of_uneven_chunks_and_the_exact_estimator():
     seed. The score covariance is recomputed from the same data sets by hand
     (sᵣ = Σ(y − μ)/σ²); the negative Hessian, n/σ² for every data set, has no Monte Carlo
     error and must be the estimator chosen."""
-    from pmfisher._core.simulation import simulator
+    from pmfisher._core.data.simulation import simulator
 
     model = model_for(long_normal_mean)
     info = fisher_information(

@@ -5,8 +5,8 @@ import pymc as pm
 import pytest
 from scipy import stats
 
-from pmfisher._core.data_likelihood import data_likelihood
-from pmfisher._core.simulation import simulate_data
+from pmfisher._core.data.data_likelihood import data_likelihood
+from pmfisher._core.data.simulation import simulate_data
 from pmfisher.fitting.batch_fit import fit_batch
 from pmfisher.information.im_test import (
     InformationMatrixTest,

@@ -7,8 +7,8 @@ import pytest
 import sparse
 
 import pmfisher
-from pmfisher._core import memory, structure
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.curvature import memory, structure
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher.errors import InsufficientMemoryError, PMFisherError
 from tests.closed_forms import CASES
 from tests.structured_models import hierarchical, random_point, structured_model

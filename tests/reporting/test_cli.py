@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pmfisher._core.definiteness import positive_definite
+from pmfisher._core.linalg.definiteness import positive_definite
 from pmfisher.reporting.cli import main, standard_error_table
 
 MODEL_FILE = """
