@@ -8,6 +8,9 @@ converge, a model pmfisher cannot take) and let the rest through; every raise us
 specific one.
 """
 
+import warnings
+from pathlib import Path
+
 __all__ = [
     "ArgumentError",
     "ConvergenceError",
@@ -18,6 +21,16 @@ __all__ = [
     "PointError",
     "UnsupportedModelError",
 ]
+
+
+# Warnings are attributed to the first frame outside this package: the user's call, however
+# deep in pmfisher the warning is raised (and whatever wraps the public function).
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Issue a warning that points at the user's line that called pmfisher."""
+    warnings.warn(message, category, skip_file_prefixes=(_PACKAGE,))
 
 
 class PMFisherError(ValueError):

@@ -33,7 +33,6 @@ The root, ``posterior`` and ``fit`` carry the same ``attrs``: ``method="laplace"
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -65,7 +64,7 @@ from pmfisher.approximation.importance_sampling import (
 )
 from pmfisher.approximation.laplace_draws import laplace_datatree, pushforward
 from pmfisher.approximation.nested_laplace import nested_laplace
-from pmfisher.errors import ArgumentError, NotFiniteError
+from pmfisher.errors import ArgumentError, NotFiniteError, warn
 from pmfisher.fitting.mode import require_converged
 from pmfisher.fitting.mode_cache import current_mode
 
@@ -237,18 +236,17 @@ def laplace(
             action=not_positive_definite,
         )
         if precision.regularization:
-            warnings.warn(precision.regularization, stacklevel=2)
+            warn(precision.regularization)
     pushed, log_q = pushforward(graph).draw(mode.x, precision, draws, rng)
     log_p = _require_usable_log_p(pushed.pop("log_p"), space)
 
     log_weights, pareto_k = psis(log_p - log_q)
     threshold = khat_threshold(draws)
     if pareto_k > threshold:
-        warnings.warn(
+        warn(
             f"Pareto k̂ = {pareto_k:.2f} > {threshold:.2f}: the Laplace approximation of "
             f"the {terms} in the {space} space is far from it in the tails, and importance "
             "sampling cannot correct it reliably. Compare with NUTS before using it.",
-            stacklevel=2,
         )
     stats = {"log_p": log_p, "log_q": log_q}
     if importance_sampling == "psis":
@@ -315,11 +313,10 @@ def _require_usable_log_p(log_p: np.ndarray, space: str) -> np.ndarray:
             "use space='unconstrained'."
         )
     if outside:
-        warnings.warn(
+        warn(
             f"{outside} of {log_p.size} draws of the Laplace approximation in the {space} "
             "space fall outside the support (their log-density is -inf, their values in the "
             "unconstrained posterior NaN); they get zero importance weight. "
             "space='unconstrained' avoids this.",
-            stacklevel=3,
         )
     return log_p

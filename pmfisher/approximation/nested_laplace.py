@@ -88,7 +88,7 @@ from pmfisher.approximation.conditional_draws import (
 from pmfisher.approximation.group_check import GROUP_CHECK_DRAWS, GroupTerms, group_errors
 from pmfisher.approximation.importance_sampling import khat_threshold, psis
 from pmfisher.approximation.laplace_draws import laplace_datatree, values_pushforward
-from pmfisher.errors import ArgumentError, NotPositiveDefiniteError
+from pmfisher.errors import ArgumentError, NotPositiveDefiniteError, warn
 from pmfisher.fitting.laplace_marginal import InnerModeError, LaplaceMarginal, laplace_marginal
 from pmfisher.fitting.latent.diagonal_latent import DiagonalLatent
 from pmfisher.fitting.mode import require_converged
@@ -175,12 +175,11 @@ def nested_laplace(
         attrs["pareto_k"] = float(pareto_k)
         threshold = khat_threshold(len(log_p))
         if pareto_k > threshold:
-            warnings.warn(
+            warn(
                 f"Pareto k̂ = {pareto_k:.2f} > {threshold:.2f}: the nested Laplace "
                 "approximation (Gaussian hyperparameters, Gaussian latent variables given them) "
                 f"is far from the joint {terms} in the tails; hyper='nuts' drops the Gaussian "
                 "on the hyperparameters.",
-                stacklevel=3,
             )
         stats = {"log_p": log_p, "log_q": log_q}
     else:
@@ -209,7 +208,7 @@ def _gaussian_hyper(marginal: LaplaceMarginal, phi_mode, draws, action, rng):
         action=action,
     )
     if precision.regularization:
-        warnings.warn(precision.regularization, stacklevel=4)
+        warn(precision.regularization)
     standard = rng.standard_normal((draws, marginal.size))
     phis = phi_mode + precision.deviations(standard)
     log_q = gaussian_log_density(standard, precision.log_determinant)
@@ -408,7 +407,7 @@ def _estimated_errors(marginal: LaplaceMarginal, phis: np.ndarray, rng):
             for label, value in zip(marginal.labels, phis[worst], strict=True)
         )
         largest = "largest per-group " if per_group else ""
-        warnings.warn(
+        warn(
             f"the inner Laplace approximation over {', '.join(marginal.split.latent)} is poor: "
             f"importance sampling puts the exact log-marginal {errors[worst]:+.3g} ± "
             f"{mcses[worst]:.2g} nats from the Laplace one at {shown} and {errors[0]:+.3g} at "
@@ -416,7 +415,6 @@ def _estimated_errors(marginal: LaplaceMarginal, phis: np.ndarray, rng):
             "changes with the hyperparameters shifts their posterior; see "
             "fit['inner_check_error']. "
             "Integrate fewer variables out, or compare with NUTS on the whole model.",
-            stacklevel=4,
         )
     return errors, mcses, pareto_ks, "per group" if per_group else "joint"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,7 +18,7 @@ from pmfisher._core.linalg.sparse_cholesky import sparse_positive_definite
 from pmfisher._core.model.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms, check_option
 from pmfisher._core.progress import progress_switch
-from pmfisher.errors import ConvergenceError, NotPositiveDefiniteError, PointError
+from pmfisher.errors import ConvergenceError, NotPositiveDefiniteError, PointError, warn
 from pmfisher.fitting.laplace_marginal import laplace_marginal
 from pmfisher.fitting.newton_search import (
     DENSE_HESSIAN_LIMIT,
@@ -204,11 +203,10 @@ def find_mode(
     if best.search.status == "failed" or not np.isfinite(logp):
         message = _diagnose(objective, x0, best.search.result, terms)
     if not converged:
-        warnings.warn(
+        warn(
             f"find_mode did not converge for terms={terms!r}: the gradient norm is "
             f"{grad_norm:.3g} after {iterations} iterations from {attempt + 1} start(s). "
             + message,
-            stacklevel=2,
         )
     elif target.size <= DENSE_HESSIAN_LIMIT:
         # By the route the search took, or the one the observed information that follows
@@ -221,7 +219,7 @@ def find_mode(
                 f"The mode is not unique: the log-{terms} is flat ({target.space} space), "
                 f"{flat}. These combinations are not identified by the {terms}."
             )
-            warnings.warn(f"find_mode: {message}", stacklevel=2)
+            warn(f"find_mode: {message}")
     return Mode(
         point=point,
         x=np.asarray(x),

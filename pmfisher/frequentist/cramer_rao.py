@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import functools
 import uuid
-import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
@@ -55,10 +54,7 @@ from pmfisher._core.model.model_graph import model_graph, resolve_model
 from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent
 from pmfisher._core.options import Method, Space, Structure
 from pmfisher._core.progress import progress_bar, progress_switch
-from pmfisher.errors import (
-    ArgumentError,
-    ConvergenceError,
-)
+from pmfisher.errors import ArgumentError, ConvergenceError, warn
 from pmfisher.fitting.batch_fit import fit_batch
 from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.fisher import fisher_information
@@ -368,10 +364,9 @@ def _summarize(labels, truth, bound, estimates, errors, converged) -> EstimatorS
             "most simulated data sets (too little data at this point)."
         )
     if failed:
-        warnings.warn(
+        warn(
             f"{failed} of {converged.size} replicate fits did not converge (or had a singular "
             "information at their MLE) and are left out of the summaries.",
-            stacklevel=3,
         )
     kept = estimates[converged]
     count = kept.shape[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,7 +20,7 @@ from pmfisher._core.model.model_graph import model_graph, resolve_model
 from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent
 from pmfisher._core.options import Method, Space, Structure, check_option
 from pmfisher._core.progress import progress_bar, progress_switch
-from pmfisher.errors import ArgumentError
+from pmfisher.errors import ArgumentError, warn
 from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.exact_fisher import (
     exact_fisher_matrix,
@@ -281,12 +280,11 @@ def _monte_carlo(
         # The information equality fails beyond Monte Carlo error: the likelihood is not
         # twice differentiable in the usual sense (a Laplace), or replicates is too small. The
         # score covariance needs first derivatives only.
-        warnings.warn(
+        warn(
             f"the two Monte Carlo estimators of the Fisher information disagree by up to "
             f"{max_difference:.1f} standard errors; reporting the score covariance as the "
             "matrix. The log-likelihood may not be twice differentiable, or replicates is too "
             "small.",
-            stacklevel=3,
         )
         use_outer = True
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +16,7 @@ from pmfisher._core.model import labelled
 from pmfisher._core.model.model_graph import model_graph
 from pmfisher._core.options import Space, Structure, Terms
 from pmfisher._core.progress import progress_switch
+from pmfisher.errors import warn
 from pmfisher.fitting.laplace_marginal import laplace_marginal
 from pmfisher.fitting.mode_cache import point_on
 
@@ -134,10 +134,9 @@ def observed_information(
     require_finite(information, graph.labels, "the Hessian at this point")
     flat = flat_directions(information, graph.labels)
     if flat:
-        warnings.warn(
+        warn(
             f"the observed information is singular at this point ({space} space): {flat}. "
             "It has no inverse; these combinations of parameters are not identified here.",
-            stacklevel=2,
         )
     return labelled.square(
         information,

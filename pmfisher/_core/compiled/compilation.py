@@ -74,7 +74,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -100,6 +99,7 @@ from pmfisher._core.compiled.rewrites import COMPILE_REWRITES
 from pmfisher._core.compiled.toolchain_probes import use_stored_probes
 from pmfisher._core.options import Backend, check_option
 from pmfisher._core.progress import slow_work_notice
+from pmfisher.errors import warn
 
 __all__ = [
     "Backend",
@@ -326,14 +326,13 @@ def warn_if_no_blas() -> None:
     filtered by its message like PyTensor's own warning, which stays visible too.
     """
     if not pytensor.config.blas__ldflags:
-        warnings.warn(
+        warn(
             "pmfisher: PyTensor is linked to no BLAS, so every dot product in a compiled "
             "Hessian runs without one (7x slower on a 100-parameter logistic regression, "
             "benchmarks/blas.py); install OpenBLAS (Debian/Ubuntu: apt-get install "
             "libopenblas-dev libgfortran-12-dev, or `make` in a pmfisher checkout) and start "
             "a new Python process.",
             UserWarning,
-            stacklevel=2,
         )
 
 
