@@ -25,7 +25,7 @@ from pmfisher.geometry.kl import kl_curvature, kl_divergence
 from pmfisher.geometry.natural_gradient import natural_gradient
 from pmfisher.geometry.tensor_law import TensorLawCheck, check_tensor_law
 from pmfisher.information.fisher import FisherInformation, fisher_information
-from pmfisher.information.im_test import InformationMatrixTest, information_matrix_test
+from pmfisher.information.misspecification import InformationMatrixTest, information_matrix_test
 from pmfisher.information.observed import observed_information
 from pmfisher.information.sandwich import sandwich_covariance
 from pmfisher.information.scores import empirical_fisher, scores

@@ -8,7 +8,7 @@ from scipy import stats
 from pmfisher._core.data.data_likelihood import data_likelihood
 from pmfisher._core.data.simulation import simulate_data
 from pmfisher.fitting.batch_fit import fit_batch
-from pmfisher.information.im_test import (
+from pmfisher.information.misspecification import (
     InformationMatrixTest,
     im_statistics,
     information_matrix_test,
