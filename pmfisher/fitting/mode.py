@@ -10,22 +10,19 @@ import pymc as pm
 from scipy import optimize
 from scipy.sparse import linalg as sparse_linalg
 
-from pmfisher._core.compiled.compilation import few_calls_backend
-from pmfisher._core.curvature.sparse_hessian import SparseHessian
-from pmfisher._core.curvature.structure import hessian_structure
 from pmfisher._core.linalg.definiteness import flat_directions
 from pmfisher._core.linalg.sparse_cholesky import sparse_positive_definite
 from pmfisher._core.model.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms, check_option
 from pmfisher._core.progress import progress_switch
 from pmfisher.errors import ConvergenceError, NotPositiveDefiniteError, PointError, warn
-from pmfisher.fitting.laplace_marginal import laplace_marginal
 from pmfisher.fitting.newton_search import (
     DENSE_HESSIAN_LIMIT,
     GRADIENT_TOLERANCE,
     converged,
     newton_search,
 )
+from pmfisher.fitting.target_density import hessian_route, negative_hessian, target_density
 
 __all__ = ["Mode", "find_mode"]
 
@@ -156,38 +153,30 @@ def find_mode(
     check_option("space", space, Space)
     model = resolve_model(model)
     check_option("structure", structure, Structure)
-    if latent is None:
-        objective = model_graph(
-            model, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
-        )
-        # The dense route forms no d × d Hessian above DENSE_HESSIAN_LIMIT (it uses
-        # products), so "dense" needs no memory estimate. Measured on the hierarchical model
-        # (same iterations on both routes): at J = 5,000 products 0.82 s, sparse Hessians
-        # 1.22 s; at J = 50,000 products 158 s, sparse Hessians 71 s. "auto" therefore
-        # follows the Hessian's route.
-        chosen = "dense" if structure == "dense" else hessian_structure(objective, structure)
-        target = model_graph(model, space=space, terms=terms)
-    else:
-        # The Laplace marginal offers the functions the search below needs, like a graph;
-        # its Hessian (over the few hyperparameters) is dense, ``structure`` chooses the
-        # route of the latent one.
-        objective = laplace_marginal(
-            model,
-            latent,
-            space="unconstrained",
-            terms=terms,
-            jacobian=space == "unconstrained",
-            structure=structure,
-        )
-        chosen = "dense"
-        target = laplace_marginal(model, latent, space=space, terms=terms, structure=structure)
+    # The search runs in the unconstrained coordinates; ``target`` is the density the result
+    # is about (the same one in ``space``). A Laplace marginal offers the functions the
+    # search needs, like a graph.
+    objective = target_density(
+        model,
+        terms=terms,
+        space="unconstrained",
+        latent=latent,
+        structure=structure,
+        jacobian=space == "unconstrained",
+    )
+    target = target_density(model, terms=terms, space=space, latent=latent, structure=structure)
+    # The dense route forms no d × d Hessian above DENSE_HESSIAN_LIMIT (it uses products), so
+    # "dense" needs no memory estimate. Measured on the hierarchical model (same iterations on
+    # both routes): at J = 5,000 products 0.82 s, sparse Hessians 1.22 s; at J = 50,000
+    # products 158 s, sparse Hessians 71 s. "auto" therefore follows the Hessian's route.
+    chosen = "dense" if structure == "dense" else hessian_route(objective, structure)
     rng = np.random.default_rng(random_seed)
     x0 = _start(model, objective, start) if start is not None else _initial_point(objective)
 
     best, iterations = None, 0
     for attempt in range(RESTARTS + 1):
         begin = x0 if attempt == 0 else x0 + rng.normal(scale=1.0, size=x0.size)
-        search = _Search.run(objective, begin, chosen, quasi_newton=latent is not None)
+        search = _Search.run(objective, begin, chosen, quasi_newton=bool(objective.latent))
         iterations += search.result.nit
         reached = _Reached.of(search, objective, target)
         if best is None or reached.better_than(best):
@@ -211,9 +200,12 @@ def find_mode(
     elif target.size <= DENSE_HESSIAN_LIMIT:
         # By the route the search took, or the one the observed information that follows
         # takes for the target: a first call then compiles one Hessian, not two.
-        same_route = latent is not None or target is objective
-        route = chosen if same_route else hessian_structure(target, structure)
-        flat = flat_directions(_negative_hessian(target, x, route), target.labels)
+        same_route = bool(target.latent) or target is objective
+        route = chosen if same_route else hessian_route(target, structure)
+        information = negative_hessian(target, x, route)
+        if route == "sparse":
+            information = information.toarray()  # a small mode: dense for the eigenvalues
+        flat = flat_directions(information, target.labels)
         if flat:
             message = (
                 f"The mode is not unique: the log-{terms} is flat ({target.space} space), "
@@ -391,14 +383,6 @@ class _Search:
         return self.result.fun < other.result.fun
 
 
-def _negative_hessian(graph, x: np.ndarray, route: str) -> np.ndarray:
-    """``-H(x)`` as a dense array (for the flat-direction check of a small mode), formed by
-    ``route``."""
-    if route == "sparse":
-        return -graph.companion(SparseHessian)(x, backend=few_calls_backend(graph.size)).toarray()
-    return -np.asarray(graph.hessian_fn(x))
-
-
 def _is_saddle(graph, x: np.ndarray) -> bool:
     """Whether the log-density curves upwards along some direction at the stationary ``x``
     (flat directions, as in a non-identified model, do not count)."""
@@ -411,7 +395,7 @@ def _is_saddle_sparse(graph, x: np.ndarray) -> bool:
     """As :func:`_is_saddle`, with the sparse Hessian: a successful CHOLMOD factorization of
     its negative proves a maximum; only if it fails are the smallest eigenvalues computed
     (Lanczos), against a scale bounded by the largest absolute row sum."""
-    negative = -graph.companion(SparseHessian)(x, backend=few_calls_backend(graph.size))
+    negative = negative_hessian(graph, x, "sparse")
     try:
         sparse_positive_definite(negative, graph.labels, what="negative Hessian")
     except NotPositiveDefiniteError as error:

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pymc as pm
 import xarray as xr
 
-from pmfisher._core.compiled.compilation import few_calls_backend
-from pmfisher._core.curvature.sparse_hessian import SparseHessian
-from pmfisher._core.curvature.structure import hessian_structure
 from pmfisher._core.linalg.definiteness import flat_directions, require_finite
 from pmfisher._core.model import labelled
-from pmfisher._core.model.model_graph import model_graph
 from pmfisher._core.options import Space, Structure, Terms
 from pmfisher._core.progress import progress_switch
 from pmfisher.errors import warn
-from pmfisher.fitting.laplace_marginal import laplace_marginal
 from pmfisher.fitting.mode_cache import point_on
+from pmfisher.fitting.target_density import hessian_route, negative_hessian, target_density
 
 __all__ = ["observed_information"]
 
@@ -113,55 +108,26 @@ def observed_information(
     >>> float(info.sel(param_i="lam", param_j="lam"))      # n / λ̂ = 3 / 3
     1.0
     """
-    graph = model_graph(model, space=space, terms=terms)
-    if latent is not None:
-        return _marginal_information(point, graph, latent, structure)
-    x = point_on(graph, point, structure=structure)
-    route = hessian_structure(graph, structure)
+    target = target_density(model, terms=terms, space=space, latent=latent, structure=structure)
+    x = point_on(target, point, structure=structure)
+    route = hessian_route(target, structure)
+    information = negative_hessian(target, x, route)
+    require_finite(information, target.labels, "the Hessian at this point")
+    attrs = {"terms": terms, "space": space, "structure": route}
+    if target.latent:
+        attrs["latent"] = list(target.latent)
     if route == "sparse":
-        information = -graph.companion(SparseHessian)(x, backend=few_calls_backend(graph.size))
-        require_finite(information, graph.labels, "the Hessian at this point")
         return labelled.sparse_square(
             information,
-            graph.labels,
+            target.labels,
             name="observed_information",
-            terms=terms,
-            space=space,
-            structure=route,
             requested=structure,
+            **attrs,
         )
-    information = -np.asarray(graph.hessian_fn(x))
-    require_finite(information, graph.labels, "the Hessian at this point")
-    flat = flat_directions(information, graph.labels)
+    flat = flat_directions(information, target.labels)
     if flat:
         warn(
             f"the observed information is singular at this point ({space} space): {flat}. "
             "It has no inverse; these combinations of parameters are not identified here.",
         )
-    return labelled.square(
-        information,
-        graph.labels,
-        name="observed_information",
-        terms=terms,
-        space=space,
-        structure=route,
-    )
-
-
-def _marginal_information(point, graph, latent, structure) -> xr.DataArray:
-    """The observed information of the Laplace marginal over the variables not in ``latent``
-    (``structure`` chooses the route of the latent Hessian; the result is over φ, dense)."""
-    marginal = laplace_marginal(
-        graph.model, latent, space=graph.space, terms=graph.terms, structure=structure
-    )
-    information = -marginal.hessian(point_on(marginal, point, structure=structure))
-    require_finite(information, marginal.labels, "the Hessian of the Laplace marginal")
-    return labelled.square(
-        information,
-        marginal.labels,
-        name="observed_information",
-        terms=graph.terms,
-        space=graph.space,
-        structure="dense",
-        latent=list(marginal.split.latent),
-    )
+    return labelled.square(information, target.labels, name="observed_information", **attrs)
