@@ -449,6 +449,11 @@ class LaplaceMarginal:
         """``φ`` in this marginal's space from a point (constrained values by name; the
         latent variables may be left out, and are ignored); a ``Mode`` of another density is
         refused (:func:`~pmfisher._core.model.target.point_values`)."""
+        return self.split.split(self.split.graph.flatten(self.completed(point)))[1]
+
+    def completed(self, point) -> dict:
+        """Every free variable's value: the point's, and for the latent variables it leaves
+        out (their values are the inner problem's to find) the model's initial point."""
         point = point_values(point, self)
         missing = [rv.name for rv in self.free_rvs if rv.name not in point]
         if missing:
@@ -458,7 +463,7 @@ class LaplaceMarginal:
         if absent:
             initial = self._initial_constrained()
             full |= {name: initial[name] for name in absent}
-        return self.split.split(self.split.graph.flatten(full))[1]
+        return full
 
     def _initial_constrained(self) -> dict:
         unconstrained = model_graph(self.model, space="unconstrained", terms=self.split.graph.terms)

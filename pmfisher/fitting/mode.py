@@ -124,6 +124,25 @@ def find_mode(
     priors of :math:`\varphi` for ``terms="posterior"``. The result's ``x``, ``labels``,
     ``logp`` and ``grad_norm`` are about :math:`\varphi` and :math:`L`; its ``point`` holds
     every free variable, the latent ones at their conditional mode.
+
+    Parameters
+    ----------
+    model : pm.Model, optional
+        The model; by default the one on PyMC's context stack.
+    terms : {"posterior", "likelihood"}
+        The MAP of the posterior, or the MLE.
+    space : {"unconstrained", "constrained"}
+        The space whose density is maximized (it matters for the posterior only, through
+        the log-Jacobian).
+    start : dict, optional
+        Where the first search starts (constrained values by name), instead of the model's
+        initial point. With ``latent``, the values of the other variables only.
+    latent : list of str, optional
+        Free variables integrated out by a Laplace approximation at their conditional mode.
+    structure : {"auto", "dense", "sparse"}
+        The route of the Hessian (with ``latent``: of the latent Hessian).
+    random_seed : int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Seeds the jittered restarts.
     progressbar : bool
         Show the progress of long work (slow compiles included), as PyMC does, when stderr is
         a terminal or a notebook; ``False`` silences all of it.
@@ -243,7 +262,10 @@ def require_converged(
 
 def _start(model, objective, start) -> np.ndarray:
     """The flat start in the search space; a ``PointError`` naming the variable when it lies
-    outside the support (which the priors define, whatever ``terms``)."""
+    outside the support (which the priors define, whatever ``terms``). With latent
+    variables, the start names the others only: theirs are the inner problem's to find."""
+    if objective.latent:
+        start = objective.completed(start)
     support = model_graph(model, space="constrained", terms="posterior")
     support.check_in_support(support.flatten(start))
     x0 = objective.flatten(start)

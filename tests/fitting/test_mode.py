@@ -7,6 +7,7 @@ import pymc as pm
 import pytest
 
 import pmfisher
+from pmfisher.errors import PointError
 from pmfisher.fitting.mode import DENSE_HESSIAN_LIMIT, require_converged
 from tests.closed_forms import (
     BERNOULLI_Y,
@@ -190,3 +191,22 @@ def test_a_marginal_search_ending_on_a_variance_boundary_says_so():
     assert "at tau = " in mode.message
     assert float(mode.point["tau"]) < 1e-3
     np.testing.assert_allclose(mode.point["mu"], 2.0, rtol=1e-6)
+
+
+def test_a_start_for_the_hyperparameters_alone_with_latent_variables():
+    """The latent variables' values are the inner problem's to find: once a start had to
+    name them too."""
+    rng = np.random.default_rng(8)
+    group = np.repeat(np.arange(5), 4)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 10.0)
+        tau = pm.HalfNormal("tau", 2.0)
+        b = pm.Normal("b", 0.0, tau, shape=5)
+        pm.Normal("y", mu + b[group], 1.0, observed=rng.normal(0.0, 2.0, size=20))
+    options = {"model": model, "terms": "likelihood", "space": "constrained", "latent": ["b"]}
+    started = pmfisher.find_mode(start={"mu": 0.5, "tau": 1.5}, **options)
+    default = pmfisher.find_mode(**options)
+    assert started.converged
+    np.testing.assert_allclose(started.x, default.x, rtol=1e-5)
+    with pytest.raises(PointError, match="missing free variable"):
+        pmfisher.find_mode(start={"mu": 0.5}, **options)
