@@ -182,6 +182,7 @@ class LaplaceMarginal:
         )
         self.split = split
         self.model = split.graph.model
+        self.space = split.graph.space
         self.labels = split.phi_labels
         self.size = split.n_phi
         self.free_rvs = [rv for rv in split.graph.free_rvs if rv.name not in split.latent]

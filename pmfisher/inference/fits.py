@@ -16,6 +16,7 @@ from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
 from pmfisher.fitting.laplace_marginal import LaplaceMarginal, laplace_marginal
 from pmfisher.fitting.mode import Mode, find_mode
 from pmfisher.fitting.mode_cache import RESTART_SEED, current_mode
+from pmfisher.fitting.newton_search import GRADIENT_TOLERANCE
 from pmfisher.inference.components import FIXED, conditional_modes, parameter_roles
 from pmfisher.inference.wald import Covariance, covariance_from_information
 from pmfisher.information.fisher import fisher_information
@@ -93,7 +94,7 @@ def joint_fit(point, model: pm.Model, *, terms, information, structure, random_s
         message=message,
         point=graph.constrained_point(x),
         roles=(FIXED,) * graph.size,
-        at_boundary=_at_boundary(model, terms, graph.blocks, point),
+        at_boundary=_at_boundary(model, terms, graph.blocks, point, graph, x, converged),
         blocks=graph.blocks,
     )
 
@@ -137,7 +138,7 @@ def marginal_fit(point, model: pm.Model, *, terms, latent, information, structur
         message=message,
         point=full,
         roles=tuple(roles[block.rv_name] for block in marginal.blocks for _ in block.labels),
-        at_boundary=_at_boundary(model, terms, marginal.blocks, full),
+        at_boundary=_at_boundary(model, terms, marginal.blocks, full, marginal, phi, converged),
         blocks=marginal.blocks,
         marginal=marginal,
         conditional_modes=conditional_modes(marginal, phi),
@@ -150,21 +151,27 @@ def _search_outcome(point) -> tuple[bool, str]:
     return True, ""
 
 
-def _at_boundary(model, terms, blocks, point) -> np.ndarray:
-    """Per row of ``blocks`` (constrained): whether its unconstrained coordinate ran off
-    towards the edge of the support (a standard deviation at 0)."""
+def _at_boundary(model, terms, blocks, point, density, x, converged: bool) -> np.ndarray:
+    """Per row of ``blocks`` (constrained): whether the estimate sits at the edge of the
+    support (a standard deviation at 0) — its unconstrained coordinate ran off, or, where the
+    search did not converge, the density still climbs along it in the constrained space
+    (find_mode's test of a boundary maximum, per coordinate)."""
     unconstrained = model_graph(model, space="unconstrained", terms=terms)
     by_name = {block.rv_name: block for block in unconstrained.blocks}
     values = unconstrained.flatten(point)
+    steep = np.zeros(len(x), dtype=bool)
+    if not converged:
+        logp, gradient = density.logp_and_grad_fn(x)
+        steep = np.abs(np.asarray(gradient)) > GRADIENT_TOLERANCE * max(1.0, abs(float(logp)))
     flags = []
     for block in blocks:
         twin = by_name[block.rv_name]
         transformed = model.rvs_to_transforms.get(model[block.rv_name]) is not None
-        coordinates = values[twin.start : twin.stop]
         if twin.size != block.size or not transformed:
             flags += [False] * block.size
         else:
-            flags += list(np.abs(coordinates) > RUNAWAY)
+            ran_off = np.abs(values[twin.start : twin.stop]) > RUNAWAY
+            flags += list(ran_off | steep[block.start : block.stop])
     return np.asarray(flags, dtype=bool)
 
 

@@ -46,7 +46,7 @@ def case(request):
 
 
 def test_standard_errors_z_p_and_wald_intervals_equal_statsmodels(case):
-    kind, model, _, fitted = case
+    _kind, model, _, fitted = case
     result = pmfisher.summary(model=model)
     table = result.table
     assert list(table["param"].values) == [f"beta[{name}]" for name in COEFS]
@@ -60,7 +60,8 @@ def test_standard_errors_z_p_and_wald_intervals_equal_statsmodels(case):
     assert table.attrs["information"] == "observed"
     assert table.attrs["n_obs"] == N
     assert table.attrs["logp"] == pytest.approx(fitted.llf, rel=1e-12)
-    assert (table["note"] == "").all() and not result.notes
+    assert (table["note"] == "").all()
+    assert not result.notes
 
 
 def test_expected_information_equals_observed_for_a_canonical_link(case):
@@ -71,11 +72,11 @@ def test_expected_information_equals_observed_for_a_canonical_link(case):
 
 
 def test_sandwich_errors_equal_statsmodels_hc0(case):
-    kind, model, glm, _ = case
+    _kind, model, glm, _ = case
     robust = glm.fit(tol=1e-13, maxiter=100, cov_type="HC0")
     table = pmfisher.summary(model=model, information="sandwich").table
     np.testing.assert_allclose(table["se"], robust.bse, rtol=0, atol=1e-8)
-    low, high = robust.conf_int().T
+    low, _high = robust.conf_int().T
     np.testing.assert_allclose(table["lower"], low, rtol=0, atol=1e-8)
 
 
@@ -130,9 +131,11 @@ def test_the_table_prints_and_renders(case):
     text = str(result)
     for expected in ("pmfisher.summary", "log-likelihood", "observed", "beta[dose]", "P>|z|"):
         assert expected in text
-    assert "[0.025" in text and "0.975]" in text
+    assert "[0.025" in text
+    assert "0.975]" in text
     html = result._repr_html_()
-    assert html.count("<table>") == 2 and "beta[age]" in html
+    assert html.count("<table>") == 2
+    assert "beta[age]" in html
     frame = result.to_dataframe()
     assert list(frame.columns[:6]) == ["estimate", "se", "z", "p", "lower", "upper"]
 
