@@ -377,6 +377,8 @@ def plot_profile(result, *, var_names=None, path=None) -> Figure:
         for end in (float(row["lower"]), float(row["upper"])):
             if np.isfinite(end):
                 axes.axvline(end, color=APPROX_COLOR, lw=0.8, alpha=0.6)
+        for end in (estimate - quantile * error, estimate + quantile * error):
+            axes.axvline(end, color=REFERENCE_COLOR, lw=0.8, ls="--", alpha=0.6)
         axes.set_xlabel(label)
         axes.set_ylabel("signed root deviance")
         if index == 0:
