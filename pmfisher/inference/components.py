@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 from pytensor.graph.traversal import ancestors
+from pytensor.tensor.random.basic import NormalRV
 
 from pmfisher._core.sparse_cholesky import SparsePositiveDefinite
 from pmfisher.fitting.laplace_marginal import LaplaceMarginal
 
-__all__ = ["FIXED", "VARIANCE", "conditional_modes", "parameter_roles"]
+__all__ = ["DERIVED", "FIXED", "VARIANCE", "conditional_modes", "parameter_roles"]
 
 FIXED, VARIANCE, DERIVED = "fixed effect", "variance component", "derived"
 
@@ -21,15 +22,19 @@ def parameter_roles(marginal: LaplaceMarginal) -> dict[str, str]:
     that remain after the latent ones are integrated out.
 
     A variance component enters a latent variable's distribution through a parameter other
-    than its first (the location of ``Normal``, ``MvNormal``, ``StudentT``): its scale, its
-    covariance or its Cholesky factor. Everything else is a fixed effect — a mean of the
-    latent effects included, as lme4 counts it."""
+    than its first (the location of ``Normal``, ``MvNormal``): its scale, its covariance or
+    its Cholesky factor — or it is the standard deviation of a ``Normal`` response (lme4's
+    residual). Everything else is a fixed effect — a mean of the latent effects included, as
+    lme4 counts it."""
     model = marginal.model
     latent_rvs = [rv for rv in model.free_RVs if rv.name in marginal.split.latent]
     scale_ancestors = set()
     for rv in latent_rvs:
         params = rv.owner.op.dist_params(rv.owner)
         scale_ancestors |= set(ancestors(params[1:]))
+    for rv in model.observed_RVs:
+        if isinstance(rv.owner.op, NormalRV):
+            scale_ancestors |= set(ancestors([rv.owner.op.dist_params(rv.owner)[1]]))
     return {rv.name: VARIANCE if rv in scale_ancestors else FIXED for rv in marginal.free_rvs}
 
 

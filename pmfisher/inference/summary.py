@@ -14,7 +14,7 @@ from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Structure, Terms, check_option
 from pmfisher.errors import PMFisherError
 from pmfisher.fitting.laplace_marginal import laplace_marginal
-from pmfisher.inference.components import DERIVED
+from pmfisher.inference.components import DERIVED, VARIANCE
 from pmfisher.inference.derived import derived_rows
 from pmfisher.inference.fits import Fit, joint_fit, marginal_fit
 from pmfisher.inference.profile import Profiler, require_profilable
@@ -70,7 +70,8 @@ def summary(
         table is then lme4's — fixed effects, and variance components (the variables that
         enter a latent variable's distribution through its scale or covariance) as written
         in the model, with standard errors from the observed information of the Laplace
-        marginal; ``result.conditional_modes`` holds the latent effects' conditional modes
+        marginal (with no z or p, ``NaN``: a test of a scale against 0 sits on the edge of
+        its support); ``result.conditional_modes`` holds the latent effects' conditional modes
         and conditional standard errors (lme4's ``ranef(condVar=TRUE)``).
     information : {"observed", "expected", "sandwich"}
         ``"expected"`` is :func:`~pmfisher.fisher_information` (exact where a closed form
@@ -143,6 +144,11 @@ def summary(
         unidentified = np.r_[unidentified, derived_unidentified]
         at_boundary = np.r_[at_boundary, np.zeros(len(names), bool)]
     columns = wald_columns(estimates, errors, level)
+    # A test of a scale against 0 sits on the edge of its support, where z is not normal:
+    # lme4 prints none, and neither does the table.
+    scales = np.array([role == VARIANCE for role in roles])
+    columns["z"][scales] = np.nan
+    columns["p"][scales] = np.nan
     marks = [[] for _ in labels]
     notes = {}
     if not fit.converged:

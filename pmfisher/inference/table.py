@@ -15,7 +15,7 @@ COLUMN = 11
 SHOWN_EFFECTS = 10
 SECTIONS = (
     ("fixed effect", "Fixed effects"),
-    ("variance component", "Variance components (as written in the model: scales)"),
+    ("variance component", "Variance components (scales as written in the model)"),
     ("derived", "Deterministics (delta method)"),
 )
 

@@ -334,9 +334,9 @@ def plot_khat(approximations, *, path=None) -> Figure:
 def plot_profile(result, *, var_names=None, path=None) -> Figure:
     r"""Profiles of a :func:`pmfisher.summary` computed with ``ci="profile"``: the signed
     root deviance :math:`r(b)` against each parameter (lme4's ``xyplot`` of a profile), the
-    Wald line :math:`(b - \hat\theta)/\mathrm{se}` beside it, the quantiles
-    :math:`\pm z` of the interval dashed and its ends marked. Where the two lines part, the
-    likelihood is not quadratic in the parameter and the intervals differ.
+    Wald line :math:`(b - \hat\theta)/\mathrm{se}` beside it, the quantiles :math:`\pm z`
+    dotted, the profile interval's ends solid and the Wald ones dashed. Where the two lines
+    part, the likelihood is not quadratic in the parameter and the intervals differ.
 
     ``var_names`` selects variables (every entry whose label starts with the name) or
     labels; by default all profiled parameters. Returns the matplotlib ``Figure``.
