@@ -282,9 +282,10 @@ def _compile(inputs, sources, build, recipe, replaced, mode) -> CompiledFunction
     if function is None:
         with slow_work_notice(_compiling(recipe, inputs, kept=path is not None)):
             outputs = build()
-            if shared_ancestors(outputs if isinstance(outputs, list | tuple) else [outputs]) != (
-                shared
-            ):
+            # A derivative may drop data its sources read (a logistic regression's Hessian
+            # does not read the response), never read data they do not.
+            read = shared_ancestors(outputs if isinstance(outputs, list | tuple) else [outputs])
+            if not set(read) <= set(shared):
                 raise RuntimeError(f"recipe {recipe!r} reads data its sources do not name")
             # Both kinds of data are replaced by inputs: the function holds none of them.
             placeholders = {variable: variable.type() for variable in (*shared, *data)}
