@@ -13,9 +13,9 @@ We simulate 25 rows with one covariate (β = (−0.5, 2.0)), compute ``pmfisher.
 (statsmodels GLMs with the profiled coefficient as an offset, the ends found by SciPy's
 Brent), and estimate the coverage of both intervals for the slope over replicate data sets
 drawn from the same design (``pm.set_data`` on the response: the mode search and the
-profiles rerun at every replicate, on the functions compiled once). The figure shows the profiles — signed root deviance
-against each coefficient — beside the Wald lines, as lme4's ``xyplot`` of a profile does:
-where they part, the intervals differ.
+profiles rerun at every replicate, on the functions compiled once). The figure shows the
+profiles — signed root deviance against each coefficient — beside the Wald lines, as lme4's
+``xyplot`` of a profile does: where they part, the intervals differ.
 
 Run: ``python case_studies/profile_vs_wald.py --out DIR`` (writes ``profile_vs_wald.png``
 and ``profile_vs_wald.json``).
