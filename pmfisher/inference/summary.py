@@ -266,8 +266,9 @@ def _profile_intervals(
                         "the interval ends there (its value is the edge's)."
                     )
                     marks[k].append(EDGE)
-                if ends.reason:
-                    notes[PROFILE_FAILED] = ends.reason
+                if ends.reason:  # one note for all: each failure's own words, joined
+                    earlier = notes.get(PROFILE_FAILED)
+                    notes[PROFILE_FAILED] = f"{earlier} {ends.reason}" if earlier else ends.reason
                     marks[k].append(PROFILE_FAILED)
             k += 1
     return profiles
