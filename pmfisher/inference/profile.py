@@ -209,14 +209,17 @@ class Profiler:
             return -np.delete(np.delete(matrix, k, axis=0), k, axis=1)
 
         if start.size:
-            result = optimize.minimize(
-                objective,
-                start,
-                jac=True,
-                hess=hessian,
-                method="trust-exact",
-                options={"gtol": INNER_GRADIENT_TOLERANCE},
-            )
+            try:
+                result = optimize.minimize(
+                    objective,
+                    start,
+                    jac=True,
+                    hess=hessian,
+                    method="trust-exact",
+                    options={"gtol": INNER_GRADIENT_TOLERANCE},
+                )
+            except (ValueError, np.linalg.LinAlgError):  # a non-finite Hessian far out
+                return None
             # trust-exact stops short of gtol when rounding hides the last improvement; a
             # gradient this small moves the log-likelihood by ~|g|²/λ, far below what r needs.
             resolved = np.linalg.norm(result.jac) <= ACCEPTED_GRADIENT * max(1.0, abs(result.fun))

@@ -10,7 +10,7 @@ import numpy as np
 __all__ = ["html", "text"]
 
 WIDTH = 86
-COLUMN = 11
+COLUMN = 12
 # Conditional modes printed before "… n more".
 SHOWN_EFFECTS = 10
 SECTIONS = (
@@ -31,7 +31,7 @@ def number(value: float) -> str:
     """
     if not np.isfinite(value):
         return "—" if np.isnan(value) else ("inf" if value > 0 else "-inf")
-    if value != 0 and not 1e-4 <= abs(value) < 1e7:
+    if value != 0 and not 1e-4 <= abs(value) < 1e5:
         return f"{value:.3e}"
     return f"{value:.4f}"
 

@@ -61,9 +61,31 @@ def test_numbers_end_under_their_titles(collinear):
         (0.0, "0.0000"),
         (2.5e-6, "2.500e-06"),
         (3.1e8, "3.100e+08"),
+        (-123456.0, "-1.235e+05"),
         (float("nan"), "—"),
         (float("-inf"), "-inf"),
     ],
 )
 def test_entries(value, shown):
     assert number(value) == shown
+
+
+def test_a_search_that_does_not_converge_still_prints_with_every_row_marked():
+    """Equal observations: the likelihood grows without bound as σ → 0, so there is no MLE."""
+    with pm.Model(coords={"obs": np.arange(4)}) as model:
+        mu = pm.Normal("mu", 0, 10)
+        sigma = pm.HalfNormal("sigma", 5)
+        pm.Normal("y", mu, sigma, observed=np.full(4, 1.5), dims="obs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = pmfisher.summary(model=model)
+    table = result.table
+    assert table.attrs["converged"] == 0
+    marks = [set(note.split(",")) for note in table["note"].values]
+    assert "*" in marks[0]
+    assert {"*", "b"} <= marks[1]
+    assert "did not converge" in result.notes["*"]
+    assert "sigma" in result.notes["b"]
+    text = str(result)
+    assert "Converged:" in text
+    assert text.count("[*]") == 1
