@@ -11,6 +11,7 @@ from pmfisher._core.labelled import element_labels
 from pmfisher._core.model_graph import model_graph
 from pmfisher.approximation.delta import _Propagation
 from pmfisher.errors import PMFisherError
+from pmfisher.inference.components import DERIVED, VARIANCE
 from pmfisher.inference.fits import Fit
 
 __all__ = ["derived_rows"]
@@ -18,9 +19,11 @@ __all__ = ["derived_rows"]
 
 def derived_rows(
     fit: Fit, model: pm.Model, terms: str, var_names
-) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Labels, values, standard errors and an ``unidentified`` flag per element of the
-    deterministics ``var_names`` at the fit's point.
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Labels, values, standard errors, an ``unidentified`` flag and a role per element of
+    the deterministics ``var_names`` at the fit's point: ``"variance component"`` for the
+    elements of a deterministic that reads variance components only (the standard deviations
+    and correlations of an ``LKJCholeskyCov``), else ``"derived"``.
 
     With latent variables the covariance is that of :math:`\\hat\\varphi` alone: a
     deterministic that reads a latent variable is refused (its uncertainty would need the
@@ -39,7 +42,8 @@ def derived_rows(
     columns = np.arange(graph.size) if fit.marginal is None else fit.marginal.split.phi_index
     latent_columns = np.setdiff1d(np.arange(graph.size), columns)
     covariance = np.nan_to_num(fit.covariance.matrix)
-    labels, estimates, errors, unidentified = [], [], [], []
+    labels, estimates, errors, unidentified, roles = [], [], [], [], []
+    scales = np.array([role == VARIANCE for role in fit.roles], dtype=bool)
     for name in var_names:
         value, jacobian = values[name]
         jacobian = np.asarray(jacobian).reshape(value.size, graph.size)
@@ -57,7 +61,11 @@ def derived_rows(
         estimates.append(value.ravel())
         errors.append(np.sqrt(np.einsum("ij,jk,ik->i", gradient, covariance, gradient)))
         unidentified.append((gradient[:, fit.covariance.unidentified] != 0).any(axis=1))
+        # Whole variables: a correlation matrix's constant diagonal stays with its entries.
+        reads = (gradient != 0).any(axis=0)
+        of_scales = reads.any() and not (reads & ~scales).any()
+        roles += [VARIANCE if of_scales else DERIVED] * value.size
     errors = np.concatenate(errors)
     unidentified = np.concatenate(unidentified)
     errors[unidentified] = np.nan
-    return labels, np.concatenate(estimates), errors, unidentified
+    return labels, np.concatenate(estimates), errors, unidentified, roles

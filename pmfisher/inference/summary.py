@@ -14,7 +14,7 @@ from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Structure, Terms, check_option
 from pmfisher.errors import PMFisherError
 from pmfisher.fitting.laplace_marginal import laplace_marginal
-from pmfisher.inference.components import DERIVED, VARIANCE
+from pmfisher.inference.components import VARIANCE
 from pmfisher.inference.derived import derived_rows
 from pmfisher.inference.fits import Fit, joint_fit, marginal_fit
 from pmfisher.inference.profile import Profiler, require_profilable
@@ -134,11 +134,11 @@ def summary(
     unidentified = fit.covariance.unidentified.copy()
     at_boundary = np.r_[fit.at_boundary]
     if var_names is not None:
-        names, values, derived_errors, derived_unidentified = derived_rows(
+        names, values, derived_errors, derived_unidentified, derived_roles = derived_rows(
             fit, model, terms, var_names
         )
         labels += names
-        roles += [DERIVED] * len(names)
+        roles += derived_roles
         estimates = np.r_[estimates, values]
         errors = np.r_[errors, derived_errors]
         unidentified = np.r_[unidentified, derived_unidentified]
