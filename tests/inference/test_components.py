@@ -33,8 +33,9 @@ def mixed_model(group, x, y) -> pm.Model:
         beta = pm.Normal("beta", 0, 10, dims="coef")
         group_sd = pm.HalfNormal("group_sd", 2)
         sigma = pm.HalfNormal("sigma", 2)
+        pm.Deterministic("group_variance", group_sd**2)
         effect = pm.Normal("effect", 0, group_sd, dims="group")
-        mean = beta[0] + beta[1] * covariate + effect[index]
+        mean = pm.Deterministic("mean", beta[0] + beta[1] * covariate + effect[index], dims="obs")
         pm.Normal("y", mean, sigma, observed=y, dims="obs")
     return model
 
@@ -85,6 +86,18 @@ def test_conditional_modes_and_standard_errors_equal_statsmodels(fitted):
     text = str(result)
     assert "Variance components" in text
     assert "Conditional modes of effect" in text
+
+
+def test_a_deterministic_of_the_variance_components_is_one(fitted):
+    _, reference, model, _ = fitted
+    table = pmfisher.summary(model=model, latent="effect", var_names="group_variance").table
+    row, sd = table.sel(param="group_variance"), table.sel(param="group_sd")
+    assert str(row["role"].values) == "variance component"
+    assert float(row["estimate"]) == pytest.approx(float(reference.cov_re.iloc[0, 0]), abs=1e-4)
+    # The delta method: se(σ²) = 2σ·se(σ).
+    assert float(row["se"]) == pytest.approx(2 * float(sd["estimate"] * sd["se"]), rel=1e-10)
+    with pytest.raises(PMFisherError, match="latent variables effect"):
+        pmfisher.summary(model=model, latent="effect", var_names="mean")
 
 
 def exact_log_likelihood(group, x, y, beta, group_sd, sigma) -> float:
