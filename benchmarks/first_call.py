@@ -74,11 +74,11 @@ LKJ           warm      14.6 s       6.3 s (0.4×)    2.2 s (0.2×)     8.4 s (0
 hierarchical model did not: each of its functions (the search's, the sparse route's pattern
 and products) was rewritten again for the new constants, where ``pm.find_MAP`` compiles two.
 
-Then the observed arrays became inputs of every compiled function (``_core/compiled/compilation.py``:
-the key holds no data, so a new data set of the same shapes loads the first one's functions).
-Measured under heavy load (two helpers compiling beside it and a 10,000-group NUTS run, load
-6–7, PyTensor's compile lock contended: the warm row above it came out slower than the new-data
-row, so read ratios within a row only):
+Then the observed arrays became inputs of every compiled function
+(``_core/compiled/compilation.py``: the key holds no data, so a new data set of the same shapes
+loads the first one's functions). Measured under heavy load (two helpers compiling beside it and a
+10,000-group NUTS run, load 6–7, PyTensor's compile lock contended: the warm row above it came out
+slower than the new-data row, so read ratios within a row only):
 
 ============  ========  ===========  ==============  ===============  =============
 model         setting   pm.find_MAP  find_mode       + observed_info  laplace

@@ -28,11 +28,11 @@ import numpy as np
 import pymc as pm
 
 from pmfisher import fisher_information, scores
-from pmfisher._core.curvature import derivatives
 from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.curvature import derivatives
 from pmfisher._core.data.data_likelihood import data_likelihood
-from pmfisher._core.model.model_graph import model_graph
 from pmfisher._core.data.simulation import simulator
+from pmfisher._core.model.model_graph import model_graph
 
 DRAWS = 1000
 

@@ -24,6 +24,7 @@ from pmfisher.geometry.gauss_newton import GaussNewtonSplit, gauss_newton
 from pmfisher.geometry.kl import kl_curvature, kl_divergence
 from pmfisher.geometry.natural_gradient import natural_gradient
 from pmfisher.geometry.tensor_law import TensorLawCheck, check_tensor_law
+from pmfisher.inference.summary import Summary, summary
 from pmfisher.information.fisher import FisherInformation, fisher_information
 from pmfisher.information.misspecification import InformationMatrixTest, information_matrix_test
 from pmfisher.information.observed import observed_information
@@ -43,6 +44,7 @@ __all__ = [
     "NotPositiveDefiniteError",
     "PMFisherError",
     "PointError",
+    "Summary",
     "TensorLawCheck",
     "UnsupportedModelError",
     "check_tensor_law",
@@ -62,5 +64,6 @@ __all__ = [
     "sandwich_covariance",
     "scores",
     "simulate_estimator",
+    "summary",
 ]
 __version__ = "0.1.0"

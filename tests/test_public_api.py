@@ -65,6 +65,11 @@ FUNCTIONS = {
         "progressbar=True"
     ),
     "kl_divergence": "point, other, *, model=None, progressbar=True",
+    "summary": (
+        "point=None, *, model=None, terms='likelihood', latent=None, information='observed', "
+        "ci='wald', level=0.95, var_names=None, structure='auto', random_seed=None, "
+        "progressbar=True"
+    ),
 }
 CLASSES = {
     "FisherInformation",
@@ -73,6 +78,7 @@ CLASSES = {
     "EstimatorStudy",
     "TensorLawCheck",
     "GaussNewtonSplit",
+    "Summary",
     "PMFisherError",
     "PointError",
     "ArgumentError",
@@ -97,6 +103,7 @@ PLOTS = {
         "approx, reference, *, var_names=None, coords=None, "
         "names=('approximation', 'reference'), path=None"
     ),
+    "plot_profile": "result, *, var_names=None, path=None",
     "plot_pair_ellipses": (
         "approx, reference, *, var_names=None, coords=None, probs=(0.5, 0.95), path=None"
     ),

@@ -8,8 +8,10 @@ Terms = Literal["likelihood", "posterior"]
 Structure = Literal["auto", "dense", "sparse"]
 # How the expected information is computed.
 Method = Literal["auto", "exact", "monte_carlo"]
-# Which information matrix a result rests on.
-Information = Literal["expected", "observed"]
+# Which information matrix a result rests on (the sandwich: for the covariance J⁻¹KJ⁻¹).
+Information = Literal["observed", "expected", "sandwich"]
+# Which intervals a summary gives.
+Interval = Literal["wald", "profile"]
 NotPositiveDefinite = Literal["raise", "regularize"]
 ImportanceSampling = Literal["psis"]
 # How laplace(latent=...) treats the hyperparameters.

@@ -149,7 +149,8 @@ def check_tensor_law(
     """
     refuse_latent(latent, "check_tensor_law", NO_MARGINAL_FISHER)
     refuse_sparse(structure, "check_tensor_law", "the check compares dense matrices.")
-    check_option("information", information, Information)
+    # The sandwich is a covariance, not an information: it has no tensor law of its own.
+    check_option("information", information, ("expected", "observed"))
     model = resolve_model(model)
     theta_graph = model_graph(model, space="constrained", terms="likelihood")
     if reparameterized is None:

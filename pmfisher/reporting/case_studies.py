@@ -40,6 +40,7 @@ CASE_STUDIES = (
     "gaussian_information_matrix",
     "reparameterization",
     "logistic_hessian",
+    "profile_vs_wald",
     "gauss_newton_collapse",
     "cramer_rao_vs_nuts",
     "laplace_logistic_regression",

@@ -19,7 +19,7 @@ from pmfisher.approximation.importance_sampling import khat_threshold
 from pmfisher.errors import ConvergenceError, PMFisherError
 from pmfisher.reporting.markup import GROUP_SIZE, failure_html, html_table, verdict_class
 from pmfisher.reporting.plot_data import heat_map_matrices
-from pmfisher.reporting.standard_errors import standard_errors, wald_interval
+from pmfisher.reporting.standard_errors import mle_summary
 from pmfisher.reporting.verdicts import comparison_verdict, khat_verdict
 
 __all__ = ["delta_html", "laplace_html", "mle_html", "nuts_html", "variables_html"]
@@ -83,25 +83,20 @@ def mle_html(model, figures, plots) -> str:
         )
     # The figures show the dense matrix (the memory guard says so if it cannot be).
     information = observed_information(mode, model=model, structure="dense")
-    precision = positive_definite(
+    positive_definite(
         information.values, mode.labels, what="observed information at the MLE", advice=NO_MLE
     )
-    errors = standard_errors(precision)
-    low, high = wald_interval(mode.x, errors)
-    table = pd.DataFrame(
-        {
-            "estimate": mode.x,
-            "std. error": errors,
-            "95% Wald low": low,
-            "95% Wald high": high,
-        },
-        index=pd.Index(mode.labels, name="parameter"),
+    result = mle_summary(mode, model)
+    intervals = (
+        "profile-likelihood intervals (the others re-maximized along each profile)"
+        if result.table.attrs["ci"] == "profile"
+        else "Wald intervals"
     )
     text = (
         f"<p>Maximum-likelihood estimate (constrained space): log-likelihood "
         f"{mode.logp:.6g}, gradient norm {mode.grad_norm:.2g} after {mode.n_iter} Newton "
         "iterations. Standard errors are the square roots of the diagonal of the inverse "
-        "observed information <i>J</i>(θ̂)⁻¹.</p>"
+        f"observed information <i>J</i>(θ̂)⁻¹; {intervals}.</p>"
     )
     size = len(mode.labels)
     if size <= MATRIX_TABLE_LIMIT:
@@ -110,7 +105,7 @@ def mle_html(model, figures, plots) -> str:
         matrix = f"<p>{size} × {size}: too large for a table; the heat maps show it.</p>"
     return (
         text
-        + html_table(table)
+        + result._repr_html_()
         + "<h3>Observed information</h3>"
         + matrix
         + _heat_maps(

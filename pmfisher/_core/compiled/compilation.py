@@ -281,8 +281,9 @@ def _compile(inputs, sources, build, recipe, replaced, mode) -> CompiledFunction
         with slow_work_notice(_compiling(recipe, inputs, kept=path is not None)):
             outputs = build()
             # A rewrite may meet the containers in another order (a container read for its
-            # shape only, as ``shape=X.shape`` makes it): the function's inputs follow
-            # ``shared``'s order whatever the build's, so only new containers are an error.
+            # shape only, as ``shape=X.shape`` makes it), and a derivative may drop data its
+            # sources read (a logistic regression's Hessian does not read the response): the
+            # function's inputs follow ``shared``'s order, so only new containers are an error.
             read = shared_ancestors(outputs if isinstance(outputs, list | tuple) else [outputs])
             if not set(read) <= set(shared):
                 raise RuntimeError(f"recipe {recipe!r} reads data its sources do not name")

@@ -147,6 +147,22 @@ def test_derived_function_is_found_without_building_its_graph(cache):
     assert other(np.array([1.0, 3.0])) == 20.0  # another recipe is another function
 
 
+def test_a_derivative_may_drop_data_its_source_reads(cache):
+    """A logistic regression's Hessian does not read the response: with the response in a
+    pm.Data container, the Hessian is still compiled, and reads the design as it is."""
+    design = np.array([[1.0, 0.5], [1.0, -1.0], [1.0, 2.0]])
+    with pm.Model() as model:
+        X = pm.Data("X", design)
+        response = pm.Data("response", np.array([1, 0, 1]))
+        beta = pm.Normal("beta", 0.0, 5.0, shape=2)
+        pm.Bernoulli("y", logit_p=pm.math.dot(X, beta), observed=response)
+    graph = ModelGraph(model, space="constrained", terms="likelihood", jacobian=False)
+    point = np.array([0.2, -0.4])
+    p = 1 / (1 + np.exp(-design @ point))
+    weighted_gram = design.T @ (design * (p * (1 - p))[:, None])
+    np.testing.assert_allclose(-graph.hessian_fn(point), weighted_gram, rtol=1e-12)
+
+
 @pytest.mark.parametrize("from_disk", [False, True], ids=["reused", "loaded"])
 def test_data_containers_stay_live_and_each_models_own(cache, from_disk):
     """pm.Data values are read at every call, from the model the function was asked for,
