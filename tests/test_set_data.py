@@ -67,6 +67,7 @@ CALLS = {
     "gauss_newton": lambda model: pmfisher.gauss_newton(POINT, model=model),
     "kl_curvature": lambda model: pmfisher.kl_curvature(POINT, model=model),
     "kl_divergence": lambda model: pmfisher.kl_divergence(POINT, OTHER, model=model),
+    "summary": lambda model: pmfisher.summary(model=model),
 }
 
 
