@@ -210,7 +210,7 @@ def _build(graph: ModelGraph, names: tuple[str, ...]) -> DesignGraph:
         for name in names
     )
     runs = inputs[0].shape[0]
-    replacements = {containers[name]: variable for name, variable in zip(names, inputs)}
+    replacements = {containers[name]: variable for name, variable in zip(names, inputs, strict=True)}
     information = graph.companion(observation_information)
     read = set(ancestors(list(information.values())))
     fixed_of_design_length = []
@@ -224,10 +224,13 @@ def _build(graph: ModelGraph, names: tuple[str, ...]) -> DesignGraph:
             replacements[container] = pt.zeros((runs, *shape[1:]), dtype=container.dtype)
         else:
             fixed_of_design_length.append(name)
-    for dim, length in model.dim_lengths.items():
-        if isinstance(length, SharedVariable) and length in read:
-            if int(length.get_value()) == current_length:
-                replacements[length] = pt.cast(runs, length.dtype)
+    for length in model.dim_lengths.values():
+        if (
+            isinstance(length, SharedVariable)
+            and length in read
+            and int(length.get_value()) == current_length
+        ):
+            replacements[length] = pt.cast(runs, length.dtype)
     per_variable = dict(
         zip(
             information,
@@ -237,7 +240,7 @@ def _build(graph: ModelGraph, names: tuple[str, ...]) -> DesignGraph:
     )
     unused = [
         name
-        for name, variable in zip(names, inputs)
+        for name, variable in zip(names, inputs, strict=True)
         if variable not in ancestors(list(per_variable.values()))
     ]
     if unused:

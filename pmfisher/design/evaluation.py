@@ -188,12 +188,12 @@ def evaluate(
                 f"the criterion {spec.criterion!r} is not finite at this design although its "
                 "information is positive definite."
             )
-        for name, grad in zip(names, grads):
+        for name, grad in zip(names, grads, strict=True):
             require_finite(np.atleast_1d(grad), [name] * np.size(grad), "the design gradient")
         criteria.append(float(value))
         matrices.append(matrix)
         grads = [np.asarray(grad, dtype="float64") for grad in grads]
-        totals = grads if totals is None else [t + g for t, g in zip(totals, grads)]
+        totals = grads if totals is None else [t + g for t, g in zip(totals, grads, strict=True)]
     count = len(thetas)
-    gradients = {name: total / count for name, total in zip(names, totals or [])}
+    gradients = {name: total / count for name, total in zip(names, totals or [], strict=bool(totals))}
     return Evaluation(np.array(criteria), gradients, np.array(matrices))
