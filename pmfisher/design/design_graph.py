@@ -210,7 +210,7 @@ def _build(graph: ModelGraph, names: tuple[str, ...]) -> DesignGraph:
         for name in names
     )
     runs = inputs[0].shape[0]
-    replacements = {containers[name]: variable for name, variable in zip(names, inputs, strict=True)}
+    replacements = dict(zip((containers[name] for name in names), inputs, strict=True))
     information = graph.companion(observation_information)
     read = set(ancestors(list(information.values())))
     fixed_of_design_length = []

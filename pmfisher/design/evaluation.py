@@ -195,5 +195,5 @@ def evaluate(
         grads = [np.asarray(grad, dtype="float64") for grad in grads]
         totals = grads if totals is None else [t + g for t, g in zip(totals, grads, strict=True)]
     count = len(thetas)
-    gradients = {name: total / count for name, total in zip(names, totals or [], strict=bool(totals))}
+    gradients = dict(zip(names, [total / count for total in totals or []], strict=bool(totals)))
     return Evaluation(np.array(criteria), gradients, np.array(matrices))
