@@ -8,6 +8,8 @@ own PyTensor log-probability graph. Plots live in :mod:`pmfisher.plots`.
 from pmfisher.approximation.compare import compare
 from pmfisher.approximation.delta import delta_method
 from pmfisher.approximation.laplace import laplace
+from pmfisher.design.criterion import DesignCriterion, design_criterion
+from pmfisher.design.optimal import ApproximateDesign, ExactDesign, optimal_design
 from pmfisher.errors import (
     InsufficientMemoryError,
     NotPositiveDefiniteError,
@@ -28,6 +30,9 @@ from pmfisher.information.sandwich import sandwich_covariance
 from pmfisher.information.scores import empirical_fisher, scores
 
 __all__ = [
+    "ApproximateDesign",
+    "DesignCriterion",
+    "ExactDesign",
     "EstimatorStudy",
     "FisherInformation",
     "GaussNewtonSplit",
@@ -43,6 +48,7 @@ __all__ = [
     "compare",
     "cramer_rao_bound",
     "delta_method",
+    "design_criterion",
     "empirical_fisher",
     "find_mode",
     "fisher_information",
@@ -53,6 +59,7 @@ __all__ = [
     "laplace",
     "natural_gradient",
     "observed_information",
+    "optimal_design",
     "sandwich_covariance",
     "scores",
     "simulate_estimator",

@@ -44,8 +44,18 @@ FUNCTIONS = {
     "gauss_newton": "point, *, model=None, space='constrained'",
     "kl_curvature": "point, *, model=None, space='constrained'",
     "kl_divergence": "point, other, *, model=None",
+    "design_criterion": (
+        "design, *, model=None, point, criterion='D', parameters=None, information='auto'"
+    ),
+    "optimal_design": (
+        "*, model=None, design, point, criterion='D', runs=None, parameters=None, "
+        "random_seed=None"
+    ),
 }
 CLASSES = {
+    "ApproximateDesign",
+    "DesignCriterion",
+    "ExactDesign",
     "FisherInformation",
     "InformationMatrixTest",
     "Mode",

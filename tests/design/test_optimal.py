@@ -1,0 +1,141 @@
+"""optimal_design recovers the published optimal designs, each certified by the equivalence
+theorem (the sensitivity's maximum equals the number of parameters)."""
+
+import numpy as np
+import pymc as pm
+import pytest
+from scipy import optimize
+
+from pmfisher import optimal_design
+
+CERTIFIED = 1e-6  # sensitivity_max / p − 1 and 1 − efficiency_bound at the optimum
+
+
+def certified(result, p):
+    assert result.bound == pytest.approx(p, rel=1e-9)
+    assert result.sensitivity_max == pytest.approx(p, rel=CERTIFIED)
+    assert result.efficiency_bound >= 1 - CERTIFIED
+    assert result.weights.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def polynomial(degree):
+    with pm.Model() as model:
+        x = pm.Data("x", np.zeros(5))
+        beta = pm.Normal("beta", shape=degree + 1)
+        mean = sum(beta[j] * x**j for j in range(degree + 1))
+        pm.Normal("y", mean, 0.7, observed=np.zeros(5), shape=x.shape)
+    return model
+
+
+@pytest.fixture(scope="module")
+def logistic():
+    with pm.Model() as model:
+        dose = pm.Data("dose", np.linspace(-2.0, 2.0, 6))
+        a, b = pm.Normal("a"), pm.Normal("b")
+        pm.Bernoulli("y", logit_p=a + b * dose, observed=np.zeros(6, dtype=int), shape=dose.shape)
+    return model
+
+
+@pytest.fixture(scope="module")
+def michaelis_menten():
+    with pm.Model() as model:
+        x = pm.Data("x", np.linspace(0.1, 2.0, 6))
+        y_obs = pm.Data("y_obs", np.ones(6))
+        v_max, k = pm.HalfNormal("v_max"), pm.HalfNormal("K")
+        s = pm.HalfNormal("s")
+        rate = pm.Deterministic("rate", v_max * x / (k + x))
+        pm.Normal("y", rate, s, observed=y_obs, shape=x.shape)
+    return model
+
+
+def test_straight_line_on_candidates():
+    result = optimal_design(
+        model=polynomial(1),
+        design={"x": np.linspace(-1, 1, 21)},
+        point={"beta": np.array([0.3, 1.0])},
+    )
+    np.testing.assert_allclose(result.support["x"], [-1.0, 1.0], atol=1e-12)
+    np.testing.assert_allclose(result.weights, [0.5, 0.5], atol=1e-6)
+    certified(result, 2)
+    # M = diag(1, 1)/σ², so d(x) = tr(M⁻¹ I(x)) = 1 + x² over the candidates.
+    np.testing.assert_allclose(result.sensitivity, 1 + result.sensitivity["x"] ** 2, rtol=1e-6)
+
+
+def test_quadratic_on_candidates():
+    result = optimal_design(
+        model=polynomial(2),
+        design={"x": np.linspace(-1, 1, 21)},
+        point={"beta": np.array([0.3, 1.0, -0.5])},
+    )
+    np.testing.assert_allclose(result.support["x"], [-1.0, 0.0, 1.0], atol=1e-12)
+    np.testing.assert_allclose(result.weights, [1 / 3] * 3, atol=1e-6)
+    certified(result, 3)
+
+
+def test_two_parameter_logistic_in_a_box(logistic):
+    a, b = 0.5, 1.2
+    # Equal weights at ±z on the linear predictor maximize z²·w(z)², w = e^z/(1+e^z)²:
+    # z·tanh(z/2) = 1.
+    z = optimize.brentq(lambda z: z * np.tanh(z / 2) - 1, 0.5, 3.0)
+    assert z == pytest.approx(1.5434, abs=5e-5)
+    result = optimal_design(model=logistic, design={"dose": (-4.0, 4.0)}, point={"a": a, "b": b})
+    np.testing.assert_allclose(result.support["dose"], (np.array([-z, z]) - a) / b, atol=1e-4)
+    np.testing.assert_allclose(result.weights, [0.5, 0.5], atol=1e-4)
+    certified(result, 2)
+
+
+def test_michaelis_menten_in_a_box(michaelis_menten):
+    k, x_max = 0.5, 2.0
+    result = optimal_design(
+        model=michaelis_menten,
+        design={"x": (0.0, x_max)},
+        point={"v_max": 1.0, "K": k, "s": 0.1},
+    )
+    np.testing.assert_allclose(result.support["x"], [k * x_max / (2 * k + x_max), x_max], atol=1e-4)
+    np.testing.assert_allclose(result.weights, [0.5, 0.5], atol=1e-4)
+    certified(result, 3)  # the noise scale's information does not depend on x
+
+
+def test_atkinson_compartmental_model():
+    """Atkinson, Chaloner, Herzberg and Juritz (Biometrics 1993), theophylline in a horse:
+    η = θ₃(e^{−θ₁t} − e^{−θ₂t}), θ = (0.05884, 4.298, 21.80), t in [0, 24]; the locally
+    D-optimal design puts weight 1/3 at t = 0.2288, 1.3886 and 18.417 (also Atkinson, Donev
+    and Tobias 2007, §17.3)."""
+    with pm.Model() as model:
+        t = pm.Data("t", np.linspace(0.5, 24.0, 18))
+        theta = pm.HalfNormal("theta", 10.0, shape=3)
+        mean = theta[2] * (pm.math.exp(-theta[0] * t) - pm.math.exp(-theta[1] * t))
+        pm.Normal("y", mean, 1.0, observed=np.zeros(18), shape=t.shape)
+    result = optimal_design(
+        model=model, design={"t": (0.0, 24.0)}, point={"theta": np.array([0.05884, 4.298, 21.80])}
+    )
+    np.testing.assert_allclose(result.support["t"], [0.2288, 1.3886, 18.417], rtol=2e-4)
+    np.testing.assert_allclose(result.weights, [1 / 3] * 3, atol=1e-4)
+    certified(result, 3)
+
+
+def test_exact_designs_replicate_the_approximate_optimum(michaelis_menten):
+    """Four runs: two at each support point; the model's six observations follow the four."""
+    k, x_max = 0.5, 2.0
+    result = optimal_design(
+        model=michaelis_menten,
+        design={"x": (0.0, x_max)},
+        point={"v_max": 1.0, "K": k, "s": 0.1},
+        runs=4,
+        random_seed=1,
+    )
+    optimum = k * x_max / (2 * k + x_max)
+    np.testing.assert_allclose(result.support["x"], [optimum, optimum, x_max, x_max], atol=1e-4)
+    assert michaelis_menten["x"].get_value().size == 6
+
+
+def test_exact_logistic_design_of_two_runs(logistic):
+    z = optimize.brentq(lambda z: z * np.tanh(z / 2) - 1, 0.5, 3.0)
+    result = optimal_design(
+        model=logistic,
+        design={"dose": (-4.0, 4.0)},
+        point={"a": 0.5, "b": 1.2},
+        runs=2,
+        random_seed=3,
+    )
+    np.testing.assert_allclose(result.support["dose"], (np.array([-z, z]) - 0.5) / 1.2, atol=1e-4)
