@@ -174,6 +174,7 @@ def evaluate(
     if spec.contrast is not None:
         extra.append(spec.contrast)
     names = [*design.names, "weights"] if weights is not None else list(design.names)
+    names = names if gradient else []
     criteria, matrices, totals = [], [], None
     for theta in thetas:
         value, matrix, *grads = function(theta, *values, *extra)
