@@ -70,6 +70,7 @@ CLASSES = {
 }
 PLOTS = {
     "khat_threshold": "draws",
+    "plot_design": "result, *, path=None",
     "plot_forest": (
         "approx, reference, *, var_names=None, coords=None, "
         "names=('approximation', 'reference'), path=None"
