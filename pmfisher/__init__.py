@@ -32,8 +32,8 @@ from pmfisher.information.scores import empirical_fisher, scores
 __all__ = [
     "ApproximateDesign",
     "DesignCriterion",
-    "ExactDesign",
     "EstimatorStudy",
+    "ExactDesign",
     "FisherInformation",
     "GaussNewtonSplit",
     "InformationMatrixTest",
