@@ -48,8 +48,7 @@ FUNCTIONS = {
         "design, *, model=None, point, criterion='D', parameters=None, information='auto'"
     ),
     "optimal_design": (
-        "*, model=None, design, point, criterion='D', runs=None, parameters=None, "
-        "random_seed=None"
+        "*, model=None, design, point, criterion='D', runs=None, parameters=None, random_seed=None"
     ),
 }
 CLASSES = {
