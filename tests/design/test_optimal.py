@@ -139,3 +139,20 @@ def test_exact_logistic_design_of_two_runs(logistic):
         random_seed=3,
     )
     np.testing.assert_allclose(result.support["dose"], (np.array([-z, z]) - 0.5) / 1.2, atol=1e-4)
+
+
+def test_draws_give_the_certified_average_criterion_design(logistic):
+    """A prior over (a, b): the design maximizes the average of log det M(ξ, θ_s); its value
+    is that average, written by hand (M = Σ w p(1−p) [1, x; x, x²]), and the averaged
+    sensitivity peaks at p = 2 on the support."""
+    draws = {"a": np.array([0.5, -0.3, 0.2, 0.8]), "b": np.array([1.2, 0.8, 1.6, 1.0])}
+    result = optimal_design(model=logistic, design={"dose": (-4.0, 4.0)}, point=draws)
+    certified(result, 2)
+    x, w = result.support["dose"], result.weights
+    by_hand = []
+    for a, b in zip(draws["a"], draws["b"], strict=True):
+        p = 1 / (1 + np.exp(-(a + b * x)))
+        features = np.column_stack([np.ones_like(x), x])
+        matrix = features.T @ ((w * p * (1 - p))[:, None] * features)
+        by_hand.append(np.linalg.slogdet(matrix)[1])
+    assert result.criterion == pytest.approx(np.mean(by_hand), rel=1e-10)
