@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pymc as pm
@@ -14,13 +13,11 @@ from pmfisher._core import labelled
 from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import check_option
 from pmfisher.design.criteria import MAXIMIZED, Criterion
-from pmfisher.design.design_graph import design_graph
+from pmfisher.design.design_graph import Information, design_graph
 from pmfisher.design.evaluation import criterion_spec, evaluate, parameter_draws
 from pmfisher.errors import PMFisherError
 
 __all__ = ["DesignCriterion", "design_criterion"]
-
-Information = Literal["auto", "exact"]
 
 
 @dataclass(frozen=True)
@@ -97,8 +94,14 @@ def design_criterion(
         ``"Ds"``: the variables (or labels) of interest, the others nuisance. ``"c"``: a
         scalar deterministic's name (:math:`c = \nabla_\theta g`, the delta method) or a
         mapping label → coefficient.
-    information : {"auto", "exact"}
-        The exact closed-form information (the only route for now).
+    information : {"auto", "exact", "quadrature"}
+        ``"exact"``: the closed-form information of each observation's distribution;
+        ``"quadrature"``: each observation's :math:`E[s s^\top]` by a sum over its discrete
+        support (truncated where less than 1e-14 of the mass is left) or Gauss–Hermite on
+        the probit scale (continuous), as a differentiable graph
+        (:mod:`pmfisher.information.symbolic_quadrature`), for distributions with no closed
+        form (zero-inflated, hurdle, truncated, custom); ``"auto"``: the closed form where
+        one exists, quadrature elsewhere.
 
     Returns
     -------
@@ -135,7 +138,9 @@ def design_criterion(
     values = [np.asarray(design[name], dtype="float64") for name in names]
     spec = criterion_spec(graph, criterion, parameters)
     thetas, is_draws = parameter_draws(graph, point)
-    evaluation = evaluate(design_graph(graph, names), "total", spec, thetas, values)
+    evaluation = evaluate(
+        design_graph(graph, names, information=information), "total", spec, thetas, values
+    )
     matrices = [
         labelled.square(matrix, graph.labels, name="fisher_information", space="constrained")
         for matrix in evaluation.matrices

@@ -38,12 +38,24 @@ from pytensor.graph.traversal import ancestors
 from pmfisher._core.compilation import CompiledFunction, compile_function
 from pmfisher._core.model_graph import ModelGraph
 from pmfisher.design.criteria import Criterion, criterion_graph
-from pmfisher.errors import PMFisherError
-from pmfisher.information.symbolic_fisher import observation_information
+from pmfisher.errors import PMFisherError, UnsupportedModelError
+from pmfisher.information.symbolic_fisher import (
+    SYMBOLIC_FORMS,
+    closed_form_information,
+    observation_information,
+)
+from pmfisher.information.symbolic_quadrature import (
+    FIRST_SUPPORT,
+    LARGEST_SUPPORT,
+    TAIL_MASS,
+    quadrature_observation_information,
+    quadrature_reason,
+)
 
 __all__ = ["DesignGraph", "design_graph"]
 
 Aggregate = Literal["total", "weighted"]
+Information = Literal["auto", "exact", "quadrature"]
 
 
 @dataclass
@@ -59,7 +71,28 @@ class DesignGraph:
     following: dict[str, bool]
     fixed_of_design_length: tuple[str, ...]
     replacements: dict
+    information: Information = "exact"
+    support: int = FIRST_SUPPORT
+    tail: pt.TensorVariable | None = None
+    grown: DesignGraph | None = None
     _functions: dict = field(default_factory=dict)
+
+    def current(self) -> DesignGraph:
+        """This graph, or the one it grew into (a longer discrete support)."""
+        return self if self.grown is None else self.grown.current()
+
+    def grow(self) -> DesignGraph:
+        """The same design graph with twice the discrete quadrature support."""
+        if self.support >= LARGEST_SUPPORT:
+            raise UnsupportedModelError(
+                f"the quadrature of a discrete observation leaves more than {TAIL_MASS:g} of its "
+                f"mass beyond {self.support:,}: its tail is too heavy to sum, or it has mass on "
+                "negative integers."
+            )
+        self.grown = design_graph(
+            self.graph, self.names, information=self.information, support=2 * self.support
+        )
+        return self.grown
 
     @property
     def runs(self):
@@ -102,9 +135,10 @@ class DesignGraph:
         deterministic: str | None = None,
         gradient: bool = True,
     ) -> CompiledFunction:
-        """The compiled map ``(theta, *design[, weights][, c])`` → ``(value, matrix,
-        *gradients)``: the criterion, :math:`M`, and (with ``gradient``) its gradient with
-        respect to each design input and, for ``"weighted"``, to the weights. ``c`` is an
+        """The compiled map ``(theta, *design[, weights][, c])`` → ``(value, matrix, tail,
+        *gradients)``: the criterion, :math:`M`, the mass a discrete quadrature left out, and
+        (with ``gradient``) the criterion's gradient with respect to each design input and,
+        for ``"weighted"``, to the weights. ``c`` is an
         input for ``"c"`` without a ``deterministic``."""
         key = (aggregate, criterion, nuisance, deterministic, gradient)
         if key not in self._functions:
@@ -130,7 +164,7 @@ class DesignGraph:
                 nuisance=None if nuisance is None else np.asarray(nuisance),
                 contrast=contrast,
             )
-            outputs = [value, matrix]
+            outputs = [value, matrix, self.tail if self.tail is not None else pt.constant(0.0)]
             if gradient:
                 outputs += pt.grad(value, wrt, disconnected_inputs="ignore")
             self._functions[key] = compile_function(inputs, outputs)
@@ -153,13 +187,53 @@ def data_containers(model) -> dict[str, SharedVariable]:
     return {variable.name: variable for variable in model.data_vars}
 
 
-def design_graph(graph: ModelGraph, names: tuple[str, ...]) -> DesignGraph:
+def design_graph(
+    graph: ModelGraph,
+    names: tuple[str, ...],
+    *,
+    information: Information = "auto",
+    support: int = FIRST_SUPPORT,
+) -> DesignGraph:
     """The :class:`DesignGraph` of ``graph``'s model for the design containers ``names``,
-    built once per graph and set of names."""
+    built once per graph, set of names, information route and support.
+
+    ``information``: ``"exact"`` the closed forms of
+    :mod:`~pmfisher.information.symbolic_fisher`, ``"quadrature"`` the quadrature of
+    :mod:`~pmfisher.information.symbolic_quadrature` for every observed variable, ``"auto"``
+    the closed form where one exists and quadrature elsewhere.
+    """
     cache = graph.companion(_DesignGraphs)
-    if names not in cache:
-        cache[names] = _build(graph, names)
-    return cache[names]
+    key = (names, information, support)
+    if key not in cache:
+        cache[key] = _build(graph, names, information, support)
+    return cache[key]
+
+
+def _observation_information(graph: ModelGraph, information: Information, support: int):
+    """Observed-variable name → per-observation information graph, and the tails."""
+    graph.require_observations()
+    closed = all(type(rv.owner.op) in SYMBOLIC_FORMS for rv in graph.observed_rvs)
+    if information == "exact" or (information == "auto" and closed):
+        try:
+            return graph.companion(observation_information), []
+        except UnsupportedModelError as error:
+            if closed or quadrature_reason(graph) is not None:
+                raise
+            raise UnsupportedModelError(
+                f"{error} information='quadrature' (or 'auto') computes it by quadrature."
+            ) from None
+    reason = quadrature_reason(graph)
+    if reason is not None:
+        raise UnsupportedModelError(f"the information as a function of the design: {reason}.")
+    informations, tails = {}, []
+    for rv in graph.observed_rvs:
+        if information == "auto" and type(rv.owner.op) in SYMBOLIC_FORMS:
+            informations[rv.name] = closed_form_information(graph, rv)
+            continue
+        informations[rv.name], tail = quadrature_observation_information(graph, rv, support)
+        if tail is not None:
+            tails.append(tail)
+    return informations, tails
 
 
 class _DesignGraphs(dict):
@@ -167,7 +241,9 @@ class _DesignGraphs(dict):
         super().__init__()
 
 
-def _build(graph: ModelGraph, names: tuple[str, ...]) -> DesignGraph:
+def _build(
+    graph: ModelGraph, names: tuple[str, ...], information_route: Information, support: int
+) -> DesignGraph:
     model = graph.model
     containers = data_containers(model)
     observed_containers = {
@@ -211,7 +287,7 @@ def _build(graph: ModelGraph, names: tuple[str, ...]) -> DesignGraph:
     )
     runs = inputs[0].shape[0]
     replacements = dict(zip((containers[name] for name in names), inputs, strict=True))
-    information = graph.companion(observation_information)
+    information, tails = _observation_information(graph, information_route, support)
     read = set(ancestors(list(information.values())))
     fixed_of_design_length = []
     for name, container in containers.items():
@@ -231,13 +307,9 @@ def _build(graph: ModelGraph, names: tuple[str, ...]) -> DesignGraph:
             and int(length.get_value()) == current_length
         ):
             replacements[length] = pt.cast(runs, length.dtype)
-    per_variable = dict(
-        zip(
-            information,
-            graph_replace(list(information.values()), replacements, strict=False),
-            strict=True,
-        )
-    )
+    replaced = graph_replace([*information.values(), *tails], replacements, strict=False)
+    per_variable = dict(zip(information, replaced[: len(information)], strict=True))
+    tail = pt.max(pt.stack(replaced[len(information) :])) if tails else None
     unused = [
         name
         for name, variable in zip(names, inputs, strict=True)
@@ -261,4 +333,7 @@ def _build(graph: ModelGraph, names: tuple[str, ...]) -> DesignGraph:
         following,
         tuple(fixed_of_design_length),
         replacements,
+        information_route,
+        support,
+        tail,
     )

@@ -18,6 +18,7 @@ from pmfisher._core.definiteness import positive_definite, require_finite
 from pmfisher.design.criteria import MAXIMIZED, Criterion
 from pmfisher.design.design_graph import Aggregate, DesignGraph
 from pmfisher.errors import PMFisherError, PointError
+from pmfisher.information.symbolic_quadrature import TAIL_MASS
 
 __all__ = ["CriterionSpec", "Evaluation", "criterion_spec", "evaluate", "parameter_draws"]
 
@@ -162,6 +163,7 @@ def evaluate(
 ) -> Evaluation:
     """The criterion at the design ``values`` (one array per container) for every row of
     ``thetas``; raises ``NotPositiveDefiniteError`` when the information is singular."""
+    design = design.current()
     design.check_length(int(np.shape(values[0])[0]))
     function = design.function(
         aggregate,
@@ -177,7 +179,11 @@ def evaluate(
     names = names if gradient else []
     criteria, matrices, totals = [], [], None
     for theta in thetas:
-        value, matrix, *grads = function(theta, *values, *extra)
+        value, matrix, tail, *grads = function(theta, *values, *extra)
+        if tail > TAIL_MASS:  # a discrete quadrature's support is too short here
+            return evaluate(
+                design.grow(), aggregate, spec, thetas, values, weights, gradient=gradient
+            )
         if not np.isfinite(value):
             positive_definite(
                 matrix,

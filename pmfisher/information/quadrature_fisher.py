@@ -27,153 +27,90 @@ semi-definite by construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from pytensor.graph.traversal import ancestors
-from scipy import special
 
-from pmfisher._core import derivatives, labelled
-from pmfisher._core.compilation import CompiledFunction, compile_function
+from pmfisher._core.compilation import compile_function
 from pmfisher._core.model_graph import ModelGraph
 from pmfisher.errors import UnsupportedModelError
+from pmfisher.information.symbolic_quadrature import (
+    FIRST_SUPPORT,
+    LARGEST_SUPPORT,
+    TAIL_MASS,
+    quadrature_observation_information,
+    quadrature_reason,
+)
 
-__all__ = ["HERMITE_NODES", "TAIL_MASS", "quadrature_fisher_matrix", "quadrature_reason"]
-
-#: A discrete observation's support is summed until less probability than this is left.
-TAIL_MASS = 1e-14
-#: Gauss–Hermite nodes on the probit scale for a continuous observation. Sixteen keep the
-#: outermost node's tail probability at 1.4e-6, where quantile functions written through
-#: ``erfinv(2p - 1)`` are still accurate (at twenty, PyMC's Beta quantile is not finite), and
-#: reproduce the closed forms of the Normal, Gamma and Beta to 6e-10, relative
-#: (``tests/information/test_quadrature_fisher.py``).
-HERMITE_NODES = 16
-# The largest support searched for a discrete observation before giving up.
-LARGEST_SUPPORT = 2**22
-
-
-def quadrature_reason(graph: ModelGraph) -> str | None:
-    """Why the quadrature estimator does not apply to ``graph``'s model, or ``None``."""
-    observed = set(graph.observed_rvs)
-    for rv in graph.observed_rvs:
-        if getattr(rv.owner.op, "ndim_supp", 0) != 0:
-            return (
-                f"the observed variable {rv.name} is multivariate "
-                f"({labelled.distribution_name(rv)}); quadrature covers univariate observations"
-            )
-        dependent = [var.name for var in ancestors(rv.owner.inputs) if var in observed]
-        if dependent:
-            return (
-                f"the distribution of {rv.name} depends on the observed {', '.join(dependent)}, "
-                "so the observations are not conditionally independent given the parameters"
-            )
-    return None
-
-
-@dataclass(frozen=True)
-class _Variable:
-    """One observed variable's log-density at a matrix of nodes (nodes × observations) and
-    its scores there, compiled; ``discrete`` says which quadrature applies."""
-
-    name: str
-    discrete: bool
-    size: int
-    log_density: CompiledFunction  # (theta, nodes) -> (K, n)
-    information: CompiledFunction  # (theta, nodes, weights) -> (d, d)
-    quantile: CompiledFunction | None  # (theta, probabilities) -> (K, n)
-
-
-def _variables(graph: ModelGraph) -> list[_Variable]:
-    reason = quadrature_reason(graph)
-    if reason is not None:
-        raise UnsupportedModelError(f"method='quadrature' is not available: {reason}.")
-    variables = []
-    for rv in graph.observed_rvs:
-        [random] = graph.of_theta([rv], observed="random")
-        data = graph.data_inputs[rv.name]
-        size = int(np.prod(pt.as_tensor(data).shape.eval(), dtype=int))
-        discrete = rv.dtype.startswith(("int", "uint"))
-        nodes = pt.matrix("nodes", dtype=rv.dtype)
-        flat_random = pt.broadcast_to(random, pt.as_tensor(data).shape).ravel()
-        log_density = pt.cast(pm.logp(flat_random, nodes), "float64")
-        weights = pt.matrix("weights", dtype="float64")
-        scores = derivatives.jacobian_forward(log_density.ravel(), graph.theta)
-        information = pt.dot(scores.T, weights.ravel()[:, None] * scores)
-        quantile = None
-        if not discrete:
-            probabilities = pt.matrix("probabilities", dtype="float64")
-            try:
-                quantile_graph = pm.icdf(flat_random, probabilities)
-            except NotImplementedError:
-                raise UnsupportedModelError(
-                    f"method='quadrature' is not available: the observed variable {rv.name} "
-                    f"({labelled.distribution_name(rv)}) has no quantile function (icdf) in "
-                    "PyMC, which the continuous quadrature needs."
-                ) from None
-            quantile = compile_function([graph.theta, probabilities], quantile_graph)
-        variables.append(
-            _Variable(
-                rv.name,
-                discrete,
-                size,
-                compile_function([graph.theta, nodes], log_density),
-                compile_function([graph.theta, nodes, weights], information),
-                quantile,
-            )
-        )
-    return variables
+__all__ = ["quadrature_fisher_matrix"]
 
 
 def quadrature_fisher_matrix(graph: ModelGraph, theta: np.ndarray) -> np.ndarray:
     """The Fisher information of ``graph``'s likelihood at the flat ``theta`` by quadrature
-    (see the module docstring), ``(d, d)``.
+    (see the module docstring), ``(d, d)``; a discrete support is doubled until less than
+    ``TAIL_MASS`` of every observation's mass lies beyond it.
 
     Raises ``UnsupportedModelError`` naming the variable when quadrature does not apply.
     """
     theta = np.asarray(theta, dtype="float64")
-    matrix = np.zeros((graph.size, graph.size))
-    for variable in graph.companion(_variables):
-        if variable.discrete:
-            nodes, weights = _discrete_nodes(variable, theta)
-        else:
-            nodes, weights = _continuous_nodes(variable, theta)
-        matrix += variable.information(theta, nodes, weights)
-    return 0.5 * (matrix + matrix.T)
-
-
-def _discrete_nodes(variable: _Variable, theta: np.ndarray):
-    below = variable.log_density(theta, np.full((1, variable.size), -1, dtype="int64"))
-    if np.any(np.isfinite(below) & (below > -np.inf)):
-        raise UnsupportedModelError(
-            f"method='quadrature' is not available: the observed variable {variable.name} puts "
-            "mass on negative integers; the discrete quadrature sums over 0, 1, 2, ..."
-        )
-    upper = 64
+    functions = graph.companion(_Functions)
+    _refuse_negative_support(graph, functions, theta)
+    support = FIRST_SUPPORT
     while True:
-        nodes = np.broadcast_to(np.arange(upper)[:, None], (upper, variable.size))
-        mass = np.exp(variable.log_density(theta, nodes.astype("int64")))
-        left = 1.0 - mass.sum(axis=0)
-        if np.all(left <= TAIL_MASS):
-            return nodes.astype("int64"), mass
-        if upper >= LARGEST_SUPPORT:
+        matrix, tail = functions.information(support)(theta)
+        if tail <= TAIL_MASS:
+            return 0.5 * (matrix + matrix.T)
+        if support >= LARGEST_SUPPORT:
             raise UnsupportedModelError(
-                f"method='quadrature': the observed variable {variable.name} leaves "
-                f"{left.max():.2g} of its mass beyond {upper:,}; its tail is too heavy to sum."
+                f"method='quadrature': a discrete observation leaves {tail:.2g} of its mass "
+                f"beyond {support:,}; its tail is too heavy to sum."
             )
-        upper *= 2
+        support *= 2
 
 
-def _continuous_nodes(variable: _Variable, theta: np.ndarray):
-    z, w = special.roots_hermitenorm(HERMITE_NODES)
-    probabilities = np.broadcast_to(special.ndtr(z)[:, None], (z.size, variable.size))
-    nodes = variable.quantile(theta, np.ascontiguousarray(probabilities))
-    if not np.all(np.isfinite(nodes)):
-        raise UnsupportedModelError(
-            f"method='quadrature': the quantile function of the observed variable "
-            f"{variable.name} is not finite at the Gauss–Hermite nodes' probabilities "
-            f"({probabilities[0, 0]:.3g} to {probabilities[-1, 0]:.3g})."
-        )
-    weights = np.broadcast_to((w / w.sum())[:, None], nodes.shape)
-    return np.asarray(nodes, dtype="float64"), np.ascontiguousarray(weights)
+class _Functions:
+    """The compiled information for each discrete support tried, and the log-mass at −1."""
+
+    def __init__(self, graph: ModelGraph):
+        reason = quadrature_reason(graph)
+        if reason is not None:
+            raise UnsupportedModelError(f"method='quadrature' is not available: {reason}.")
+        self.graph = graph
+        self._by_support: dict = {}
+        discrete = [rv for rv in graph.observed_rvs if rv.dtype.startswith(("int", "uint"))]
+        self.below_support = None
+        if discrete:
+            values = []
+            for rv in discrete:
+                [random] = graph.of_theta([rv], observed="random")
+                flat = random.ravel()
+                values.append(pm.logp(flat, pt.full_like(flat, -1)).max())
+            self.below_support = (
+                [rv.name for rv in discrete],
+                compile_function([graph.theta], pt.stack(values)),
+            )
+
+    def information(self, support: int):
+        if support not in self._by_support:
+            graph = self.graph
+            parts = [
+                quadrature_observation_information(graph, rv, support) for rv in graph.observed_rvs
+            ]
+            d = graph.size
+            matrix = pt.add(*[info.reshape((-1, d, d)).sum(0) for info, _ in parts])
+            tails = [tail for _, tail in parts if tail is not None]
+            tail = pt.max(pt.stack(tails)) if tails else pt.constant(0.0)
+            self._by_support[support] = compile_function([graph.theta], [matrix, tail])
+        return self._by_support[support]
+
+
+def _refuse_negative_support(graph, functions: _Functions, theta) -> None:
+    if functions.below_support is None:
+        return
+    names, function = functions.below_support
+    for name, value in zip(names, function(theta), strict=True):
+        if np.isfinite(value):
+            raise UnsupportedModelError(
+                f"method='quadrature' is not available: the observed variable {name} puts "
+                "mass on negative integers; the discrete quadrature sums over 0, 1, 2, ..."
+            )

@@ -31,7 +31,12 @@ from pmfisher._core.model_graph import ModelGraph
 from pmfisher.errors import UnsupportedModelError
 from pmfisher.information.exact_fisher import unsupported_reason
 
-__all__ = ["SYMBOLIC_FORMS", "SymbolicForm", "observation_information"]
+__all__ = [
+    "SYMBOLIC_FORMS",
+    "SymbolicForm",
+    "closed_form_information",
+    "observation_information",
+]
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,12 @@ def observation_information(graph: ModelGraph) -> dict[str, pt.TensorVariable]:
         )
     if reason is not None:
         raise UnsupportedModelError(f"the information as a function of the design: {reason}.")
-    return {rv.name: _variable_information(graph, rv) for rv in graph.observed_rvs}
+    return {rv.name: closed_form_information(graph, rv) for rv in graph.observed_rvs}
 
 
-def _variable_information(graph: ModelGraph, rv) -> pt.TensorVariable:
+def closed_form_information(graph: ModelGraph, rv) -> pt.TensorVariable:
+    """The information of each observation of ``rv`` (whose distribution is in
+    :data:`SYMBOLIC_FORMS`), ``(*shape, d, d)``."""
     op = rv.owner.op
     form = SYMBOLIC_FORMS[type(op)]
     size = op.size_param(rv.owner)
