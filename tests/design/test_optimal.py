@@ -156,3 +156,30 @@ def test_draws_give_the_certified_average_criterion_design(logistic):
         matrix = features.T @ ((w * p * (1 - p))[:, None] * features)
         by_hand.append(np.linalg.slogdet(matrix)[1])
     assert result.criterion == pytest.approx(np.mean(by_hand), rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("criterion", "parameters"), [("A", None), ("Ds", ["beta[2]"])], ids=["A", "Ds-curvature"]
+)
+def test_quadratic_a_and_ds_optimal_weights_are_a_quarter_a_half_a_quarter(criterion, parameters):
+    """On −1, 0, 1 with weights (w, 1 − 2w, w): tr M⁻¹ = σ²[(2w + 1)/(2w(1 − 2w)) + 1/(2w)] is
+    least at w = 1/4 (8σ²), and so is the variance of the curvature, σ²/(2w(1 − 2w)) (8σ²);
+    each certificate's bound is the criterion's own constant (tr M⁻¹; s = 1)."""
+    result = optimal_design(
+        model=polynomial(2),
+        design={"x": np.linspace(-1, 1, 21)},
+        point={"beta": np.array([0.3, 1.0, -0.5])},
+        criterion=criterion,
+        parameters=parameters,
+    )
+    sigma2 = 0.7**2
+    w = optimize.minimize_scalar(
+        lambda w: (2 * w + 1) / (2 * w * (1 - 2 * w)) + 1 / (2 * w), bounds=(0.01, 0.49)
+    ).x
+    assert w == pytest.approx(0.25, abs=1e-5)
+    np.testing.assert_allclose(result.support["x"], [-1.0, 0.0, 1.0], atol=1e-12)
+    np.testing.assert_allclose(result.weights, [0.25, 0.5, 0.25], atol=1e-4)
+    bound = 8 * sigma2 if criterion == "A" else 1.0
+    assert result.bound == pytest.approx(bound, rel=1e-6)
+    assert result.sensitivity_max == pytest.approx(bound, rel=1e-6)
+    assert result.efficiency_bound >= 1 - 1e-6
