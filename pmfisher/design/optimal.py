@@ -13,6 +13,7 @@ from pmfisher._core.model_graph import model_graph, resolve_model
 from pmfisher._core.options import check_option
 from pmfisher.design.approximate import approximate_design
 from pmfisher.design.criteria import Criterion
+from pmfisher.design.criterion import DesignCriterion
 from pmfisher.design.design_graph import design_graph
 from pmfisher.design.evaluation import criterion_spec, parameter_draws
 from pmfisher.design.exact import exact_design
@@ -45,6 +46,8 @@ class ApproximateDesign:
         :math:`b / \max_x s(x, \xi) \le \text{eff}(\xi)`: 1 certifies the design optimal.
     criterion : float
         The criterion of the design's normalized information :math:`\sum_r w_r I(x_r)`.
+    name : str
+        Which criterion (``"D"``, ``"A"``, ``"Ds"``, ``"c"``).
     """
 
     support: dict[str, np.ndarray]
@@ -54,6 +57,31 @@ class ApproximateDesign:
     bound: float
     efficiency_bound: float
     criterion: float
+    name: str = "D"
+
+    def efficiency(self, design: DesignCriterion, runs: int) -> float:
+        r"""The efficiency of an exact design of ``runs`` runs against this optimum, from its
+        :func:`~pmfisher.design_criterion` (same model, point and criterion; every
+        observation one of its runs). With :math:`M_n` its information and :math:`M^*` the
+        optimum's per run:
+
+        .. math::
+
+            \text{D: } \left(\frac{\det M_n / n^p}{\det M^*}\right)^{1/p}, \quad
+            \text{Ds: the same with } s, \quad
+            \text{A, c: } \frac{\Psi(M^*)}{n\,\Psi(M_n)},
+
+        the fraction of the runs the optimum would need for the same precision.
+        """
+        if design.criterion != self.name:
+            raise PMFisherError(
+                f"the design's criterion is {design.criterion!r}, the optimum's {self.name!r}."
+            )
+        if self.name in {"D", "Ds"}:
+            # The bound is p (D) or s (Ds): the exponent's dimension.
+            log_ratio = design.value - self.bound * np.log(runs) - self.criterion
+            return float(np.exp(log_ratio / self.bound))
+        return float(self.criterion / (runs * design.value))
 
 
 @dataclass(frozen=True)
@@ -168,6 +196,7 @@ def optimal_design(
         bound=certificate.bound,
         efficiency_bound=certificate.efficiency_bound,
         criterion=certificate.value,
+        name=criterion,
     )
 
 

@@ -6,7 +6,7 @@ import pymc as pm
 import pytest
 from scipy import optimize
 
-from pmfisher import optimal_design
+from pmfisher import design_criterion, optimal_design
 
 CERTIFIED = 1e-6  # sensitivity_max / p − 1 and 1 − efficiency_bound at the optimum
 
@@ -183,3 +183,18 @@ def test_quadratic_a_and_ds_optimal_weights_are_a_quarter_a_half_a_quarter(crite
     assert result.bound == pytest.approx(bound, rel=1e-6)
     assert result.sensitivity_max == pytest.approx(bound, rel=1e-6)
     assert result.efficiency_bound >= 1 - 1e-6
+
+
+def test_efficiency_of_a_users_design_against_the_optimum():
+    """Runs at −1, 0, 1, 1 against ±1 with weights ½: per run M = [[1, ¼], [¼, ¾]]/σ²
+    against I/σ², so the D-efficiency is √(3/4 − 1/16) = √(11/16); for A it is
+    tr(I)/tr(M⁻¹) with tr(M⁻¹) = (1 + ¾)/(11/16) (per run, σ² aside)."""
+    model = polynomial(1)
+    point = {"beta": np.array([0.3, 1.0])}
+    runs = np.array([-1.0, 0.0, 1.0, 1.0])
+    for criterion, expected in [("D", np.sqrt(11 / 16)), ("A", 2 / ((7 / 4) / (11 / 16)))]:
+        optimum = optimal_design(
+            model=model, design={"x": np.linspace(-1, 1, 21)}, point=point, criterion=criterion
+        )
+        user = design_criterion({"x": runs}, model=model, point=point, criterion=criterion)
+        assert optimum.efficiency(user, runs=4) == pytest.approx(expected, rel=1e-6)
