@@ -198,3 +198,23 @@ def test_efficiency_of_a_users_design_against_the_optimum():
         )
         user = design_criterion({"x": runs}, model=model, point=point, criterion=criterion)
         assert optimum.efficiency(user, runs=4) == pytest.approx(expected, rel=1e-6)
+
+
+def test_two_factors_in_a_square_put_a_quarter_on_each_corner():
+    """y = a + b·x₁ + c·x₂ on [−1, 1]²: the 2² factorial, weight ¼ per corner (p = 3)."""
+    with pm.Model() as model:
+        x1 = pm.Data("x1", np.zeros(4))
+        x2 = pm.Data("x2", np.zeros(4))
+        beta = pm.Normal("beta", shape=3)
+        pm.Normal(
+            "y", beta[0] + beta[1] * x1 + beta[2] * x2, 1.0, observed=np.zeros(4), shape=x1.shape
+        )
+    result = optimal_design(
+        model=model,
+        design={"x1": (-1.0, 1.0), "x2": (-1.0, 1.0)},
+        point={"beta": np.array([0.1, 0.5, -0.4])},
+    )
+    corners = sorted(zip(result.support["x1"].round(6), result.support["x2"].round(6), strict=True))
+    assert corners == [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)]
+    np.testing.assert_allclose(result.weights, [0.25] * 4, atol=1e-4)
+    certified(result, 3)
