@@ -119,6 +119,12 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     for times, colour, label in [(NAIVE, "C0", "naive"), (optimal_times, "C3", "D-optimal")]:
         left.scatter(times, concentration(times, POINT["V"], POINT["k"], POINT["ka"]),
                      color=colour, zorder=3, label=f"{label} schedule")  # fmt: skip
+    # The optimal schedule replicates its support points: say how many samples each holds.
+    unique, counts = np.unique(np.round(optimal_times, 3), return_counts=True)
+    for time, count in zip(unique, counts, strict=True):
+        level = concentration(time, POINT["V"], POINT["k"], POINT["ka"])
+        left.annotate(f"×{count}", (time, level), xytext=(6, 6), textcoords="offset points",
+                      color="C3")  # fmt: skip
     left.set(xlabel="time after dose (h)", ylabel="concentration",
              title=f"naive schedule: D-efficiency {efficiency:.2f}")  # fmt: skip
     left.legend()
