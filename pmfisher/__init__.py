@@ -8,6 +8,8 @@ own PyTensor log-probability graph. Plots live in :mod:`pmfisher.plots`.
 from pmfisher.approximation.compare import compare
 from pmfisher.approximation.delta import delta_method
 from pmfisher.approximation.laplace import laplace
+from pmfisher.design.criterion import DesignCriterion, design_criterion
+from pmfisher.design.optimal import ApproximateDesign, ExactDesign, optimal_design
 from pmfisher.errors import (
     ArgumentError,
     ConvergenceError,
@@ -32,9 +34,12 @@ from pmfisher.information.sandwich import sandwich_covariance
 from pmfisher.information.scores import empirical_fisher, scores
 
 __all__ = [
+    "ApproximateDesign",
     "ArgumentError",
     "ConvergenceError",
+    "DesignCriterion",
     "EstimatorStudy",
+    "ExactDesign",
     "FisherInformation",
     "GaussNewtonSplit",
     "InformationMatrixTest",
@@ -51,6 +56,7 @@ __all__ = [
     "compare",
     "cramer_rao_bound",
     "delta_method",
+    "design_criterion",
     "empirical_fisher",
     "find_mode",
     "fisher_information",
@@ -61,6 +67,7 @@ __all__ = [
     "laplace",
     "natural_gradient",
     "observed_information",
+    "optimal_design",
     "sandwich_covariance",
     "scores",
     "simulate_estimator",

@@ -3,6 +3,7 @@
 The public home of the reporting layer's plots (:mod:`pmfisher.reporting.plots` holds them).
 """
 
+from pmfisher.reporting.design_plots import plot_design
 from pmfisher.reporting.plots import (
     khat_threshold,
     plot_forest,
@@ -17,6 +18,7 @@ from pmfisher.reporting.plots import (
 
 __all__ = [
     "khat_threshold",
+    "plot_design",
     "plot_forest",
     "plot_group_comparison",
     "plot_information",

@@ -70,8 +70,19 @@ FUNCTIONS = {
         "ci='wald', level=0.95, var_names=None, structure='auto', random_seed=None, "
         "progressbar=True"
     ),
+    "design_criterion": (
+        "design, *, model=None, point, criterion='D', parameters=None, information='auto', "
+        "progressbar=True"
+    ),
+    "optimal_design": (
+        "*, model=None, design, point, criterion='D', runs=None, parameters=None, "
+        "random_seed=None, progressbar=True"
+    ),
 }
 CLASSES = {
+    "ApproximateDesign",
+    "DesignCriterion",
+    "ExactDesign",
     "FisherInformation",
     "InformationMatrixTest",
     "Mode",
@@ -90,6 +101,7 @@ CLASSES = {
 }
 PLOTS = {
     "khat_threshold": "draws",
+    "plot_design": "result, *, path=None",
     "plot_forest": (
         "approx, reference, *, var_names=None, coords=None, "
         "names=('approximation', 'reference'), path=None"

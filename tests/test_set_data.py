@@ -78,7 +78,10 @@ def test_every_public_function_taking_a_model_is_covered():
         if inspect.isfunction(function := getattr(pmfisher, name))
         and "model" in inspect.signature(function).parameters
     }
-    assert taking_a_model == set(CALLS)
+    # A design function sets the containers it designs itself, and observed values do not
+    # enter an expected information: tests/design checks that it reads the others as they are.
+    designing = {"design_criterion", "optimal_design"}
+    assert taking_a_model - designing == set(CALLS)
 
 
 def _numbers(result, prefix="") -> dict[str, np.ndarray]:

@@ -7,9 +7,13 @@ Space = Literal["constrained", "unconstrained"]
 Terms = Literal["likelihood", "posterior"]
 Structure = Literal["auto", "dense", "sparse"]
 # How the expected information is computed.
-Method = Literal["auto", "exact", "monte_carlo"]
+Method = Literal["auto", "exact", "quadrature", "monte_carlo"]
 # Which information matrix a result rests on (the sandwich: for the covariance J⁻¹KJ⁻¹).
 Information = Literal["observed", "expected", "sandwich"]
+# Which expected information a design criterion rests on (its closed forms, or quadrature).
+DesignInformation = Literal["auto", "exact", "quadrature"]
+# The criterion of an experimental design.
+Criterion = Literal["D", "A", "E", "Ds", "c"]
 # Which intervals a summary gives.
 Interval = Literal["wald", "profile"]
 NotPositiveDefinite = Literal["raise", "regularize"]

@@ -27,6 +27,7 @@ from pmfisher.information.exact_fisher import (
     fisher_structure,
     unsupported_reason,
 )
+from pmfisher.information.quadrature_fisher import quadrature_fisher_matrix
 from pmfisher.information.sparse_fisher import SparseFisher
 
 __all__ = ["FisherInformation", "fisher_information"]
@@ -121,6 +122,12 @@ def fisher_information(
         own parameters :math:`\eta_i` and :math:`J_i = \partial\eta_i/\partial\theta` by
         autodiff (Normal, StudentT, Bernoulli, Binomial, Poisson, NegativeBinomial,
         Exponential, Gamma, Beta, LogNormal; conditionally independent observations).
+        ``"quadrature"``: for conditionally independent univariate observations of any
+        distribution (zero-inflated, hurdle, truncated, custom), each observation's
+        :math:`E[s_i s_i^\top]` by a sum over its support (discrete, truncated where less than
+        1e-14 of the mass is left) or Gauss–Hermite on the probit scale through its quantile
+        function (continuous); deterministic, no Monte Carlo noise
+        (:mod:`pmfisher.information.quadrature_fisher`).
         ``"monte_carlo"``: simulate ``replicates`` data sets from the model's forward graph and
         average :math:`s_r s_r^\top` and :math:`-\nabla^2\ell_r`, vectorized over replicates.
         ``"auto"``: exact where available, else Monte Carlo.
@@ -179,6 +186,16 @@ def fisher_information(
         method = "exact" if unsupported_reason(graph) is None else "monte_carlo"
     if method == "exact":
         return _exact(graph, x, structure)
+    if method == "quadrature":
+        if structure == "sparse":
+            raise ArgumentError(
+                "structure='sparse' is not available for method='quadrature', which forms "
+                "the dense matrix; method='exact' has a sparse route."
+            )
+        matrix = quadrature_fisher_matrix(graph, x)
+        require_finite(matrix, graph.labels, "the quadrature Fisher information")
+        zeros = np.zeros_like(matrix)
+        return _result(graph, matrix, matrix, zeros, zeros, "quadrature", estimator="quadrature")
     if structure == "sparse":
         reason = unsupported_reason(graph)
         raise ArgumentError(

@@ -31,7 +31,8 @@ DEFAULT_DIRECTORY = Path("case_studies")
 
 #: The case studies: the score's two moments, curvature at the peak, Cramér–Rao, KL
 #: curvature, the Gaussian information matrix, reparameterization, the logistic Hessian and
-#: the Gauss–Newton collapse; then Laplace against NUTS (up to 10,000 groups).
+#: the Gauss–Newton collapse; then Laplace against NUTS (up to 10,000 groups); then an optimal
+#: pharmacokinetic sampling schedule.
 CASE_STUDIES = (
     "score_two_forms",
     "curvature_at_the_peak",
@@ -52,6 +53,7 @@ CASE_STUDIES = (
     "nested_laplace_frailties",
     "nested_laplace_gaussian_process",
     "nested_laplace_glmm",
+    "optimal_design_pk",
 )
 
 

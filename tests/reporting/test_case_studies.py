@@ -243,6 +243,31 @@ def test_nested_laplace_glmm(out_dir):
         assert 0.8 < entry["intercepts"]["median_sd_ratio"] < 1.2
 
 
+def test_optimal_design_pk(out_dir):
+    summary = run("optimal_design_pk", out_dir)
+    approximate = summary["approximate_design"]
+    # Certified by the equivalence theorem: max sensitivity = p = 3 at equal weights.
+    assert approximate["bound"] == pytest.approx(3.0, rel=1e-9)
+    assert approximate["sensitivity_max"] == pytest.approx(3.0, rel=1e-6)
+    assert approximate["efficiency_bound"] >= 1 - 1e-6
+    np.testing.assert_allclose(approximate["weights"], [1 / 3] * 3, atol=1e-4)
+    # The 8-sample schedule replicates the approximate design's support points.
+    support = np.array(approximate["support"])
+    exact = np.array(summary["exact_design"])
+    assert exact.size == 8
+    assert np.abs(exact[:, None] - support[None, :]).min(axis=1).max() < 1e-3
+    assert summary["log_det_optimal"] > summary["log_det_naive"]
+    assert summary["naive_efficiency"] == pytest.approx(
+        np.exp((summary["log_det_naive"] - summary["log_det_optimal"]) / 3), rel=1e-12
+    )
+    # The simulation confirms the bound: smaller generalized variance under the optimal
+    # schedule, whose MLE is in its asymptotic regime (variances within 20% of the bound).
+    naive, optimal = summary["naive"], summary["optimal"]
+    assert optimal["generalized_variance"] < naive["generalized_variance"]
+    assert optimal["generalized_variance_bound"] < naive["generalized_variance_bound"]
+    np.testing.assert_allclose(optimal["variance"], optimal["bound_variance"], rtol=0.2)
+
+
 def test_every_case_study_is_tested():
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     laplace_tests = (Path(__file__).parent / "test_laplace_case_studies.py").read_text()
