@@ -27,11 +27,12 @@ FUNCTIONS = {
     ),
     "laplace": (
         "*, model=None, draws=4000, terms='posterior', space='unconstrained', latent=None, "
-        "hyper='gaussian', importance_sampling=None, not_positive_definite='raise', "
+        "hyper='gaussian', nodes=5, importance_sampling=None, not_positive_definite='raise', "
         "structure='auto', random_seed=None, chains=2, tune=1000"
     ),
     "delta_method": "result, var_names=None, *, model=None",
     "compare": "approx, reference, *, var_names=None",
+    "bayes_factors": "results, *, prior_probabilities=None",
     "cramer_rao_bound": "point, *, model=None, space='constrained'",
     "simulate_estimator": (
         "point, *, model=None, replicates=500, executor=None, random_seed=None, "

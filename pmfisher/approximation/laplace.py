@@ -12,7 +12,8 @@ Structure of the result (an :class:`xarray.DataTree`; other modules rely on it):
     ``mean_vector`` (dim ``param``), ``covariance_matrix`` and ``precision_matrix`` (dims
     ``param_i`` × ``param_j``), labelled like ``"beta[x1]"`` in the approximation's
     ``space``, and the scalar ``pareto_k`` (``-inf`` when the importance ratios are constant,
-    i.e. the Gaussian is exact). Above ``DENSE_FIT_LIMIT`` parameters on the sparse route
+    i.e. the Gaussian is exact), ``log_marginal_likelihood*`` (:mod:`.marginal_likelihood`).
+    Above ``DENSE_FIT_LIMIT`` parameters on the sparse route
     (``attrs["structure"] == "sparse"``) the dense d × d covariance could not be held in
     memory, so ``fit`` holds no ``covariance_matrix`` and its ``precision_matrix`` is backed by
     a pydata ``sparse.COO`` array (``fit["precision_matrix"].data.tocsr()`` for SciPy).
@@ -68,6 +69,7 @@ from pmfisher.approximation.importance_sampling import (
     psis,
     systematic_resample,
 )
+from pmfisher.approximation.marginal_likelihood import DEFAULT_NODES, joint_fit
 from pmfisher.errors import PMFisherError
 from pmfisher.fitting.mode import require_converged
 from pmfisher.fitting.mode_cache import current_mode
@@ -78,7 +80,6 @@ if TYPE_CHECKING:
 __all__ = ["laplace"]
 
 ImportanceSampling = Literal["psis"]
-# Above this Pareto k̂ importance-sampling estimates are unreliable (Vehtari et al., 2024).
 # Up to this many parameters (32 MB per matrix) fit holds dense matrices whatever the route.
 DENSE_FIT_LIMIT = 2000
 # Draws are pushed forward in chunks whose estimated working memory stays below this.
@@ -96,6 +97,7 @@ def laplace(
     space: Space = "unconstrained",
     latent: Sequence[str] | str | None = None,
     hyper: Hyper = "gaussian",
+    nodes: int = DEFAULT_NODES,
     importance_sampling: ImportanceSampling | None = None,
     not_positive_definite: NotPositiveDefinite = "raise",
     structure: Structure = "auto",
@@ -147,11 +149,11 @@ def laplace(
         Free variables integrated out by a Laplace approximation at their conditional mode
         (:mod:`pmfisher.approximation.nested_laplace`): the hyperparameters :math:`\varphi`
         come from ``hyper``, the latent variables from their conditional Gaussian given each
-        draw of :math:`\varphi`. Works in the unconstrained space, without
-        ``importance_sampling``.
-    hyper : {"gaussian", "nuts"}
-        With ``latent``: the Gaussian at the mode of the Laplace marginal, or PyMC's NUTS
-        on it (``chains`` chains of ``draws / chains`` draws after ``tune`` tuning steps).
+        draw of :math:`\varphi`; in the unconstrained space, without ``importance_sampling``.
+    hyper, nodes : {"gaussian", "quadrature", "nuts"}, int
+        With ``latent``: the Gaussian at the mode of the Laplace marginal, adaptive
+        Gauss–Hermite quadrature on it, ``nodes`` (odd) per dimension (``adaptive_quadrature``),
+        or PyMC's NUTS on it (``chains`` chains of ``draws / chains`` after ``tune`` steps).
     not_positive_definite : {"raise", "regularize"}
         What to do when :math:`H` is not positive definite at the mode: raise a
         :class:`~pmfisher.errors.NotPositiveDefiniteError` naming its smallest eigenvalues
@@ -216,6 +218,7 @@ def laplace(
             chains=chains,
             tune=tune,
             structure=structure,
+            nodes=nodes,
         )
     graph = model_graph(model, space=space, terms=terms)
     model = graph.model
@@ -261,10 +264,12 @@ def laplace(
         pushed = {name: values[chosen] for name, values in pushed.items()}
         stats = {"log_p": log_p[chosen], "log_q": log_q[chosen], "log_weight": log_weights[chosen]}
 
+    likelihood = joint_fit(model, terms, space, log_p - log_q, mode.logp, precision)
     attrs = {
         "method": "laplace",
         "terms": terms,
         "space": space,
+        **likelihood.attrs,
         "importance_sampling": importance_sampling or "none",
         "pareto_k": float(pareto_k),
         "mode_logp": float(mode.logp),
@@ -277,6 +282,7 @@ def laplace(
             "mean_vector": labelled.vector(mode.x, graph.labels, name="mean_vector"),
             **_fit_matrices(precision, graph.labels),
             "pareto_k": xr.DataArray(float(pareto_k), name="pareto_k"),
+            **likelihood.data_vars,
         },
         attrs=attrs,
     )
