@@ -12,6 +12,25 @@ chain), side by side, with the time each took, on the small models of
 
 Each call is timed twice in this process; the second (warm) excludes compilation.
 
+Measured (one BLAS thread, load 6–8 from other work on two cores; errors against the
+brute-force integrals of the tests):
+
+==============  ======================  ==========  ======  =======  =======  ======
+model           method                  log p(y)    se      error    first s  warm s
+==============  ======================  ==========  ======  =======  =======  ======
+logistic        pmfisher laplace        −23.1421    0.0064  +0.0049  1.1      0.3
+logistic        pm.sample_smc           −23.1354    0.0247  +0.0115  4.0      3.1
+Poisson GLMM    pmfisher quadrature     −255.9598   0.0001  −0.0406  22.8     19.2
+Poisson GLMM    pm.sample_smc           −263.8590   0.7573  −7.9398  23.8     20.1
+==============  ======================  ==========  ======  =======  =======  ======
+
+The importance-sampling estimate is within one standard error of the integral, four times
+more precise than SMC's in a tenth of its time. On the GLMM (32 parameters) SMC with 2,000
+particles is 8 nats off (its chains disagree: the spread of the four estimates is its se);
+the quadrature's −0.041 is the inner Laplace error (Poisson counts, four per group), which
+its se (the change from 5 to 7 nodes) does not include: against the integral of the
+Laplace marginal itself it is 1.5e-4 off (``tests/approximation/test_adaptive_quadrature.py``).
+
 Run: ``.venv/bin/python benchmarks/marginal_likelihood.py``.
 """
 
@@ -49,15 +68,23 @@ def smc(model):
     idata = pm.sample_smc(
         draws=2000, chains=4, cores=1, model=model, random_seed=1, progressbar=False
     )
-    estimates = np.asarray(idata["sample_stats"]["log_marginal_likelihood"]).reshape(4, -1)
-    # PyMC keeps the running estimate per stage; the last finite one is the final.
-    finals = np.array([row[np.isfinite(row)][-1] for row in estimates])
+    raw = np.asarray(idata["sample_stats"]["log_marginal_likelihood"].values)
+    finals = []
+    for chain in raw.reshape(raw.shape[0], -1):
+        # PyMC records one value per stage (an object array of them), NaN until the last.
+        stages = np.concatenate([np.ravel(np.asarray(value, dtype=float)) for value in chain])
+        finals.append(stages[np.isfinite(stages)][-1])
+    finals = np.array(finals)
     return finals.mean(), finals.std(ddof=1) / np.sqrt(finals.size)
 
 
 def main():
     warnings.simplefilter("ignore")
-    rows = []
+    print(
+        f"{'model':<14} {'method':<22} {'log p(y)':>10} {'se':>8} {'error':>9}"
+        f" {'first s':>8} {'warm s':>7}",
+        flush=True,
+    )
     for name, model, reference, options in (
         ("logistic", logistic_regression, logistic_brute_force(), {}),
         (
@@ -71,27 +98,22 @@ def main():
             lambda m=model, o=options: pmfisher.laplace(model=m(), draws=4000, random_seed=1, **o)
         )
         fit = result.fit
-        rows.append(
-            (
-                name,
-                "pmfisher " + (options.get("hyper") or "laplace"),
-                float(fit["log_marginal_likelihood"]),
-                float(fit["log_marginal_likelihood_se"]),
-                reference,
-                seconds,
-            )
+        method = "pmfisher " + options.get("hyper", "laplace")
+        estimate, se = (
+            float(fit["log_marginal_likelihood"]),
+            float(fit["log_marginal_likelihood_se"]),
         )
+        show(name, method, estimate, se, reference, seconds)
         (estimate, se), seconds = timed(lambda m=model: smc(m()))
-        rows.append((name, "pm.sample_smc", estimate, se, reference, seconds))
+        show(name, "pm.sample_smc", estimate, se, reference, seconds)
+
+
+def show(name, method, estimate, se, reference, seconds):
     print(
-        f"{'model':<14} {'method':<22} {'log p(y)':>10} {'se':>8} {'error':>9}"
-        f" {'first s':>8} {'warm s':>7}"
+        f"{name:<14} {method:<22} {estimate:10.4f} {se:8.4f} {estimate - reference:+9.4f}"
+        f" {seconds[0]:8.1f} {seconds[1]:7.1f}",
+        flush=True,
     )
-    for name, method, estimate, se, reference, seconds in rows:
-        print(
-            f"{name:<14} {method:<22} {estimate:10.4f} {se:8.4f} {estimate - reference:+9.4f}"
-            f" {seconds[0]:8.1f} {seconds[1]:7.1f}"
-        )
 
 
 if __name__ == "__main__":

@@ -126,6 +126,8 @@ class MarginalQuadrature:
         mean = self.weights @ self.phis
         centred = self.phis - mean
         covariance = (self.weights[:, None] * centred).T @ centred
+        if self.phis.shape[0] == 1:  # one node: the Gaussian at the mode, not a point mass
+            covariance = self.precision.inverse()
         node = np.arange(self.phis.shape[0])
         return xr.Dataset(
             {
