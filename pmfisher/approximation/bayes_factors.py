@@ -67,8 +67,11 @@ def bayes_factors(
     ...         mu = pm.Normal("mu", 0.0, prior_sd)
     ...         pm.Normal("y", mu, 1.0, observed=[0.5, 1.5, 1.0])
     ...     return m
-    >>> fits = {sd: laplace(model=model(sd), draws=100, random_seed=1) for sd in ("1", "4")}
-    >>> comparison = bayes_factors({"narrow": fits["1"], "wide": fits["4"]})
+    >>> fits = {
+    ...     name: laplace(model=model(sd), draws=100, random_seed=1)
+    ...     for name, sd in (("narrow", 1.0), ("wide", 4.0))
+    ... }
+    >>> comparison = bayes_factors(fits)
     >>> round(float(comparison["log_bayes_factor"].sel(model="narrow", reference="wide")), 4)
     0.9084
     """
