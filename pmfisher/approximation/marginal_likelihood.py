@@ -16,7 +16,8 @@ unconstrained coordinates is :math:`p(y)` whatever the transforms. Each route of
   :math:`\operatorname{sd}(\tilde r)/(\sqrt S\,\bar{\tilde r})`, and the ratios' Pareto
   :math:`\hat k` (``log_marginal_likelihood_pareto_k``); above the threshold
   (:func:`~pmfisher.approximation.importance_sampling.khat_threshold`) the estimate is
-  flagged (``attrs["log_marginal_likelihood_warning"]``) and warned about. The Laplace value
+  flagged (``attrs["log_marginal_likelihood_warning"]``; :func:`~pmfisher.bayes_factors`
+  warns of it). The Laplace value
   :math:`\log p(y,\hat\theta) + \tfrac d2\log 2\pi - \tfrac12\log\det H` is
   ``log_marginal_likelihood_laplace``; both are exact where the posterior is Gaussian.
 - **With latent variables**: :math:`\log\int e^{L(\varphi)}d\varphi` by adaptive
@@ -32,8 +33,6 @@ An improper prior (``pm.Flat``, ``pm.HalfFlat``) has no normalizing constant, so
 """
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pymc as pm
@@ -125,11 +124,11 @@ def joint_fit(
     threshold = khat_threshold(log_ratios.size)
     warning = ""
     if pareto_k > threshold:
+        # laplace() warns of this k̂ already; the flag stays with the estimate.
         warning = (
             f"unreliable: Pareto k̂ = {pareto_k:.2f} > {threshold:.2f}, the importance "
             "sampling estimate and its standard error cannot be trusted"
         )
-        warnings.warn(f"log marginal likelihood {warning}.", stacklevel=3)
     variables.attrs["log_marginal_likelihood_warning"] = warning
     return variables
 

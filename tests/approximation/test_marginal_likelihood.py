@@ -10,7 +10,9 @@ import pytest
 from scipy import integrate, optimize, special, stats
 
 from pmfisher import laplace
+from pmfisher.approximation.importance_sampling import khat_threshold
 from pmfisher.approximation.marginal_likelihood import importance_sampling_estimate
+from pmfisher.reporting import datasets
 
 RNG = np.random.default_rng(20261204)
 # PyMC holds a Python float that float32 represents exactly (0.75, 2.0) as a float32 constant
@@ -144,6 +146,15 @@ def test_importance_sampling_estimate_of_a_known_mean():
     # The spread of the estimates is their standard error, to the sampling error of 200 sds.
     assert abs(errors.std() / ses.mean() - 1) < 0.15
     assert abs(errors.mean()) < 3 * errors.std() / np.sqrt(repeats)
+
+
+def test_an_unreliable_estimate_is_flagged():
+    """Eight schools' joint posterior is far from any Gaussian in (μ, log τ, z): k̂ says so."""
+    model = datasets.eight_schools(centred=False)
+    with pytest.warns(UserWarning, match="Pareto k̂"):
+        fit = laplace(model=model, draws=400, random_seed=6).fit
+    assert float(fit["log_marginal_likelihood_pareto_k"]) > khat_threshold(400)
+    assert fit.attrs["log_marginal_likelihood_warning"].startswith("unreliable: Pareto k̂")
 
 
 # -- improper priors -------------------------------------------------------------------------------
