@@ -173,9 +173,9 @@ J = 2,000: ``quadrature``      3.0         1.14        0.41   12.7 / 29.0       
 J = 2,000: ``nuts``            10.1        5.93        0.45   3.8 / 5.6          +.010, +.003, −.006
 =============================  ==========  ==========  =====  =================  ==================
 
-Warm, ``quadrature`` takes the time of ``gaussian`` (1.14 against 1.18 s: its 468 marginal
-evaluations, one compiled call each on this Gaussian conditional, cost what the Gaussian's 28
-do beside the draws) and is 5.2× faster than ``nuts`` (first call 3.4×), against the issue's
+Warm, ``quadrature`` takes the time of ``gaussian`` (1.14 against 1.18 s, with 468 marginal
+evaluations against the Gaussian's 28; not profiled) and is 5.2× faster than ``nuts`` (first
+call 3.4×), against the issue's
 10×; its means are closer to NUTS's than the Gaussian's on μ (−0.031 against −0.148 sd).
 The ``gaussian`` row's first call (24.4 s) is an outlier of this loaded run.
 
