@@ -177,7 +177,10 @@ Warm, ``quadrature`` takes the time of ``gaussian`` (1.14 against 1.18 s, with 4
 evaluations against the Gaussian's 28; not profiled) and is 5.2× faster than ``nuts`` (first
 call 3.4×), against the issue's
 10×; its means are closer to NUTS's than the Gaussian's on μ (−0.031 against −0.148 sd).
-The ``gaussian`` row's first call (24.4 s) is an outlier of this loaded run.
+The ``gaussian`` row's first call (24.4 s) is an outlier of this loaded run. At J = 20,000
+(the same load, no NUTS row: ``--methods gaussian quadrature nuts``): ``gaussian`` 11.4 /
+4.96 s, ``quadrature`` 12.6 / 9.14 s (1.1× / 1.8× the Gaussian's), ``nuts`` 42.8 / 55.8 s
+(``quadrature`` 3.4× / 6.1× faster), peak 1.46–1.51 GiB each.
 
 Run: ``.venv/bin/python benchmarks/nested_laplace.py [--groups 2000 20000] [--draws 1000]
 [--tune 500]``; ``--methods`` picks a subset (``--json`` appends each row to a file).
