@@ -25,7 +25,7 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, "benchmarks")
     import pytensor
     from hessian import hierarchical, logistic
-    from pmfisher._core.model_graph import model_graph
+    from pmfisher._core.model.model_graph import model_graph
 
     kind, size = sys.argv[1], int(sys.argv[2])
     model, point, _ = logistic(size) if kind == "logistic" else hierarchical(size)

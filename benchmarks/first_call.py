@@ -56,7 +56,7 @@ LKJ           new data  25.6 s       59.2 s (2.3×)   62.9 s (2.5×)    120.6 s 
 ============  ========  ===========  ==============  ===============  =============
 
 Then, on a quieter machine (load 2–2.5, against the machine's own 4.5 GB compile directory),
-with an LKJ model's functions stored (``_core/pickling.py``: its Hessian's cache key was
+with an LKJ model's functions stored (``_core/compiled/pickling.py``: its Hessian's cache key was
 different in every process) and ``find_mode``'s flat-direction check forming the Hessian by
 the route the search took (one Hessian compiled, not a sparse and a dense one):
 
@@ -74,11 +74,11 @@ LKJ           warm      14.6 s       6.3 s (0.4×)    2.2 s (0.2×)     8.4 s (0
 hierarchical model did not: each of its functions (the search's, the sparse route's pattern
 and products) was rewritten again for the new constants, where ``pm.find_MAP`` compiles two.
 
-Then the observed arrays became inputs of every compiled function (``_core/compilation.py``:
-the key holds no data, so a new data set of the same shapes loads the first one's functions).
-Measured under heavy load (two helpers compiling beside it and a 10,000-group NUTS run, load
-6–7, PyTensor's compile lock contended: the warm row above it came out slower than the new-data
-row, so read ratios within a row only):
+Then the observed arrays became inputs of every compiled function
+(``_core/compiled/compilation.py``: the key holds no data, so a new data set of the same shapes
+loads the first one's functions). Measured under heavy load (two helpers compiling beside it and a
+10,000-group NUTS run, load 6–7, PyTensor's compile lock contended: the warm row above it came out
+slower than the new-data row, so read ratios within a row only):
 
 ============  ========  ===========  ==============  ===============  =============
 model         setting   pm.find_MAP  find_mode       + observed_info  laplace
@@ -105,7 +105,7 @@ with a small compile directory (a fresh one, warmed by the same calls): ``laplac
 
 Then functions evaluated only a few times per call — a small model's log-density, gradient and
 Hessians (its mode search's and the one at the mode), its point and transforms, and laplace's
-push-forward of the draws — were compiled without C (``_core/compilation.py``:
+push-forward of the draws — were compiled without C (``_core/compiled/compilation.py``:
 ``backend="python"``, PyTensor's VM on NumPy, no fusion; ``few_calls_backend``). Before
 (``1ce9b4e``) and after side by side, each call in a fresh process with an empty compile
 directory, ``pm.find_MAP`` measured once per model (load 2.3–2.8):

@@ -2,7 +2,7 @@
 
 Part 1 — Monte Carlo Fisher information with 1000 simulated data sets:
 
-* ``vectorized`` — ``fisher_information(method="monte_carlo", draws=1000)``: one compiled
+* ``vectorized`` — ``fisher_information(method="monte_carlo", replicates=1000)``: one compiled
   call draws every replicate, one (chunked) compiled call gives every gradient and Hessian;
 * ``1000 calls`` — the same compiled functions called once per replicate in a Python loop
   (draw one data set, evaluate its gradient and Hessian), which is what a per-replicate
@@ -28,11 +28,11 @@ import numpy as np
 import pymc as pm
 
 from pmfisher import fisher_information, scores
-from pmfisher._core import derivatives
-from pmfisher._core.compilation import compile_function
-from pmfisher._core.data_likelihood import data_likelihood
-from pmfisher._core.model_graph import model_graph
-from pmfisher._core.simulation import simulator
+from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.curvature import derivatives
+from pmfisher._core.data.data_likelihood import data_likelihood
+from pmfisher._core.data.simulation import simulator
+from pmfisher._core.model.model_graph import model_graph
 
 DRAWS = 1000
 
@@ -101,7 +101,7 @@ def part_one():
 
         def vectorized(model=model, point=point):
             return fisher_information(
-                point, model=model, method="monte_carlo", draws=DRAWS, random_seed=1
+                point, model=model, method="monte_carlo", replicates=DRAWS, random_seed=1
             )
 
         vectorized()

@@ -29,7 +29,7 @@ import time
 import numpy as np
 import pymc as pm
 
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.model.model_graph import model_graph
 
 
 def logistic(d, n=2000, seed=0):

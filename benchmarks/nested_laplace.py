@@ -68,10 +68,10 @@ the trace gradient, 42 ms of the 73). ``nuts`` is unchanged (321.3 s before): it
 the sampler's marginal gradients, each an inner solve and the trace gradient, which this
 change did not touch. J = 20,000 was not run.
 
-**After the diagonal route** (``_core/diagonal_latent.py``: a diagonal latent Hessian handled
-elementwise, no CHOLMOD or selected inverse), stored functions without the variables
-rewritten away (``_core/pickling.py``), the sparsity pattern stored, and the nested NUTS step
-compiled in C rather than numba; each method warmed up at the same J; one BLAS thread per
+**After the diagonal route** (``fitting/latent/diagonal_latent.py``: a diagonal latent Hessian
+handled elementwise, no CHOLMOD or selected inverse), stored functions without the variables
+rewritten away (``_core/compiled/pickling.py``), the sparsity pattern stored, and the nested NUTS
+step compiled in C rather than numba; each method warmed up at the same J; one BLAS thread per
 process; a helper compiling on the other core (load 1.7–2.1):
 
 ==============================  =========  ========  ========  ========================

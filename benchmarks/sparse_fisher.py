@@ -64,8 +64,8 @@ import time
 import numpy as np
 
 import pmfisher
-from pmfisher._core import memory
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.curvature import memory
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher.errors import InsufficientMemoryError
 from pmfisher.information.exact_fisher import fisher_sparsity
 

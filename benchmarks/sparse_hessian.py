@@ -43,10 +43,10 @@ import time
 
 import numpy as np
 
-from pmfisher._core import memory
-from pmfisher._core.model_graph import model_graph
-from pmfisher._core.sparse_hessian import SparseHessian
-from pmfisher._core.sparsity import hessian_sparsity
+from pmfisher._core.curvature import memory
+from pmfisher._core.curvature.sparse_hessian import SparseHessian
+from pmfisher._core.curvature.sparsity import hessian_sparsity
+from pmfisher._core.model.model_graph import model_graph
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 from hessian import hierarchical

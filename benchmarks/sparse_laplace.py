@@ -25,8 +25,9 @@ NUTS (2 × (1000 + 1000))         348.6 s                 1.23 GiB
 
 The sparse Laplace is 9.8× faster than NUTS in a fresh process and 29× with its functions in
 memory, at 1.5× NUTS's memory (a dense Hessian alone would take 3.2 GB; ``auto`` took the
-sparse route). This row predates the leaner stored functions of :mod:`pmfisher._core.pickling`
-(the fresh process loaded pickles still holding every variable rewritten away).
+sparse route). This row predates the leaner stored functions of
+:mod:`pmfisher._core.compiled.pickling` (the fresh process loaded pickles still holding every
+variable rewritten away).
 
 Run: ``.venv/bin/python benchmarks/sparse_laplace.py [--groups 500 5000 50000]
 [--dense-up-to 5000] [--nuts 2000 20000] [--logistic 20 200 1000]``.

@@ -26,7 +26,7 @@ CHILD = textwrap.dedent(
 
     warnings.simplefilter("ignore")
     # The defaults live on the function progress_switch wraps.
-    pmfisher.fisher_information.__wrapped__.__kwdefaults__.update(draws=32, random_seed=1)
+    pmfisher.fisher_information.__wrapped__.__kwdefaults__.update(replicates=32, random_seed=1)
     name, limit = sys.argv[1], int(sys.argv[2])
     row, model = ROWS[name], model_for(name)
     point, results = row.point, {}

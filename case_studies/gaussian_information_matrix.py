@@ -56,7 +56,7 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     closed_form = N * np.diag([1 / VARIANCE, 1 / (2 * VARIANCE**2)])
     exact = fisher_information(point, model=model, method="exact")
     simulated = fisher_information(
-        point, model=model, method="monte_carlo", draws=replicates, random_seed=SEED
+        point, model=model, method="monte_carlo", replicates=replicates, random_seed=SEED
     )
     bound = cramer_rao_bound(point, model=model)
     study = simulate_estimator(point, model=model, replicates=replicates, random_seed=SEED + 1)

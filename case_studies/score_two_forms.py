@@ -92,7 +92,7 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     path = []
     for draws in draw_counts:
         info = fisher_information(
-            point, model=poisson, method="monte_carlo", draws=draws, random_seed=next(seeds)
+            point, model=poisson, method="monte_carlo", replicates=draws, random_seed=next(seeds)
         )
         path.append(
             {
@@ -107,7 +107,11 @@ def main(out_dir, *, smoke: bool = False) -> dict:
     table = {}
     for name, (model, point, closed) in models.items():
         info = fisher_information(
-            point, model=model, method="monte_carlo", draws=draw_counts[-1], random_seed=next(seeds)
+            point,
+            model=model,
+            method="monte_carlo",
+            replicates=draw_counts[-1],
+            random_seed=next(seeds),
         )
         exact = fisher_information(point, model=model, method="exact").matrix.values
         entry = {"closed_form": closed.tolist(), "exact": exact.tolist()}

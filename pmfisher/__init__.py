@@ -10,7 +10,10 @@ from pmfisher.approximation.compare import compare
 from pmfisher.approximation.delta import delta_method
 from pmfisher.approximation.laplace import laplace
 from pmfisher.errors import (
+    ArgumentError,
+    ConvergenceError,
     InsufficientMemoryError,
+    NotFiniteError,
     NotPositiveDefiniteError,
     PMFisherError,
     PointError,
@@ -22,22 +25,27 @@ from pmfisher.geometry.gauss_newton import GaussNewtonSplit, gauss_newton
 from pmfisher.geometry.kl import kl_curvature, kl_divergence
 from pmfisher.geometry.natural_gradient import natural_gradient
 from pmfisher.geometry.tensor_law import TensorLawCheck, check_tensor_law
+from pmfisher.inference.summary import Summary, summary
 from pmfisher.information.fisher import FisherInformation, fisher_information
-from pmfisher.information.im_test import InformationMatrixTest, information_matrix_test
+from pmfisher.information.misspecification import InformationMatrixTest, information_matrix_test
 from pmfisher.information.observed import observed_information
 from pmfisher.information.sandwich import sandwich_covariance
 from pmfisher.information.scores import empirical_fisher, scores
 
 __all__ = [
+    "ArgumentError",
+    "ConvergenceError",
     "EstimatorStudy",
     "FisherInformation",
     "GaussNewtonSplit",
     "InformationMatrixTest",
     "InsufficientMemoryError",
     "Mode",
+    "NotFiniteError",
     "NotPositiveDefiniteError",
     "PMFisherError",
     "PointError",
+    "Summary",
     "TensorLawCheck",
     "UnsupportedModelError",
     "bayes_factors",
@@ -58,5 +66,6 @@ __all__ = [
     "sandwich_covariance",
     "scores",
     "simulate_estimator",
+    "summary",
 ]
 __version__ = "0.1.0"

@@ -11,6 +11,7 @@ from pmfisher.reporting.plots import (
     plot_khat,
     plot_marginals,
     plot_pair_ellipses,
+    plot_profile,
     save_laplace_figures,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "plot_khat",
     "plot_marginals",
     "plot_pair_ellipses",
+    "plot_profile",
     "save_laplace_figures",
 ]

@@ -11,7 +11,7 @@ import functools
 import numpy as np
 import pymc as pm
 
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.model.model_graph import model_graph
 
 RNG = np.random.default_rng(20261130)
 

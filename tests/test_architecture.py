@@ -2,6 +2,7 @@
 over 500 lines."""
 
 import ast
+import graphlib
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,40 @@ def test_every_folder_has_a_layer():
 @pytest.mark.parametrize("path", _modules(), ids=lambda path: str(path.relative_to(PACKAGE)))
 def test_no_module_is_over_500_lines(path):
     assert len(path.read_text().splitlines()) <= MAX_LINES
+
+
+def _module_name(path: Path) -> str:
+    relative = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
+    return ".".join(parts)
+
+
+def _imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The pmfisher modules a module imports, wherever the import stands (in a function, or
+    under ``TYPE_CHECKING``): ``from a.b import c`` imports the module ``a.b.c`` if there is
+    one, else the module ``a.b``."""
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pmfisher"):
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                imported.add(candidate if candidate in known else node.module)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names if alias.name.startswith("pmfisher"))
+    return imported & known
+
+
+def test_no_import_cycle_between_modules():
+    """Folders only go down (above); within a folder, modules must not import each other in
+    a circle either, not even inside a function or for type checking only."""
+    modules = {_module_name(path): path for path in _modules()}
+    graph = {
+        name: _imported_modules(path, set(modules)) - {name}
+        for name, path in modules.items()
+        if not name.endswith("__init__") and path.name != "__init__.py"
+    }
+    graph = {name: {m for m in imports if m in graph} for name, imports in graph.items()}
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as error:
+        pytest.fail(f"import cycle: {' → '.join(error.args[1])}")

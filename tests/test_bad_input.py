@@ -17,7 +17,7 @@ TAKES_A_POINT = {
         point, model=model, space="unconstrained", terms="posterior"
     ),
     "fisher_information": lambda point, model: pmfisher.fisher_information(
-        point, model=model, draws=16
+        point, model=model, replicates=16
     ),
     "scores": lambda point, model: pmfisher.scores(point, model=model),
     "empirical_fisher": lambda point, model: pmfisher.empirical_fisher(point, model=model),

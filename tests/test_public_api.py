@@ -10,41 +10,67 @@ import pmfisher.plots
 #: Public name → its signature, ``*`` marking where the keyword-only options begin.
 FUNCTIONS = {
     "observed_information": (
-        "point=None, *, model=None, terms='likelihood', space='constrained', "
-        "structure='auto', latent=None"
+        "point=None, *, model=None, terms='likelihood', space='constrained', latent=None, "
+        "structure='auto', progressbar=True"
     ),
     "fisher_information": (
-        "point, *, model=None, space='constrained', method='auto', draws=1000, "
-        "random_seed=None, structure='auto', progressbar=True"
+        "point=None, *, model=None, space='constrained', latent=None, structure='auto', "
+        "method='auto', replicates=1000, random_seed=None, progressbar=True"
     ),
-    "scores": "point, *, model=None, space='constrained'",
-    "empirical_fisher": "point, *, model=None, space='constrained'",
-    "sandwich_covariance": "point=None, *, model=None, space='constrained'",
-    "information_matrix_test": "point=None, *, model=None, progressbar=True",
+    "scores": "point=None, *, model=None, space='constrained', progressbar=True",
+    "empirical_fisher": (
+        "point=None, *, model=None, space='constrained', latent=None, structure='auto', "
+        "progressbar=True"
+    ),
+    "sandwich_covariance": (
+        "point=None, *, model=None, space='constrained', latent=None, structure='auto', "
+        "progressbar=True"
+    ),
+    "information_matrix_test": (
+        "point=None, *, model=None, latent=None, structure='auto', progressbar=True"
+    ),
     "find_mode": (
         "*, model=None, terms='posterior', space='unconstrained', start=None, latent=None, "
-        "structure='auto', random_seed=None"
+        "structure='auto', random_seed=None, progressbar=True"
     ),
     "laplace": (
         "*, model=None, draws=4000, terms='posterior', space='unconstrained', latent=None, "
         "hyper='gaussian', nodes=5, importance_sampling=None, not_positive_definite='raise', "
-        "structure='auto', random_seed=None, chains=2, tune=1000"
+        "structure='auto', random_seed=None, chains=2, tune=1000, progressbar=True"
     ),
-    "delta_method": "result, var_names=None, *, model=None",
+    "delta_method": "result, *, var_names=None, model=None, progressbar=True",
     "compare": "approx, reference, *, var_names=None",
     "bayes_factors": "results, *, prior_probabilities=None",
-    "cramer_rao_bound": "point, *, model=None, space='constrained'",
+    "cramer_rao_bound": (
+        "point=None, *, model=None, space='constrained', latent=None, structure='auto', "
+        "method='auto', replicates=1000, random_seed=None, progressbar=True"
+    ),
     "simulate_estimator": (
-        "point, *, model=None, replicates=500, executor=None, random_seed=None, "
+        "point=None, *, model=None, replicates=500, executor=None, random_seed=None, "
         "chunk_size=50, progressbar=True"
     ),
     "check_tensor_law": (
-        "point, *, model=None, reparameterized=None, mapping=None, information='expected'"
+        "point=None, *, model=None, reparameterized=None, mapping=None, information='expected',"
+        " latent=None, structure='auto', progressbar=True"
     ),
-    "natural_gradient": "point, *, model=None, space='constrained'",
-    "gauss_newton": "point, *, model=None, space='constrained'",
-    "kl_curvature": "point, *, model=None, space='constrained'",
-    "kl_divergence": "point, other, *, model=None",
+    "natural_gradient": (
+        "point=None, *, model=None, space='constrained', latent=None, structure='auto', "
+        "method='auto', replicates=1000, random_seed=None, progressbar=True"
+    ),
+    "gauss_newton": (
+        "point=None, *, model=None, space='constrained', latent=None, structure='auto', "
+        "progressbar=True"
+    ),
+    "kl_curvature": (
+        "point=None, *, model=None, space='constrained', latent=None, structure='auto', "
+        "progressbar=True"
+    ),
+    "kl_divergence": "point, other, *, model=None, progressbar=True",
+    "summary": (
+        "point=None, *, model=None, terms='likelihood', latent=None, information='observed', "
+        "ci='wald', level=0.95, var_names=None, structure='auto', random_seed=None, "
+        "progressbar=True"
+    ),
 }
 CLASSES = {
     "FisherInformation",
@@ -53,8 +79,12 @@ CLASSES = {
     "EstimatorStudy",
     "TensorLawCheck",
     "GaussNewtonSplit",
+    "Summary",
     "PMFisherError",
     "PointError",
+    "ArgumentError",
+    "ConvergenceError",
+    "NotFiniteError",
     "UnsupportedModelError",
     "NotPositiveDefiniteError",
     "InsufficientMemoryError",
@@ -74,6 +104,7 @@ PLOTS = {
         "approx, reference, *, var_names=None, coords=None, "
         "names=('approximation', 'reference'), path=None"
     ),
+    "plot_profile": "result, *, var_names=None, path=None",
     "plot_pair_ellipses": (
         "approx, reference, *, var_names=None, coords=None, probs=(0.5, 0.95), path=None"
     ),
@@ -113,8 +144,9 @@ def test_classes_are_classes_and_errors_are_value_errors():
         assert inspect.isclass(getattr(pmfisher, name)), name
     for name in ("PMFisherError", "PointError", "UnsupportedModelError"):
         assert issubclass(getattr(pmfisher, name), ValueError)
-    assert issubclass(pmfisher.NotPositiveDefiniteError, pmfisher.PMFisherError)
-    assert issubclass(pmfisher.InsufficientMemoryError, pmfisher.PMFisherError)
+    for name in CLASSES:
+        if name.endswith("Error") and name != "PMFisherError":
+            assert issubclass(getattr(pmfisher, name), pmfisher.PMFisherError), name
 
 
 def test_plots_is_a_submodule():

@@ -18,4 +18,8 @@ def test_readme_example_runs_and_gives_xtwx():
         namespace["info"].values, X.T @ (X * (p * (1 - p))[:, None]), rtol=1e-8
     )
     assert list(namespace["info"].param_i.values) == ["beta[age]", "beta[dose]"]
-    assert namespace["standard_errors"].shape == (2,)
+    table = namespace["result"].table
+    np.testing.assert_allclose(
+        table["se"], np.sqrt(np.diag(np.linalg.inv(namespace["info"].values))), rtol=1e-10
+    )
+    np.testing.assert_allclose(table["estimate"], beta, rtol=1e-12)

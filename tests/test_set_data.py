@@ -46,7 +46,7 @@ CALLS = {
     "fisher_information": lambda model: (
         pmfisher.fisher_information(POINT, model=model),
         pmfisher.fisher_information(
-            POINT, model=model, method="monte_carlo", draws=200, random_seed=2
+            POINT, model=model, method="monte_carlo", replicates=200, random_seed=2
         ),
     ),
     "scores": lambda model: pmfisher.scores(POINT, model=model, space="unconstrained"),
@@ -67,6 +67,7 @@ CALLS = {
     "gauss_newton": lambda model: pmfisher.gauss_newton(POINT, model=model),
     "kl_curvature": lambda model: pmfisher.kl_curvature(POINT, model=model),
     "kl_divergence": lambda model: pmfisher.kl_divergence(POINT, OTHER, model=model),
+    "summary": lambda model: pmfisher.summary(model=model),
 }
 
 
@@ -189,3 +190,32 @@ def test_new_index_values_give_the_sparse_routes_a_new_pattern(name):
     fresh = SPARSE_CALLS[name](crossed(*every_pair), point).data.todense()
     np.testing.assert_allclose(after, fresh, rtol=1e-12, atol=1e-12)
     assert np.count_nonzero(after[:4, 4:]) == 12 > np.count_nonzero(before.data.todense()[:4, 4:])
+
+
+def logistic(x, y, *, shape_from_data: bool) -> pm.Model:
+    """PyMC's prediction idiom: covariates and observations in data containers, the
+    likelihood's length read from the covariates (``shape=X.shape[0]``) or left to PyMC."""
+    with pm.Model(coords={"covariate": ["age", "dose"]}) as model:
+        covariates = pm.Data("X", x)
+        observed = pm.Data("y_obs", y)
+        beta = pm.Normal("beta", 0.0, 2.0, dims="covariate")
+        shape = {"shape": covariates.shape[0]} if shape_from_data else {}
+        pm.Bernoulli("y", logit_p=covariates @ beta, observed=observed, **shape)
+    return model
+
+
+@pytest.mark.parametrize("dtype", ["int64", "float64"])
+@pytest.mark.parametrize("shape_from_data", [True, False], ids=["shape=X.shape", "no shape"])
+def test_laplace_on_a_logistic_regression_in_data_containers(shape_from_data, dtype):
+    """Once a crash: the draws' push-forward met the two containers in another order than the
+    log-density did and refused its own recipe."""
+    rng = np.random.default_rng(5)
+    old_x, new_x = rng.normal(size=(40, 2)), rng.normal(size=(55, 2))
+    old_y, new_y = (rng.binomial(1, 0.4, size=n).astype(dtype) for n in (40, 55))
+    model = logistic(old_x, old_y, shape_from_data=shape_from_data)
+    before = _laplace(model)
+    with model:
+        pm.set_data({"X": new_x, "y_obs": new_y})
+    after = _laplace(model)
+    _assert_same(after.fit, _laplace(logistic(new_x, new_y, shape_from_data=shape_from_data)).fit)
+    assert _differs(after.fit, before.fit)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import pmfisher
-from pmfisher._core.compilation import compile_function
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher.testing import finite_difference_hessian, finite_difference_jacobian
 from tests.zoo import NAMES, close, expect, gradient_reference, model_for
 

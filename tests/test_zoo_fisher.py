@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import pmfisher
-from pmfisher._core.data_likelihood import DataLikelihood
+from pmfisher._core.data.data_likelihood import DataLikelihood
 from tests.zoo import ROWS, model_for
 
 SPACES = ("constrained", "unconstrained")
 ESTIMATORS = ("score_covariance", "negative_hessian")
 # Simulated data sets per check: enough for the MCSE to be estimated within ~10%.
-DRAWS = 400
+REPLICATES = 400
 # Standard errors a Monte Carlo entry may stray from its expectation: with a few dozen
 # entries per row, |z| > 4.5 has probability below 1e-4 (the seeds are fixed anyway).
 Z = 4.5
@@ -25,13 +25,13 @@ RTOL = 1e-10
 EXACT_ROWS = ["scalar", "binomial", "gamma_glm", "student_t", "zero_sum_normal"]
 
 
-def _monte_carlo(name, space, draws=DRAWS):
+def _monte_carlo(name, space, replicates=REPLICATES):
     return pmfisher.fisher_information(
         ROWS[name].point,
         model=model_for(name),
         space=space,
         method="monte_carlo",
-        draws=draws,
+        replicates=replicates,
         random_seed=1,
         progressbar=False,
     )
@@ -56,7 +56,7 @@ def test_monte_carlo_fisher_information_equals_the_closed_form_within_its_mcse(n
     ).matrix.values
     mc = _monte_carlo(name, space)
     assert mc.method == "monte_carlo"
-    assert mc.draws == DRAWS
+    assert mc.replicates == REPLICATES
     for estimator in ESTIMATORS:
         _within_mcse(getattr(mc, estimator).values, mc.mcse[estimator].values, exact)
     chosen = mc.matrix.attrs["estimator"]
@@ -67,16 +67,16 @@ def test_monte_carlo_fisher_information_equals_the_closed_form_within_its_mcse(n
 def test_monte_carlo_standard_errors_are_the_closed_form_ones():
     """Poisson(λ), one observation, in λ: ℓ = y log λ − λ, so −∇²ℓ = y/λ² has variance
     1/λ³ and s² = (y − λ)²/λ² has variance (λ + 2λ²)/λ⁴ (the Poisson's fourth central
-    moment is λ + 3λ²). The MCSE of each is its standard deviation over √draws; one too
+    moment is λ + 3λ²). The MCSE of each is its standard deviation over √replicates; one too
     large would let the checks above pass anything."""
     lam = ROWS["scalar"].point["lam"]
     mc = _monte_carlo("scalar", "constrained")
     np.testing.assert_allclose(
-        mc.mcse["negative_hessian"].values, [[np.sqrt(1 / lam**3 / DRAWS)]], rtol=0.15
+        mc.mcse["negative_hessian"].values, [[np.sqrt(1 / lam**3 / REPLICATES)]], rtol=0.15
     )
     np.testing.assert_allclose(
         mc.mcse["score_covariance"].values,
-        [[np.sqrt((lam + 2 * lam**2) / lam**4 / DRAWS)]],
+        [[np.sqrt((lam + 2 * lam**2) / lam**4 / REPLICATES)]],
         rtol=0.25,
     )
     # The Hessian's variance is the smaller (1/λ³ < (λ + 2λ²)/λ⁴): it is the estimate.
@@ -87,11 +87,11 @@ def test_monte_carlo_standard_errors_are_the_closed_form_ones():
 def test_monte_carlo_takes_the_estimator_without_monte_carlo_error(name):
     """In the log-rate of a Poisson and the log-odds of a Binomial (natural parameters) the
     log-likelihood's Hessian does not depend on the data: −E[∇²ℓ] is exact at any number of
-    draws and has zero MCSE, while E[ssᵀ] varies. The reported matrix must be the former,
+    replicates and has zero MCSE, while E[ssᵀ] varies. The reported matrix must be the former,
     equal to the closed form up to rounding."""
     point, model = ROWS[name].point, model_for(name)
     exact = pmfisher.fisher_information(point, model=model, space="unconstrained", method="exact")
-    mc = _monte_carlo(name, "unconstrained", draws=32)
+    mc = _monte_carlo(name, "unconstrained", replicates=32)
     assert mc.matrix.attrs["estimator"] == "negative_hessian"
     np.testing.assert_allclose(mc.mcse["matrix"].values, 0.0, atol=1e-14)
     assert np.all(mc.mcse["score_covariance"].values > 0)
@@ -133,11 +133,11 @@ def test_the_two_monte_carlo_estimators_agree(name, space):
 def test_monte_carlo_fisher_information_says_why_not(name):
     kind, words = ROWS[name].errors["fisher"]
     with pytest.raises(kind, match=words):
-        _monte_carlo(name, "constrained", draws=8)
+        _monte_carlo(name, "constrained", replicates=8)
 
 
 def test_every_simulated_data_set_is_averaged_once_over_uneven_chunks(monkeypatch):
-    """41 draws go in chunks of ⌈41/20⌉ = 3: thirteen full chunks and one of 2. The
+    """41 replicates go in chunks of ⌈41/20⌉ = 3: thirteen full chunks and one of 2. The
     estimates are the plain averages (and standard deviations over √41) of exactly the
     41 data sets' scores and Hessians — none dropped by rounding the chunk count down, none
     counted twice."""
@@ -150,7 +150,7 @@ def test_every_simulated_data_set_is_averaged_once_over_uneven_chunks(monkeypatc
         return logp, grad, hessian
 
     monkeypatch.setattr(DataLikelihood, "logp_grad_hessian", spy)
-    mc = _monte_carlo("binomial", "constrained", draws=41)
+    mc = _monte_carlo("binomial", "constrained", replicates=41)
     assert [len(grad) for grad, _ in seen] == [3] * 13 + [2]
     grads = np.concatenate([grad for grad, _ in seen])
     outer = grads[:, :, None] * grads[:, None, :]

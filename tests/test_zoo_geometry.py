@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import pmfisher
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher.geometry.kl import SUPPORTED as KL_FORMS
 from pmfisher.information.exact_fisher import CLOSED_FORMS
 from pmfisher.testing import finite_difference_jacobian

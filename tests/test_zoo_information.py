@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import pmfisher
-from pmfisher._core.data_likelihood import data_likelihood
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.data.data_likelihood import data_likelihood
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher.testing import finite_difference_hessian, finite_difference_jacobian
 from tests.zoo import (
     NAMES,

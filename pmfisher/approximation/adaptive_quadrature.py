@@ -34,19 +34,19 @@ Cost: :math:`L` is evaluated once per node, :math:`k^d` nodes on the product gri
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
-from pmfisher._core import labelled
-from pmfisher._core.definiteness import NotPositiveDefinite, PositiveDefinite, positive_definite
+from pmfisher._core.linalg.definiteness import PositiveDefinite, positive_definite
+from pmfisher._core.model import labelled
+from pmfisher._core.options import NotPositiveDefinite
 from pmfisher.approximation.conditional_draws import gaussian_log_density
 from pmfisher.approximation.importance_sampling import systematic_resample
 from pmfisher.approximation.quadrature import QuadratureRule, rule
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import NotFiniteError, warn
 from pmfisher.fitting.laplace_marginal import InnerModeError, LaplaceMarginal
 
 __all__ = ["DEFAULT_NODES", "MarginalQuadrature", "MarginalValues", "integrate", "mode_precision"]
@@ -160,7 +160,7 @@ def mode_precision(
         action=action,
     )
     if precision.regularization:
-        warnings.warn(precision.regularization, stacklevel=4)
+        warn(precision.regularization)
     return precision
 
 
@@ -174,16 +174,15 @@ def integrate(
     log_marginals = values(phis)
     at_mode = values(phi_mode[None, :])[0]
     if values.failed > failed_before:
-        warnings.warn(
+        warn(
             f"the inner problem has no mode at {values.failed - failed_before} of "
             f"{phis.shape[0]} quadrature nodes of {', '.join(values.marginal.labels)}; they "
-            "count as zero density.",
-            stacklevel=4,
+            "count as zero density."
         )
     log_g = log_marginals - at_mode + 0.5 * np.einsum("nd,nd->n", placed.nodes, placed.nodes)
     log_sum, sign = logsumexp(log_g, b=placed.weights, return_sign=True)
     if sign <= 0:
-        raise PMFisherError(
+        raise NotFiniteError(
             f"the {placed.kind} quadrature of {nodes} nodes per dimension over "
             f"{', '.join(values.marginal.labels)} gives a non-positive integral (negative "
             "sparse-grid weights outweigh the rest): use more nodes."

@@ -3,14 +3,13 @@ fitted approximations (:mod:`pmfisher.approximation.marginal_likelihood`)."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import xarray as xr
 from scipy.special import softmax
 
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ArgumentError, warn
 
 __all__ = ["bayes_factors"]
 
@@ -54,7 +53,7 @@ def bayes_factors(
 
     Raises
     ------
-    PMFisherError
+    ArgumentError
         Fewer than two results, observed data that differ, or a result without a marginal
         likelihood (an improper prior: its ``attrs`` say why).
 
@@ -81,7 +80,7 @@ def bayes_factors(
         else {f"model_{index}": result for index, result in enumerate(results)}
     )
     if len(named) < 2:
-        raise PMFisherError("bayes_factors needs the results of at least two models.")
+        raise ArgumentError("bayes_factors needs the results of at least two models.")
     names = list(named)
     _require_same_data(named)
     estimates, ses, methods = [], [], []
@@ -89,12 +88,10 @@ def bayes_factors(
         fit = result["fit"]
         method = fit.attrs.get("log_marginal_likelihood_method", "not computed by this version")
         if "log_marginal_likelihood" not in fit:
-            raise PMFisherError(f"model {name!r} has no marginal likelihood: {method}.")
+            raise ArgumentError(f"model {name!r} has no marginal likelihood: {method}.")
         warning = fit.attrs.get("log_marginal_likelihood_warning", "")
         if warning:
-            warnings.warn(
-                f"the log marginal likelihood of model {name!r} is {warning}.", stacklevel=2
-            )
+            warn(f"the log marginal likelihood of model {name!r} is {warning}.")
         estimates.append(float(fit["log_marginal_likelihood"]))
         ses.append(float(fit["log_marginal_likelihood_se"]))
         methods.append(f"{name}: {method}")
@@ -129,7 +126,7 @@ def _prior(prior_probabilities, count: int) -> np.ndarray:
         return np.full(count, 1.0 / count)
     prior = np.asarray(prior_probabilities, dtype="float64")
     if prior.shape != (count,) or np.any(prior < 0) or not prior.sum() > 0:
-        raise PMFisherError(
+        raise ArgumentError(
             f"prior_probabilities must be {count} non-negative numbers, not all zero; got "
             f"{prior_probabilities!r}."
         )
@@ -143,19 +140,19 @@ def _require_same_data(named: Mapping[str, xr.DataTree]) -> None:
     for name, result in others:
         observed = result["observed_data"].to_dataset() if "observed_data" in result else None
         if reference is None or observed is None:
-            raise PMFisherError(
+            raise ArgumentError(
                 f"the results of {first_name!r} and {name!r} must both hold their observed "
                 "data (the 'observed_data' group) to be compared."
             )
         if set(reference.data_vars) != set(observed.data_vars):
-            raise PMFisherError(
+            raise ArgumentError(
                 f"models {first_name!r} and {name!r} observe different variables "
                 f"({sorted(reference.data_vars)} against {sorted(observed.data_vars)}): Bayes "
                 "factors compare models of the same data."
             )
         for variable in reference.data_vars:
             if not np.array_equal(reference[variable].values, observed[variable].values):
-                raise PMFisherError(
+                raise ArgumentError(
                     f"the observed values of {variable!r} differ between models "
                     f"{first_name!r} and {name!r}: Bayes factors compare models of the same "
                     "data."

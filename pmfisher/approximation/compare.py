@@ -6,8 +6,8 @@ import numpy as np
 import xarray as xr
 from scipy import linalg, stats
 
-from pmfisher._core.labelled import element_labels
-from pmfisher.errors import PMFisherError
+from pmfisher._core.model.labelled import element_labels
+from pmfisher.errors import ArgumentError, NotFiniteError
 
 __all__ = ["compare"]
 
@@ -88,7 +88,7 @@ def compare(approx: xr.DataTree, reference: xr.DataTree, *, var_names=None) -> x
     reference_draws, reference_labels = _flat_draws(reference, names, "reference")
     if labels != reference_labels:
         differing = [a for a, r in zip(labels, reference_labels, strict=True) if a != r]
-        raise PMFisherError(
+        raise ArgumentError(
             f"the approximation and the reference label their parameters differently "
             f"(first difference at {differing[0]!r}); their coordinates must agree."
         )
@@ -148,19 +148,19 @@ def compare(approx: xr.DataTree, reference: xr.DataTree, *, var_names=None) -> x
 def _common_variables(approx, reference, var_names) -> list[str]:
     for tree, role in ((approx, "approximation"), (reference, "reference")):
         if "posterior" not in tree.children:
-            raise PMFisherError(f"the {role} has no posterior group to compare.")
+            raise ArgumentError(f"the {role} has no posterior group to compare.")
     approx_vars = list(approx["posterior"].data_vars)
     reference_vars = set(reference["posterior"].data_vars)
     if var_names is None:
         names = [name for name in approx_vars if name in reference_vars]
         if not names:
-            raise PMFisherError("the approximation and the reference share no posterior variable.")
+            raise ArgumentError("the approximation and the reference share no posterior variable.")
         return names
     names = [var_names] if isinstance(var_names, str) else list(var_names)
     for name in names:
         for present, role in ((approx_vars, "approximation"), (reference_vars, "reference")):
             if name not in present:
-                raise PMFisherError(f"the {role}'s posterior has no variable {name!r}.")
+                raise ArgumentError(f"the {role}'s posterior has no variable {name!r}.")
     return names
 
 
@@ -189,16 +189,16 @@ def _flat_draws(tree, names, role) -> tuple[np.ndarray, list[str]]:
             for label, column in zip(labels, draws.T, strict=True)
             if not np.all(np.isfinite(column))
         ]
-        raise PMFisherError(f"the {role}'s draws of {', '.join(bad)} are not all finite.")
+        raise NotFiniteError(f"the {role}'s draws of {', '.join(bad)} are not all finite.")
     if draws.shape[0] < 2:
-        raise PMFisherError(f"the {role} has {draws.shape[0]} draw(s); at least 2 are needed.")
+        raise ArgumentError(f"the {role} has {draws.shape[0]} draw(s); at least 2 are needed.")
     return draws, labels
 
 
 def _require_spread(sd, labels, role) -> None:
     constant = [label for label, value in zip(labels, sd, strict=True) if not value > 0]
     if constant:
-        raise PMFisherError(
+        raise ArgumentError(
             f"the {role}'s draws of {', '.join(constant)} are constant, so they have no spread "
             "to compare; leave those variables out with var_names."
         )
@@ -230,7 +230,7 @@ def _free_variables(approx, reference, names) -> set[str]:
 def _joint_summaries(approx_draws, reference_draws, probs, labels):
     dimension = approx_draws.shape[1]
     if dimension == 0:
-        raise PMFisherError("no free-variable parameters are compared, so there is no joint view.")
+        raise ArgumentError("no free-variable parameters are compared, so there is no joint view.")
     mean_approx, mean_reference = approx_draws.mean(axis=0), reference_draws.mean(axis=0)
     cov_approx = np.atleast_2d(np.cov(approx_draws, rowvar=False))
     cov_reference = np.atleast_2d(np.cov(reference_draws, rowvar=False))
@@ -261,7 +261,7 @@ def _cholesky(covariance, labels, role):
     scale = np.sqrt(np.diag(covariance))
     correlation = covariance / np.outer(scale, scale)
     if np.linalg.eigvalsh(correlation)[0] < SINGULAR_TOLERANCE:
-        raise PMFisherError(
+        raise ArgumentError(
             f"the {role}'s draws of {', '.join(labels)} have a singular covariance (too few "
             "draws, or a parameter that is a function of others); choose var_names so that "
             "the compared parameters vary freely."

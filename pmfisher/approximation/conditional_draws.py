@@ -33,9 +33,7 @@ import pytensor.tensor as pt
 from pymc.backends.arviz import find_observations
 from pytensor.graph import vectorize_graph
 
-from pmfisher._core.compilation import compile_derived
-from pmfisher._core.diagonal_latent import DiagonalLatent
-from pmfisher._core.latent_split import LatentSplit
+from pmfisher._core.compiled.compilation import compile_derived
 from pmfisher.fitting.laplace_marginal import (
     INNER_DECREMENT_TOLERANCE,
     INNER_MAX_ITER,
@@ -45,6 +43,8 @@ from pmfisher.fitting.laplace_marginal import (
     InnerModeError,
     LaplaceMarginal,
 )
+from pmfisher.fitting.latent.diagonal_latent import DiagonalLatent
+from pmfisher.fitting.latent.latent_split import LatentSplit
 
 __all__ = ["JointOverDraws", "conditional_draws", "gaussian_log_density"]
 

@@ -10,21 +10,27 @@ import pytensor.tensor as pt
 import xarray as xr
 from scipy import sparse
 
-from pmfisher._core import derivatives, memory
-from pmfisher._core.colouring import column_colouring, recover_jacobian
-from pmfisher._core.compilation import compile_function
-from pmfisher._core.model_graph import ModelGraph, model_graph, resolve_model
-from pmfisher._core.sparsity import jacobian_sparsity
+from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.curvature import derivatives, memory
+from pmfisher._core.curvature.colouring import column_colouring, recover_jacobian
+from pmfisher._core.curvature.sparsity import jacobian_sparsity
+from pmfisher._core.model.model_graph import ModelGraph, model_graph, resolve_model
+from pmfisher._core.progress import progress_switch
 from pmfisher.approximation.fit_covariance import fit_covariance
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ArgumentError
 
 __all__ = ["delta_method"]
 
 _FLOAT = 8
 
 
+@progress_switch
 def delta_method(
-    result: xr.DataTree, var_names=None, *, model: pm.Model | None = None
+    result: xr.DataTree,
+    *,
+    var_names=None,
+    model: pm.Model | None = None,
+    progressbar: bool = True,
 ) -> xr.Dataset:
     r"""First-order (delta-method) mean and sd of the model's deterministics.
 
@@ -54,6 +60,9 @@ def delta_method(
         Deterministics to propagate; by default all of them.
     model : pm.Model, optional
         The model the result was computed from; by default the one on PyMC's context stack.
+    progressbar : bool
+        Show the progress of long work (slow compiles included), as PyMC does, when stderr is
+        a terminal or a notebook; ``False`` silences all of it.
 
     Returns
     -------
@@ -80,14 +89,14 @@ def delta_method(
         fit, attrs = result["fit"], result.attrs
         terms, space = attrs["terms"], attrs["space"]
     except KeyError:
-        raise PMFisherError(
+        raise ArgumentError(
             "delta_method needs a pmfisher.laplace result: a DataTree with a 'fit' group and "
             "'terms' and 'space' attrs."
         ) from None
     graph = model_graph(model, space=space, terms=terms)
     mean_vector = fit["mean_vector"]
     if tuple(str(label) for label in mean_vector["param"].values) != graph.labels:
-        raise PMFisherError(
+        raise ArgumentError(
             "the result's parameters "
             f"({', '.join(str(label) for label in mean_vector['param'].values)}) are not this "
             f"model's ({', '.join(graph.labels)}) in the {space} space: pass the model the "
@@ -100,7 +109,7 @@ def delta_method(
         var_names = [var_names]
     unknown = [name for name in var_names if name not in available]
     if unknown or not var_names:
-        raise PMFisherError(
+        raise ArgumentError(
             f"{', '.join(unknown) or 'no variables'}: delta_method propagates deterministics, "
             f"and the model's are {', '.join(available) or 'none'}."
         )

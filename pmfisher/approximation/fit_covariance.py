@@ -6,7 +6,7 @@ holds the dense ``covariance_matrix``; above it (sparse route) only the sparse
 delta method, the report, the figures — need only parts of :math:`\Sigma`: quadratic forms
 :math:`g^\top \Sigma g`, its diagonal, the block of a few selected parameters. From a sparse
 fit these come from one CHOLMOD factorization of :math:`H`
-(:class:`~pmfisher._core.sparse_cholesky.SparsePositiveDefinite`), never forming the d × d
+(:class:`~pmfisher._core.linalg.sparse_cholesky.SparsePositiveDefinite`), never forming the d × d
 :math:`\Sigma`; from a dense fit they are read off the stored matrix.
 """
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from pmfisher._core.sparse_cholesky import SparsePositiveDefinite, sparse_positive_definite
-from pmfisher.errors import PMFisherError
+from pmfisher._core.linalg.sparse_cholesky import SparsePositiveDefinite, sparse_positive_definite
+from pmfisher.errors import ArgumentError
 
 __all__ = ["FitCovariance", "fit_covariance"]
 
@@ -61,13 +61,13 @@ def fit_covariance(fit: xr.Dataset | xr.DataTree) -> FitCovariance:
     if "covariance_matrix" in fit:
         return FitCovariance(labels, np.asarray(fit["covariance_matrix"].values, "float64"), None)
     if "precision_matrix" not in fit:
-        raise PMFisherError(
+        raise ArgumentError(
             "the fit group holds neither a covariance_matrix nor a precision_matrix: it is not "
             "a pmfisher.laplace fit."
         )
     precision = fit["precision_matrix"].data
     if not hasattr(precision, "tocsr"):
-        raise PMFisherError(
+        raise ArgumentError(
             "the fit group's precision_matrix is dense but there is no covariance_matrix: it "
             "is not a pmfisher.laplace fit."
         )

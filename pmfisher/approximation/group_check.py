@@ -1,7 +1,7 @@
 r"""The inner Laplace checked group by group when the joint density is separable in ``u``.
 
 Independent group effects given :math:`\varphi` (a diagonal latent Hessian,
-:mod:`pmfisher._core.diagonal_latent`) usually come from a joint density that is a sum of
+:mod:`pmfisher.fitting.latent.diagonal_latent`) usually come from a joint density that is a sum of
 one-dimensional pieces,
 
 .. math::
@@ -63,9 +63,9 @@ tail of the ratios inflates both; PSIS costs about half a millisecond per group,
 all of 20,000 groups at every checked φ).
 
 Which elements depend on which :math:`u_j` is read from the graph
-(:func:`~pmfisher._core.sparsity.jacobian_sparsity` of the elements in :math:`(u, \varphi)`);
-an element that depends on two or more latent entries (a diagonal Hessian does not require
-that none does) leaves the per-group split undefined, and the joint check runs instead.
+(:func:`~pmfisher._core.curvature.sparsity.jacobian_sparsity` of the elements in :math:`(u,
+\varphi)`); an element that depends on two or more latent entries (a diagonal Hessian does not
+require that none does) leaves the per-group split undefined, and the joint check runs instead.
 """
 
 from __future__ import annotations
@@ -79,13 +79,13 @@ from pytensor.graph.replace import graph_replace
 from scipy import sparse
 from scipy.special import gammaln
 
-from pmfisher._core import memory
-from pmfisher._core.compilation import compile_derived
-from pmfisher._core.latent_split import LatentSplit
-from pmfisher._core.sparse_latent import JointGraph
-from pmfisher._core.sparsity import jacobian_sparsity
+from pmfisher._core.compiled.compilation import compile_derived
+from pmfisher._core.curvature import memory
+from pmfisher._core.curvature.sparsity import jacobian_sparsity
 from pmfisher.approximation.importance_sampling import pareto_ks
 from pmfisher.fitting.laplace_marginal import LaplaceMarginal
+from pmfisher.fitting.latent.latent_split import LatentSplit
+from pmfisher.fitting.latent.sparse_latent import JointGraph
 
 __all__ = ["GROUP_CHECK_DRAWS", "GroupTerms", "group_errors"]
 

@@ -40,7 +40,7 @@ import xarray as xr
 from pymc.distributions.continuous import FlatRV, HalfFlatRV
 from scipy.special import logsumexp
 
-from pmfisher._core.definiteness import NotPositiveDefinite
+from pmfisher._core.options import NotPositiveDefinite
 from pmfisher.approximation.adaptive_quadrature import (
     DEFAULT_NODES,
     MarginalQuadrature,

@@ -70,7 +70,6 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import pymc as pm
@@ -81,12 +80,12 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from scipy.special import logsumexp
 
-from pmfisher._core import labelled
-from pmfisher._core.compilation import COMPILE_MODE
-from pmfisher._core.definiteness import NotPositiveDefinite, positive_definite
-from pmfisher._core.diagonal_latent import DiagonalLatent
-from pmfisher._core.model_graph import model_graph
-from pmfisher._core.options import Structure, Terms, check_option
+from pmfisher._core.compiled.compilation import COMPILE_MODE
+from pmfisher._core.linalg.definiteness import positive_definite
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
+from pmfisher._core.options import Hyper, NotPositiveDefinite, Structure, Terms, check_option
+from pmfisher._core.progress import progress_wanted
 from pmfisher.approximation.adaptive_quadrature import (
     MarginalValues,
     integrate,
@@ -99,16 +98,17 @@ from pmfisher.approximation.conditional_draws import (
 )
 from pmfisher.approximation.group_check import GROUP_CHECK_DRAWS, GroupTerms, group_errors
 from pmfisher.approximation.importance_sampling import khat_threshold, psis
-from pmfisher.approximation.laplace import _datatree, _values_pushforward
+from pmfisher.approximation.laplace_draws import laplace_datatree, values_pushforward
 from pmfisher.approximation.marginal_likelihood import nested_fit
 from pmfisher.approximation.quadrature import check_nodes
-from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
+from pmfisher.errors import ArgumentError, NotPositiveDefiniteError, warn
 from pmfisher.fitting.laplace_marginal import InnerModeError, LaplaceMarginal, laplace_marginal
-from pmfisher.fitting.mode import find_mode, require_converged
+from pmfisher.fitting.latent.diagonal_latent import DiagonalLatent
+from pmfisher.fitting.mode import require_converged
+from pmfisher.fitting.mode_cache import current_mode
 
-__all__ = ["Hyper", "nested_laplace"]
+__all__ = ["nested_laplace"]
 
-Hyper = Literal["gaussian", "quadrature", "nuts"]
 # Values of φ at which the inner Laplace is checked, and importance draws at each.
 INNER_CHECKS = 4
 # The inner check's method where the conditional is Gaussian: no sampling, the error is zero.
@@ -134,12 +134,13 @@ def nested_laplace(
     chains: int = 2,
     tune: int = 1000,
     structure: Structure = "auto",
+    progressbar: bool = True,
     nodes: int,
 ) -> xr.DataTree:
     """The nested Laplace approximation (module docstring); called by
     :func:`~pmfisher.laplace` with ``latent``. ``chains`` and ``tune`` apply to NUTS,
     ``nodes`` to quadrature (:mod:`pmfisher.approximation.adaptive_quadrature`);
-    ``structure`` chooses the route of the latent Hessian."""
+    ``structure`` chooses the route of the latent Hessian; ``progressbar`` shows NUTS's."""
     check_option("hyper", hyper, Hyper)
     nodes = check_nodes(nodes)
     rng = np.random.default_rng(random_seed)
@@ -147,15 +148,9 @@ def nested_laplace(
         model, latent, space="unconstrained", terms=terms, structure=structure
     )
     split = marginal.split
+    # The mode cache's own seed: the search never draws from the caller's generator.
     mode = require_converged(
-        find_mode(
-            model=model,
-            terms=terms,
-            space="unconstrained",
-            latent=latent,
-            random_seed=rng,
-            structure=structure,
-        )
+        current_mode(model, terms=terms, space="unconstrained", latent=latent, structure=structure)
     )
     u_mode = marginal.conditional_mode(mode.x).u
     attrs = {
@@ -184,7 +179,7 @@ def nested_laplace(
         sampler_stats, n_chains = None, 1
     else:
         phis, sampler_stats, n_chains = _nuts_hyper(
-            marginal, mode.x, draws, chains=chains, tune=tune, rng=rng
+            marginal, mode.x, draws, chains=chains, tune=tune, rng=rng, progressbar=progressbar
         )
         fit = _sample_moments(phis, split.phi_labels)
         attrs["regularization"], quadrature = "", None
@@ -194,7 +189,7 @@ def nested_laplace(
     thetas = np.empty((phis.shape[0], full.size))
     thetas[:, split.u_index] = latent_draws
     thetas[:, split.phi_index] = phis
-    pushed = _values_pushforward(full)(thetas)
+    pushed = values_pushforward(full)(thetas)
 
     if hyper != "nuts":
         log_q = log_q_phi + log_q_latent
@@ -203,12 +198,11 @@ def nested_laplace(
         attrs["pareto_k"] = float(pareto_k)
         threshold = khat_threshold(len(log_p))
         if pareto_k > threshold:
-            warnings.warn(
+            warn(
                 f"Pareto k̂ = {pareto_k:.2f} > {threshold:.2f}: the nested Laplace "
                 f"approximation (hyperparameters by {hyper}, Gaussian latent variables given "
                 f"them) is far from the joint {terms} in the tails; hyper='nuts' samples the "
                 "Laplace marginal of the hyperparameters.",
-                stacklevel=3,
             )
         stats = {"log_p": log_p, "log_q": log_q}
     else:
@@ -229,7 +223,7 @@ def nested_laplace(
     checked = np.vstack([mode.x, phis[: INNER_CHECKS - 1]])
     fit = fit.merge(likelihood).merge(_inner_check(marginal, checked, rng))
     fit.attrs = attrs
-    tree = _datatree(model, full, pushed, stats, fit, attrs, chains=n_chains)
+    tree = laplace_datatree(model, full, pushed, stats, fit, attrs, chains=n_chains)
     if sampler_stats is not None:
         tree["sample_stats"] = xr.DataTree(
             sampler_stats.merge(tree["sample_stats"].to_dataset(), compat="override")
@@ -249,7 +243,7 @@ def _gaussian_hyper(marginal: LaplaceMarginal, phi_mode, draws, action, rng):
         action=action,
     )
     if precision.regularization:
-        warnings.warn(precision.regularization, stacklevel=4)
+        warn(precision.regularization)
     standard = rng.standard_normal((draws, marginal.size))
     phis = phi_mode + precision.deviations(standard)
     log_q = gaussian_log_density(standard, precision.log_determinant)
@@ -302,11 +296,11 @@ def _sample_moments(phis: np.ndarray, labels) -> xr.Dataset:
     )
 
 
-def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng):
+def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng, progressbar):
     """Draws of :math:`\\exp L(\\varphi)` by PyMC's NUTS, flat ``(chains·draws, n_φ)``, and
     the sampler's statistics (dims chain, draw)."""
     if draws % chains:
-        raise PMFisherError(f"draws={draws} must be a multiple of chains={chains} with NUTS.")
+        raise ArgumentError(f"draws={draws} must be a multiple of chains={chains} with NUTS.")
     density = _MarginalDensityOp(marginal)
     seeds = rng.integers(2**31, size=chains).tolist()
     with pm.Model() as hyper_model:
@@ -334,7 +328,7 @@ def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng
             step=step,
             initvals={"phi": phi_mode},
             random_seed=seeds,
-            progressbar=False,
+            progressbar=progress_wanted(progressbar),
             compute_convergence_checks=False,
             compile_kwargs={"mode": COMPILE_MODE},
         )
@@ -448,7 +442,7 @@ def _estimated_errors(marginal: LaplaceMarginal, phis: np.ndarray, rng):
             for label, value in zip(marginal.labels, phis[worst], strict=True)
         )
         largest = "largest per-group " if per_group else ""
-        warnings.warn(
+        warn(
             f"the inner Laplace approximation over {', '.join(marginal.split.latent)} is poor: "
             f"importance sampling puts the exact log-marginal {errors[worst]:+.3g} ± "
             f"{mcses[worst]:.2g} nats from the Laplace one at {shown} and {errors[0]:+.3g} at "
@@ -456,7 +450,6 @@ def _estimated_errors(marginal: LaplaceMarginal, phis: np.ndarray, rng):
             "changes with the hyperparameters shifts their posterior; see "
             "fit['inner_check_error']. "
             "Integrate fewer variables out, or compare with NUTS on the whole model.",
-            stacklevel=4,
         )
     return errors, mcses, pareto_ks, "per group" if per_group else "joint"
 

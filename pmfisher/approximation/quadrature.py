@@ -40,7 +40,7 @@ import numpy as np
 from scipy.interpolate import BarycentricInterpolator
 from scipy.special import roots_hermitenorm
 
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ArgumentError
 
 __all__ = ["PRODUCT_GRID_MAX_DIMENSION", "QuadratureRule", "check_nodes", "rule"]
 
@@ -62,7 +62,7 @@ def gauss_hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
 def check_nodes(nodes) -> int:
     """``nodes`` as an odd positive integer (the mode is the middle node), or an error."""
     if int(nodes) != nodes or nodes < 1 or nodes % 2 == 0:
-        raise PMFisherError(
+        raise ArgumentError(
             f"nodes={nodes!r} must be an odd positive integer (1, 3, 5, ...): the middle node "
             "of each dimension is the mode; nodes=1 is the Gaussian at the mode."
         )

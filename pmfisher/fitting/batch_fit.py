@@ -2,7 +2,7 @@
 
 :func:`fit_batch` maximizes the likelihood of every replicate data set by damped Newton
 steps vectorized over replicates, on the batched likelihood of
-:mod:`pmfisher._core.data_likelihood`.
+:mod:`pmfisher._core.data.data_likelihood`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pymc as pm
 
-from pmfisher._core.data_likelihood import data_likelihood
+from pmfisher._core.data.data_likelihood import data_likelihood
 from pmfisher.fitting.newton_search import GRADIENT_TOLERANCE
 
 __all__ = ["BatchFit", "fit_batch"]

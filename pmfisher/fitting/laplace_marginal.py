@@ -1,7 +1,7 @@
 r"""The Laplace marginal: latent variables integrated out at their conditional mode.
 
 For a split of the free variables into latent :math:`u` (unconstrained coordinates) and the
-rest :math:`\varphi` (:mod:`pmfisher._core.latent_split`), with joint log-density
+rest :math:`\varphi` (:mod:`pmfisher.fitting.latent.latent_split`), with joint log-density
 :math:`f(u, \varphi)`,
 
 .. math::
@@ -47,18 +47,18 @@ took minutes. Everything is exact; no finite differences.
 
 **Structure.** :math:`H` is dense (an ``n_u × n_u`` matrix, Newton steps by LAPACK) or sparse
 (its pattern read from the graph, Newton steps, :math:`\log\det H` and the derivatives of
-:math:`L` by CHOLMOD and the selected inverse: :mod:`pmfisher._core.sparse_latent`), chosen by
-the package's ``structure`` rule (:mod:`pmfisher._core.structure`) applied to the joint
+:math:`L` by CHOLMOD and the selected inverse: :mod:`pmfisher.fitting.latent.sparse_latent`), chosen
+by the package's ``structure`` rule (:mod:`pmfisher._core.curvature.structure`) applied to the joint
 density in :math:`(u, \varphi)`; a sparse :math:`H` that is diagonal is handled elementwise
-(:mod:`pmfisher._core.diagonal_latent`). All give the same :math:`L`, gradient and Hessian to
-rounding. A route that would not fit in memory raises an
+(:mod:`pmfisher.fitting.latent.diagonal_latent`). All give the same :math:`L`, gradient and Hessian
+to rounding. A route that would not fit in memory raises an
 :class:`~pmfisher.errors.InsufficientMemoryError` saying what it would need.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -66,22 +66,27 @@ import numpy as np
 import pymc as pm
 from scipy import sparse
 
-from pmfisher._core import derivatives, memory
-from pmfisher._core.compilation import compile_derived
-from pmfisher._core.definiteness import PositiveDefinite, cholesky_or_none, shifted_cholesky
-from pmfisher._core.diagonal_latent import DiagonalLatent, DiagonalPositiveDefinite
-from pmfisher._core.implicit_mode import marginal_graphs
-from pmfisher._core.latent_split import (
+from pmfisher._core.compiled.compilation import compile_derived
+from pmfisher._core.curvature import derivatives, memory
+from pmfisher._core.curvature.structure import hessian_structure
+from pmfisher._core.linalg.definiteness import PositiveDefinite, cholesky_or_none, shifted_cholesky
+from pmfisher._core.linalg.sparse_cholesky import SparsePositiveDefinite
+from pmfisher._core.model.model_graph import model_graph, resolve_model
+from pmfisher._core.model.target import point_values
+from pmfisher._core.options import Space, Structure, Terms
+from pmfisher.errors import ConvergenceError, PointError
+from pmfisher.fitting.latent.diagonal_latent import DiagonalLatent, DiagonalPositiveDefinite
+from pmfisher.fitting.latent.implicit_mode import marginal_graphs
+from pmfisher.fitting.latent.latent_split import (
     LatentSplit,
     latent_split,
     total_derivative_along_the_mode,
 )
-from pmfisher._core.model_graph import model_graph, resolve_model
-from pmfisher._core.options import Space, Structure, Terms
-from pmfisher._core.sparse_cholesky import SparsePositiveDefinite
-from pmfisher._core.sparse_latent import JointGraph, SparseLatent, latent_hessian_is_diagonal
-from pmfisher._core.structure import hessian_structure
-from pmfisher.errors import PMFisherError, PointError
+from pmfisher.fitting.latent.sparse_latent import (
+    JointGraph,
+    SparseLatent,
+    latent_hessian_is_diagonal,
+)
 
 __all__ = ["ConditionalMode", "InnerModeError", "LaplaceMarginal", "laplace_marginal"]
 
@@ -102,7 +107,7 @@ RUNAWAY = 1e8
 DENSE_LATENT_COPIES = 4
 
 
-class InnerModeError(PMFisherError):
+class InnerModeError(ConvergenceError):
     """The inner problem :math:`\\max_u f(u, \\varphi)` has no (reachable) mode."""
 
 
@@ -182,6 +187,8 @@ class LaplaceMarginal:
         )
         self.split = split
         self.model = split.graph.model
+        # The target density's name (pmfisher._core.model.target): p(y | φ) or p(y, φ) in a space.
+        self.terms, self.space, self.latent = split.graph.terms, split.graph.space, split.latent
         self.labels = split.phi_labels
         self.size = split.n_phi
         self.free_rvs = [rv for rv in split.graph.free_rvs if rv.name not in split.latent]
@@ -440,12 +447,14 @@ class LaplaceMarginal:
 
     def flatten(self, point) -> np.ndarray:
         """``φ`` in this marginal's space from a point (constrained values by name; the
-        latent variables may be left out, and are ignored)."""
-        point = getattr(point, "point", point)
-        if not isinstance(point, Mapping):
-            raise PointError(
-                f"a point must map free-variable names to values, got {type(point).__name__}."
-            )
+        latent variables may be left out, and are ignored); a ``Mode`` of another density is
+        refused (:func:`~pmfisher._core.model.target.point_values`)."""
+        return self.split.split(self.split.graph.flatten(self.completed(point)))[1]
+
+    def completed(self, point) -> dict:
+        """Every free variable's value: the point's, and for the latent variables it leaves
+        out (their values are the inner problem's to find) the model's initial point."""
+        point = point_values(point, self)
         missing = [rv.name for rv in self.free_rvs if rv.name not in point]
         if missing:
             raise PointError(f"the point is missing free variable(s) {', '.join(missing)}.")
@@ -454,7 +463,7 @@ class LaplaceMarginal:
         if absent:
             initial = self._initial_constrained()
             full |= {name: initial[name] for name in absent}
-        return self.split.split(self.split.graph.flatten(full))[1]
+        return full
 
     def _initial_constrained(self) -> dict:
         unconstrained = model_graph(self.model, space="unconstrained", terms=self.split.graph.terms)

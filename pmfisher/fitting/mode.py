@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,27 +10,29 @@ import pymc as pm
 from scipy import optimize
 from scipy.sparse import linalg as sparse_linalg
 
-from pmfisher._core.compilation import few_calls_backend
-from pmfisher._core.definiteness import flat_directions
-from pmfisher._core.model_graph import model_graph, resolve_model
+from pmfisher._core.linalg.definiteness import flat_directions
+from pmfisher._core.linalg.sparse_cholesky import sparse_positive_definite
+from pmfisher._core.model.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Space, Structure, Terms, check_option
-from pmfisher._core.sparse_cholesky import sparse_positive_definite
-from pmfisher._core.sparse_hessian import SparseHessian
-from pmfisher._core.structure import hessian_structure
-from pmfisher.errors import NotPositiveDefiniteError, PMFisherError, PointError
-from pmfisher.fitting.laplace_marginal import laplace_marginal
+from pmfisher._core.progress import progress_switch
+from pmfisher.errors import ConvergenceError, NotPositiveDefiniteError, PointError, warn
 from pmfisher.fitting.newton_search import (
     DENSE_HESSIAN_LIMIT,
     GRADIENT_TOLERANCE,
     converged,
     newton_search,
 )
+from pmfisher.fitting.target_density import hessian_route, negative_hessian, target_density
 
 __all__ = ["Mode", "find_mode"]
 
 RESTARTS = 4
 # An unconstrained coordinate beyond this magnitude (exp(15) ≈ 3e6) has run off to infinity.
 RUNAWAY = 15.0
+# Beyond this magnitude (exp(5) ≈ 150) a stationary point is probed EDGE_STEP farther out:
+# where the density is no lower there, its supremum is at the edge of the support.
+EDGE_PROBE = 5.0
+EDGE_STEP = 10.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ class Mode:
         One label per entry of ``x``.
     terms, space : str
         Which density was maximized, in which coordinates.
+    latent : tuple[str, ...]
+        The free variables integrated out of it (``()``: none). With ``terms`` and
+        ``space`` this names the density (:mod:`pmfisher._core.model.target`): a function given
+        the mode of another density refuses it rather than re-read it as a plain point.
     message : str
         Why no mode was found: which coordinates ran off to infinity while the density kept
         growing, that the maximum lies on the boundary of the support, or that the optimizer
@@ -76,8 +81,10 @@ class Mode:
     terms: str
     space: str
     message: str = field(default="", repr=False)
+    latent: tuple[str, ...] = ()
 
 
+@progress_switch
 def find_mode(
     *,
     model: pm.Model | None = None,
@@ -87,6 +94,7 @@ def find_mode(
     latent: Sequence[str] | str | None = None,
     structure: Structure = "auto",
     random_seed=None,
+    progressbar: bool = True,
 ) -> Mode:
     r"""Maximize the model's log-likelihood (``terms="likelihood"``) or log-posterior.
 
@@ -100,8 +108,8 @@ def find_mode(
     Hessian as a sparse matrix (one Hessian-vector product per colour of its pattern) and the
     ``trust-krylov`` subproblem runs on products with it, which cost a sparse matrix-vector
     product instead of a pass through the model's graph. ``"auto"`` takes that route when
-    the Hessian's pattern is sparse (:mod:`pmfisher._core.structure`); the dense route uses
-    the dense Hessian up to ``DENSE_HESSIAN_LIMIT`` parameters and Hessian-vector products
+    the Hessian's pattern is sparse (:mod:`pmfisher._core.curvature.structure`); the dense route
+    uses the dense Hessian up to ``DENSE_HESSIAN_LIMIT`` parameters and Hessian-vector products
     (no matrix at all) above. If a start does not converge — or stops at a saddle, where the
     gradient vanishes but the density curves upwards along some direction (checked with the
     dense or sparse Hessian) — up to ``RESTARTS`` jittered starts follow.
@@ -116,6 +124,28 @@ def find_mode(
     priors of :math:`\varphi` for ``terms="posterior"``. The result's ``x``, ``labels``,
     ``logp`` and ``grad_norm`` are about :math:`\varphi` and :math:`L`; its ``point`` holds
     every free variable, the latent ones at their conditional mode.
+
+    Parameters
+    ----------
+    model : pm.Model, optional
+        The model; by default the one on PyMC's context stack.
+    terms : {"posterior", "likelihood"}
+        The MAP of the posterior, or the MLE.
+    space : {"unconstrained", "constrained"}
+        The space whose density is maximized (it matters for the posterior only, through
+        the log-Jacobian).
+    start : dict, optional
+        Where the first search starts (constrained values by name), instead of the model's
+        initial point. With ``latent``, the values of the other variables only.
+    latent : list of str, optional
+        Free variables integrated out by a Laplace approximation at their conditional mode.
+    structure : {"auto", "dense", "sparse"}
+        The route of the Hessian (with ``latent``: of the latent Hessian).
+    random_seed : int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Seeds the jittered restarts.
+    progressbar : bool
+        Show the progress of long work (slow compiles included), as PyMC does, when stderr is
+        a terminal or a notebook; ``False`` silences all of it.
 
     Returns
     -------
@@ -142,75 +172,65 @@ def find_mode(
     check_option("space", space, Space)
     model = resolve_model(model)
     check_option("structure", structure, Structure)
-    if latent is None:
-        objective = model_graph(
-            model, space="unconstrained", terms=terms, jacobian=space == "unconstrained"
-        )
-        # The dense route forms no d × d Hessian above DENSE_HESSIAN_LIMIT (it uses
-        # products), so "dense" needs no memory estimate. Measured on the hierarchical model
-        # (same iterations on both routes): at J = 5,000 products 0.82 s, sparse Hessians
-        # 1.22 s; at J = 50,000 products 158 s, sparse Hessians 71 s. "auto" therefore
-        # follows the Hessian's route.
-        chosen = "dense" if structure == "dense" else hessian_structure(objective, structure)
-        target = model_graph(model, space=space, terms=terms)
-    else:
-        # The Laplace marginal offers the functions the search below needs, like a graph;
-        # its Hessian (over the few hyperparameters) is dense, ``structure`` chooses the
-        # route of the latent one.
-        objective = laplace_marginal(
-            model,
-            latent,
-            space="unconstrained",
-            terms=terms,
-            jacobian=space == "unconstrained",
-            structure=structure,
-        )
-        chosen = "dense"
-        target = laplace_marginal(model, latent, space=space, terms=terms, structure=structure)
+    # The search runs in the unconstrained coordinates; ``target`` is the density the result
+    # is about (the same one in ``space``). A Laplace marginal offers the functions the
+    # search needs, like a graph.
+    objective = target_density(
+        model,
+        terms=terms,
+        space="unconstrained",
+        latent=latent,
+        structure=structure,
+        jacobian=space == "unconstrained",
+    )
+    target = target_density(model, terms=terms, space=space, latent=latent, structure=structure)
+    # The dense route forms no d × d Hessian above DENSE_HESSIAN_LIMIT (it uses products), so
+    # "dense" needs no memory estimate. Measured on the hierarchical model (same iterations on
+    # both routes): at J = 5,000 products 0.82 s, sparse Hessians 1.22 s; at J = 50,000
+    # products 158 s, sparse Hessians 71 s. "auto" therefore follows the Hessian's route.
+    chosen = "dense" if structure == "dense" else hessian_route(objective, structure)
     rng = np.random.default_rng(random_seed)
     x0 = _start(model, objective, start) if start is not None else _initial_point(objective)
 
     best, iterations = None, 0
     for attempt in range(RESTARTS + 1):
         begin = x0 if attempt == 0 else x0 + rng.normal(scale=1.0, size=x0.size)
-        search = _Search.run(objective, begin, chosen, quasi_newton=latent is not None)
+        search = _Search.run(objective, begin, chosen, quasi_newton=bool(objective.latent))
         iterations += search.result.nit
-        if best is None or search.better_than(best):
-            best = search
-        if best.status == "mode":
+        reached = _Reached.of(search, objective, target)
+        if best is None or reached.better_than(best):
+            best = reached
+        # A search that stopped on the boundary may have missed an interior maximum (a
+        # variance component's factor driven to 0 from a poor start): the restarts look.
+        if best.interior and best.search.status == "mode":
             break
 
-    x_unconstrained = best.result.x
-    point = objective.constrained_point(x_unconstrained)
-    x = target.flatten(point) if target is not objective else x_unconstrained
-    logp, grad = target.logp_and_grad_fn(x)
+    point, x, logp, grad = best.point, best.x, best.logp, best.grad
     grad_norm = float(np.linalg.norm(grad))
-    converged = best.status != "failed" and bool(np.isfinite(logp))
-    message = ""
-    if converged:
-        message = _boundary(objective, x_unconstrained, target, point, grad_norm, float(logp))
-        converged = not message
-    elif not message:
-        message = _diagnose(objective, x0, best.result, terms)
+    converged, message = best.interior, best.boundary
+    if best.search.status == "failed" or not np.isfinite(logp):
+        message = _diagnose(objective, x0, best.search.result, terms)
     if not converged:
-        warnings.warn(
+        warn(
             f"find_mode did not converge for terms={terms!r}: the gradient norm is "
             f"{grad_norm:.3g} after {iterations} iterations from {attempt + 1} start(s). "
             + message,
-            stacklevel=2,
         )
     elif target.size <= DENSE_HESSIAN_LIMIT:
         # By the route the search took, or the one the observed information that follows
         # takes for the target: a first call then compiles one Hessian, not two.
-        same_route = latent is not None or target is objective
-        route = chosen if same_route else hessian_structure(target, structure)
-        flat = flat_directions(_negative_hessian(target, x, route), target.labels)
+        same_route = bool(target.latent) or target is objective
+        route = chosen if same_route else hessian_route(target, structure)
+        information = negative_hessian(target, x, route)
+        if route == "sparse":
+            information = information.toarray()  # a small mode: dense for the eigenvalues
+        flat = flat_directions(information, target.labels)
         if flat:
             message = (
                 f"The mode is not unique: the log-{terms} is flat ({target.space} space), "
                 f"{flat}. These combinations are not identified by the {terms}."
             )
-            warnings.warn(f"find_mode: {message}", stacklevel=2)
+            warn(f"find_mode: {message}")
     return Mode(
         point=point,
         x=np.asarray(x),
@@ -222,6 +242,7 @@ def find_mode(
         terms=terms,
         space=space,
         message=message,
+        latent=tuple(target.latent),
     )
 
 
@@ -232,7 +253,7 @@ def require_converged(
     ``advice`` that the caller can follow."""
     if not mode.converged:
         reason = mode.message or "The density may be unbounded or very flat."
-        raise PMFisherError(
+        raise ConvergenceError(
             f"no mode of the {mode.terms} was found (gradient norm {mode.grad_norm:.3g} after "
             f"{mode.n_iter} iterations). {reason} {advice}"
         )
@@ -241,7 +262,10 @@ def require_converged(
 
 def _start(model, objective, start) -> np.ndarray:
     """The flat start in the search space; a ``PointError`` naming the variable when it lies
-    outside the support (which the priors define, whatever ``terms``)."""
+    outside the support (which the priors define, whatever ``terms``). With latent
+    variables, the start names the others only: theirs are the inner problem's to find."""
+    if objective.latent:
+        start = objective.completed(start)
     support = model_graph(model, space="constrained", terms="posterior")
     support.check_in_support(support.flatten(start))
     x0 = objective.flatten(start)
@@ -251,7 +275,42 @@ def _start(model, objective, start) -> np.ndarray:
     return x0
 
 
-def _boundary(objective, x_unconstrained, target, point, grad_norm: float, logp: float) -> str:
+@dataclass(frozen=True)
+class _Reached:
+    """Where one search ended, read on the target: the point, the target's log-density and
+    gradient there, and why it is no interior mode (``boundary``, or ``""``)."""
+
+    search: _Search
+    point: dict
+    x: np.ndarray
+    logp: float
+    grad: np.ndarray
+    boundary: str
+
+    @classmethod
+    def of(cls, search: _Search, objective, target) -> _Reached:
+        x_unconstrained = search.result.x
+        point = objective.constrained_point(x_unconstrained)
+        x = target.flatten(point) if target is not objective else x_unconstrained
+        logp, grad = target.logp_and_grad_fn(x)
+        logp, grad = float(logp), np.asarray(grad)
+        boundary = ""
+        if search.status != "failed" and np.isfinite(logp):
+            boundary = _boundary(objective, x_unconstrained, target, point, grad, logp)
+        return cls(search, point, np.asarray(x), logp, grad, boundary)
+
+    @property
+    def interior(self) -> bool:
+        # A saddle that no restart left counts, as it always did: its Hessian says so later.
+        return self.search.status != "failed" and np.isfinite(self.logp) and not self.boundary
+
+    def better_than(self, other: _Reached) -> bool:
+        if self.interior != other.interior:
+            return self.interior
+        return self.search.better_than(other.search)
+
+
+def _boundary(objective, x_unconstrained, target, point, grad: np.ndarray, logp: float) -> str:
     """Why a stationary point of the search is not an interior mode of the target, or ``""``:
     coordinates of the search space ran off to infinity (the supremum is approached at the
     edge of the support), or the target's gradient does not vanish there.
@@ -260,33 +319,52 @@ def _boundary(objective, x_unconstrained, target, point, grad_norm: float, logp:
     saturated latent-state likelihood does not contain the process's own parameters) are
     not a boundary: moving them back to the origin leaves the log-density unchanged, and
     the flat-direction check of :func:`find_mode` reports them instead."""
+    here = float(objective.logp_fn(x_unconstrained))
+    tolerance = GRADIENT_TOLERANCE * max(1.0, abs(here))
+
+    def toward_the_edge(index: int, value: float) -> bool:
+        """Far out, and the density no lower farther out: the supremum is at the edge (a
+        variance component at 0, where its gradient vanishes as well)."""
+        if abs(value) > RUNAWAY:
+            return True
+        if abs(value) <= EDGE_PROBE:
+            return False
+        farther = x_unconstrained.copy()
+        farther[index] += EDGE_STEP * np.sign(value)
+        return float(objective.logp_fn(farther)) >= here - tolerance
+
     runaway, at_edge, indices = [], [], []
     for block, rv in zip(objective.blocks, objective.free_rvs, strict=True):
         values = x_unconstrained[block.start : block.stop]
+        transformed = objective.model.rvs_to_transforms.get(rv) is not None
         off = [
             (block.start + offset, label)
             for offset, (label, value) in enumerate(zip(block.labels, values, strict=True))
-            if objective.model.rvs_to_transforms.get(rv) is not None and abs(value) > RUNAWAY
+            if transformed and toward_the_edge(block.start + offset, value)
         ]
         if off:
             indices += [index for index, _ in off]
             runaway += [label for _, label in off]
             at_edge.append(f"{rv.name} = {np.array2string(point[rv.name], precision=4)}")
+    grad_norm = float(np.linalg.norm(grad))
     steep = grad_norm > GRADIENT_TOLERANCE * max(1.0, abs(logp))
     if runaway and not steep:
         pulled_back = x_unconstrained.copy()
         pulled_back[indices] = 0.0
-        here, there = (
-            float(objective.logp_fn(x_unconstrained)),
-            float(objective.logp_fn(pulled_back)),
-        )
-        if abs(here - there) <= GRADIENT_TOLERANCE * max(1.0, abs(here)):
+        if abs(here - float(objective.logp_fn(pulled_back))) <= tolerance:
             runaway = []
     if not runaway and not steep:
         return ""
-    where = ""
     if runaway:
-        where = f"at {', '.join(at_edge)} ({', '.join(runaway)} ran off to infinity), "
+        where = f"at {', '.join(at_edge)} ({', '.join(runaway)} ran off towards the edge), "
+    else:
+        steepest = np.argsort(-np.abs(grad))[: min(3, grad.size)]
+        along = ", ".join(
+            f"{target.labels[i]} = {float(x):.4g}"
+            for i, x in zip(steepest, target.flatten(point)[steepest], strict=True)
+            if abs(grad[i]) > 0.1 * np.abs(grad).max()
+        )
+        where = f"at {along}, "
     return (
         "The maximum lies on the boundary of the support, not in its interior: "
         f"{where}the gradient norm in the {target.space} space is {grad_norm:.3g}. The density "
@@ -327,14 +405,6 @@ class _Search:
         return self.result.fun < other.result.fun
 
 
-def _negative_hessian(graph, x: np.ndarray, route: str) -> np.ndarray:
-    """``-H(x)`` as a dense array (for the flat-direction check of a small mode), formed by
-    ``route``."""
-    if route == "sparse":
-        return -graph.companion(SparseHessian)(x, backend=few_calls_backend(graph.size)).toarray()
-    return -np.asarray(graph.hessian_fn(x))
-
-
 def _is_saddle(graph, x: np.ndarray) -> bool:
     """Whether the log-density curves upwards along some direction at the stationary ``x``
     (flat directions, as in a non-identified model, do not count)."""
@@ -347,7 +417,7 @@ def _is_saddle_sparse(graph, x: np.ndarray) -> bool:
     """As :func:`_is_saddle`, with the sparse Hessian: a successful CHOLMOD factorization of
     its negative proves a maximum; only if it fails are the smallest eigenvalues computed
     (Lanczos), against a scale bounded by the largest absolute row sum."""
-    negative = -graph.companion(SparseHessian)(x, backend=few_calls_backend(graph.size))
+    negative = negative_hessian(graph, x, "sparse")
     try:
         sparse_positive_definite(negative, graph.labels, what="negative Hessian")
     except NotPositiveDefiniteError as error:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
-from pmfisher._core.compilation import few_calls_backend
-from pmfisher._core.sparse_hessian import SparseHessian
+from pmfisher._core.compiled.compilation import few_calls_backend
+from pmfisher._core.curvature.sparse_hessian import SparseHessian
 
 __all__ = ["DENSE_HESSIAN_LIMIT", "GRADIENT_TOLERANCE", "converged", "newton_search"]
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-import warnings
+from collections.abc import Sequence
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 
@@ -44,15 +44,19 @@ import pymc as pm
 import xarray as xr
 from scipy import stats
 
-from pmfisher._core import labelled, memory
-from pmfisher._core.data_likelihood import data_likelihood
-from pmfisher._core.definiteness import positive_definite
-from pmfisher._core.model_graph import model_graph, resolve_model
-from pmfisher._core.options import Space
+from pmfisher._core.curvature import memory
+from pmfisher._core.data.data_likelihood import data_likelihood
+from pmfisher._core.data.seeds import child_seeds
+from pmfisher._core.data.simulation import simulate_data
+from pmfisher._core.linalg.definiteness import positive_definite
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph, resolve_model
+from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent
+from pmfisher._core.options import Method, Space, Structure
 from pmfisher._core.progress import progress_bar, progress_switch
-from pmfisher._core.simulation import simulate_data
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ArgumentError, ConvergenceError, warn
 from pmfisher.fitting.batch_fit import fit_batch
+from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.fisher import fisher_information
 
 __all__ = ["EstimatorStudy", "cramer_rao_bound", "simulate_estimator"]
@@ -60,8 +64,18 @@ __all__ = ["EstimatorStudy", "cramer_rao_bound", "simulate_estimator"]
 WALD_LEVEL = 0.95
 
 
+@progress_switch
 def cramer_rao_bound(
-    point, *, model: pm.Model | None = None, space: Space = "constrained"
+    point=None,
+    *,
+    model: pm.Model | None = None,
+    space: Space = "constrained",
+    latent: Sequence[str] | str | None = None,
+    structure: Structure = "auto",
+    method: Method = "auto",
+    replicates: int = 1000,
+    random_seed=None,
+    progressbar: bool = True,
 ) -> xr.DataArray:
     r"""The Cramér–Rao bound :math:`I_n(\theta)^{-1}` at ``point``.
 
@@ -73,11 +87,27 @@ def cramer_rao_bound(
 
     Parameters
     ----------
-    point : dict or Mode
-        Free-variable name → value in the constrained space.
+    point : dict or Mode, optional
+        Free-variable name → value in the constrained space. ``None`` (the default) is the
+        MLE at the current data (``find_mode(terms="likelihood")``, found once and kept).
     model : pm.Model, optional
         The model; by default the one on PyMC's context stack.
     space : {"constrained", "unconstrained"}
+    method : {"auto", "exact", "monte_carlo"}
+        How the expected information is computed (:func:`pmfisher.fisher_information`).
+    replicates : int
+        Simulated data sets, where it is computed by Monte Carlo.
+    structure : {"auto", "dense", "sparse"}
+        The route of the information (:func:`pmfisher.fisher_information`).
+    random_seed : int, numpy.random.SeedSequence, optional
+        Seeds the Monte Carlo information (``method="auto"`` falls back to it where no exact
+        form exists): the same seed gives the same numbers.
+    progressbar : bool
+        Show the progress of long work, as PyMC does.
+    latent : None
+        For one vocabulary across functions; naming latent variables raises an
+        :class:`~pmfisher.errors.ArgumentError`: the expected information of the Laplace
+        marginal is not available yet.
 
     Returns
     -------
@@ -100,10 +130,20 @@ def cramer_rao_bound(
     >>> float(cramer_rao_bound({"lam": 3.0}, model=model).values[0, 0])  # λ / n
     0.75
     """
-    information = fisher_information(point, model=model, space=space)
+    refuse_latent(latent, "cramer_rao_bound", NO_MARGINAL_FISHER)
+    information = fisher_information(
+        point,
+        model=model,
+        space=space,
+        method=method,
+        replicates=replicates,
+        structure=structure,
+        random_seed=random_seed,
+        progressbar=progressbar,
+    )
     matrix = information.matrix
     labels = list(matrix[labelled.ROW].values)
-    values = matrix.values if matrix.attrs["structure"] == "dense" else _densify(matrix)
+    values = _densify(matrix) if labelled.is_sparse(matrix) else matrix.values
     checked = positive_definite(values, labels, what="Fisher information")
     return labelled.square(
         _inverse(checked.cholesky),
@@ -176,7 +216,7 @@ class EstimatorStudy:
 
 @progress_switch
 def simulate_estimator(
-    point,
+    point=None,
     *,
     model: pm.Model | None = None,
     replicates: int = 500,
@@ -194,8 +234,9 @@ def simulate_estimator(
 
     Parameters
     ----------
-    point : dict or Mode
-        The true parameters, free-variable name → value in the constrained space.
+    point : dict or Mode, optional
+        The true parameters, free-variable name → value in the constrained space. ``None``
+        is the MLE at the current data: a parametric bootstrap.
     model : pm.Model, optional
         The model; by default the one on PyMC's context stack.
     replicates : int
@@ -204,7 +245,8 @@ def simulate_estimator(
         Runs one task per chunk (``executor.submit``); ``None`` runs the chunks in this
         process. Dask distributed's ``client.get_executor()`` works (module docstring).
     random_seed : int, numpy.random.SeedSequence, optional
-        Replicate ``r`` uses child ``r`` of ``SeedSequence(random_seed)``.
+        Replicate ``r`` uses child ``r`` of ``SeedSequence(random_seed)``; child ``replicates``
+        seeds the bound's Monte Carlo information where the model has no exact form.
     chunk_size : int
         Replicates per task. Data sets do not depend on it; fits agree across chunk sizes to
         rounding only, so keep it fixed when comparing executors.
@@ -230,18 +272,19 @@ def simulate_estimator(
     True
     """
     if int(replicates) < 2 or int(chunk_size) < 1:
-        raise PMFisherError(
+        raise ArgumentError(
             f"replicates={replicates} and chunk_size={chunk_size}: a study needs at least 2 "
             "replicates and chunks of at least 1."
         )
     model = resolve_model(model)
     graph = model_graph(model, space="constrained", terms="likelihood")
-    truth = graph.flatten(point)
-    graph.check_in_support(truth)
-    bound = cramer_rao_bound(point, model=model)
-    constrained_point = graph.constrained_point(truth)
+    truth = point_on(graph, point)
+    truth_point = graph.constrained_point(truth)
+    # One more child of the seed than replicates: the last seeds the bound's Monte Carlo
+    # information where the model has no exact form.
+    *seeds, bound_seed = child_seeds(random_seed, int(replicates) + 1)
+    bound = cramer_rao_bound(truth_point, model=model, random_seed=bound_seed)
 
-    seeds = _replicate_seeds(random_seed, int(replicates))
     chunks = [seeds[start : start + chunk_size] for start in range(0, len(seeds), chunk_size)]
     shipped = _ShippedModel(model)
     description = f"fitting {len(seeds)} simulated data sets"
@@ -249,11 +292,11 @@ def simulate_estimator(
         if executor is None:
             results = []
             for chunk in chunks:
-                results.append(_fit_chunk(shipped, constrained_point, chunk))
+                results.append(_fit_chunk(shipped, truth_point, chunk))
                 bar.advance(len(chunk))
         else:
             futures = {
-                executor.submit(_fit_chunk, shipped, constrained_point, chunk): len(chunk)
+                executor.submit(_fit_chunk, shipped, truth_point, chunk): len(chunk)
                 for chunk in chunks
             }
             for future in as_completed(futures):
@@ -312,27 +355,18 @@ def _unpickled_model(token: str, payload: bytes) -> pm.Model:
 # -- summaries ----------------------------------------------------------------------------------
 
 
-def _replicate_seeds(random_seed, replicates: int) -> list:
-    if isinstance(random_seed, np.random.Generator):
-        return random_seed.bit_generator.seed_seq.spawn(replicates)
-    if not isinstance(random_seed, np.random.SeedSequence):
-        random_seed = np.random.SeedSequence(random_seed)
-    return random_seed.spawn(replicates)
-
-
 def _summarize(labels, truth, bound, estimates, errors, converged) -> EstimatorStudy:
     failed = int((~converged).sum())
     if converged.sum() < 2:
-        raise PMFisherError(
+        raise ConvergenceError(
             f"only {int(converged.sum())} of {converged.size} replicate fits converged with a "
             "positive definite information; the MLE may be on the boundary of the support for "
             "most simulated data sets (too little data at this point)."
         )
     if failed:
-        warnings.warn(
+        warn(
             f"{failed} of {converged.size} replicate fits did not converge (or had a singular "
             "information at their MLE) and are left out of the summaries.",
-            stacklevel=3,
         )
     kept = estimates[converged]
     count = kept.shape[0]

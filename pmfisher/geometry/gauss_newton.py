@@ -21,15 +21,19 @@ whole, as a fit approaches the data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
 import xarray as xr
 
-from pmfisher._core import labelled
-from pmfisher._core.model_graph import model_graph
-from pmfisher._core.options import Space
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
+from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent, refuse_sparse
+from pmfisher._core.options import Space, Structure
+from pmfisher._core.progress import progress_switch
+from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.exact_fisher import exact_fisher_matrix
 from pmfisher.information.observed import observed_information
 
@@ -58,8 +62,15 @@ class GaussNewtonSplit:
     relative_gap: float
 
 
+@progress_switch
 def gauss_newton(
-    point, *, model: pm.Model | None = None, space: Space = "constrained"
+    point=None,
+    *,
+    model: pm.Model | None = None,
+    space: Space = "constrained",
+    latent: Sequence[str] | str | None = None,
+    structure: Structure = "auto",
+    progressbar: bool = True,
 ) -> GaussNewtonSplit:
     r"""Split the loss Hessian :math:`-\nabla^2\ell` into Gauss–Newton and residual parts.
 
@@ -71,11 +82,23 @@ def gauss_newton(
 
     Parameters
     ----------
-    point : dict or Mode
-        Free-variable name → value in the constrained space.
+    point : dict or Mode, optional
+        Free-variable name → value in the constrained space. ``None`` (the default) is the
+        MLE at the current data (``find_mode(terms="likelihood")``, found once and kept).
     model : pm.Model, optional
         The model; by default the one on PyMC's context stack.
     space : {"constrained", "unconstrained"}
+    latent : None
+        For one vocabulary across functions; naming latent variables raises an
+        :class:`~pmfisher.errors.ArgumentError`: the expected information of the Laplace
+        marginal is not available yet.
+    structure : {"auto", "dense"}
+        The result is dense: the split compares dense matrices entry by entry. ``"sparse"``
+        raises an
+        :class:`~pmfisher.errors.ArgumentError`.
+    progressbar : bool
+        Show the progress of long work (slow compiles included), as PyMC does, when stderr is
+        a terminal or a notebook; ``False`` silences all of it.
 
     Returns
     -------
@@ -94,11 +117,14 @@ def gauss_newton(
     >>> bool(np.isclose(split.gauss_newton.values[0, 0], (slope**2).sum() / 0.01, rtol=1e-12))
     True
     """
+    refuse_latent(latent, "gauss_newton", NO_MARGINAL_FISHER)
+    refuse_sparse(structure, "gauss_newton", "the split compares dense matrices.")
     graph = model_graph(model, space=space, terms="likelihood")
+    x = point_on(graph, point)
     hessian = observed_information(
-        point, model=graph.model, terms="likelihood", space=space, structure="dense"
+        graph.constrained_point(x), model=graph.model, space=space, structure="dense"
     )
-    fisher = exact_fisher_matrix(graph, graph.flatten(point))
+    fisher = exact_fisher_matrix(graph, x)
     residual = hessian.values - fisher
     scale = np.linalg.norm(hessian.values)
     return GaussNewtonSplit(

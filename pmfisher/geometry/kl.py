@@ -21,6 +21,7 @@ the same matrix, which is what makes it a check on the score- and Hessian-based 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 import pymc as pm
@@ -30,17 +31,28 @@ from pytensor.graph.replace import graph_replace
 from pytensor.tensor.random import basic as random_ops
 from pytensor.tensor.special import xlogy
 
-from pmfisher._core import derivatives, labelled
-from pmfisher._core.compilation import compile_function
-from pmfisher._core.model_graph import ModelGraph, model_graph
-from pmfisher._core.options import Space
+from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.curvature import derivatives
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import ModelGraph, model_graph
+from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent, refuse_sparse
+from pmfisher._core.options import Space, Structure
+from pmfisher._core.progress import progress_switch
 from pmfisher.errors import UnsupportedModelError
+from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.exact_fisher import exact_fisher_matrix
 
 __all__ = ["kl_curvature", "kl_divergence"]
 
 
-def kl_divergence(point, other, *, model: pm.Model | None = None) -> float:
+@progress_switch
+def kl_divergence(
+    point,
+    other,
+    *,
+    model: pm.Model | None = None,
+    progressbar: bool = True,
+) -> float:
     r""":math:`D_{\mathrm{KL}}(p_\theta \,\|\, p_{\theta'})` of the model's data distribution.
 
     The divergence between the distributions of the observed variables at ``point``
@@ -54,6 +66,9 @@ def kl_divergence(point, other, *, model: pm.Model | None = None) -> float:
         Free-variable name → value in the constrained space.
     model : pm.Model, optional
         The model; by default the one on PyMC's context stack.
+    progressbar : bool
+        Show the progress of long work (slow compiles included), as PyMC does, when stderr is
+        a terminal or a notebook; ``False`` silences all of it.
 
     Returns
     -------
@@ -83,8 +98,15 @@ def kl_divergence(point, other, *, model: pm.Model | None = None) -> float:
     return float(divergence.kl_fn(x, y))
 
 
+@progress_switch
 def kl_curvature(
-    point, *, model: pm.Model | None = None, space: Space = "constrained"
+    point=None,
+    *,
+    model: pm.Model | None = None,
+    space: Space = "constrained",
+    latent: Sequence[str] | str | None = None,
+    structure: Structure = "auto",
+    progressbar: bool = True,
 ) -> xr.DataArray:
     r"""Hessian of :math:`\delta \mapsto D_{\mathrm{KL}}(p_\theta \,\|\, p_{\theta+\delta})` at 0.
 
@@ -110,12 +132,24 @@ def kl_curvature(
 
     Parameters
     ----------
-    point : dict or Mode
-        Free-variable name → value in the constrained space.
+    point : dict or Mode, optional
+        Free-variable name → value in the constrained space. ``None`` (the default) is the
+        MLE at the current data (``find_mode(terms="likelihood")``, found once and kept).
     model : pm.Model, optional
         The model; by default the one on PyMC's context stack.
     space : {"constrained", "unconstrained"}
         The coordinates of :math:`\theta` and :math:`\delta`.
+    latent : None
+        For one vocabulary across functions; naming latent variables raises an
+        :class:`~pmfisher.errors.ArgumentError`: the expected information of the Laplace
+        marginal is not available yet.
+    structure : {"auto", "dense"}
+        The result is dense: it is formed from dense per-distribution curvatures.
+        ``"sparse"`` raises an
+        :class:`~pmfisher.errors.ArgumentError`.
+    progressbar : bool
+        Show the progress of long work (slow compiles included), as PyMC does, when stderr is
+        a terminal or a notebook; ``False`` silences all of it.
 
     Returns
     -------
@@ -136,9 +170,10 @@ def kl_curvature(
     >>> round(float(curvature.values[0, 0]), 10)  # n p (1 - p) in the log-odds
     0.64
     """
+    refuse_latent(latent, "kl_curvature", NO_MARGINAL_FISHER)
+    refuse_sparse(structure, "kl_curvature", "it is formed dense.")
     graph = model_graph(model, space=space, terms="likelihood")
-    x = graph.flatten(point)
-    graph.check_in_support(x)
+    x = point_on(graph, point)
     divergence = _divergence_graph(graph)
     if divergence.unsupported:
         matrix, method = exact_fisher_matrix(graph, x), "exact Fisher"

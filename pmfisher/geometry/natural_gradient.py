@@ -18,23 +18,38 @@ distance.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pymc as pm
 import xarray as xr
 from scipy import linalg
 
-from pmfisher._core import labelled
-from pmfisher._core.definiteness import positive_definite
-from pmfisher._core.model_graph import model_graph
-from pmfisher._core.options import Space
-from pmfisher._core.sparse_cholesky import sparse_positive_definite
+from pmfisher._core.linalg.definiteness import positive_definite
+from pmfisher._core.linalg.sparse_cholesky import sparse_positive_definite
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
+from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent
+from pmfisher._core.options import Method, Space, Structure
+from pmfisher._core.progress import progress_switch
+from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.fisher import fisher_information
 
 __all__ = ["natural_gradient"]
 
 
+@progress_switch
 def natural_gradient(
-    point, *, model: pm.Model | None = None, space: Space = "constrained"
+    point=None,
+    *,
+    model: pm.Model | None = None,
+    space: Space = "constrained",
+    latent: Sequence[str] | str | None = None,
+    structure: Structure = "auto",
+    method: Method = "auto",
+    replicates: int = 1000,
+    random_seed=None,
+    progressbar: bool = True,
 ) -> xr.DataArray:
     r"""The natural gradient :math:`I(\theta)^{-1}\nabla_\theta\ell(\theta)` of the log-likelihood.
 
@@ -47,11 +62,28 @@ def natural_gradient(
 
     Parameters
     ----------
-    point : dict or Mode
-        Free-variable name → value in the constrained space.
+    point : dict or Mode, optional
+        Free-variable name → value in the constrained space. ``None`` (the default) is the
+        MLE at the current data, where the natural gradient vanishes.
     model : pm.Model, optional
         The model; by default the one on PyMC's context stack.
     space : {"constrained", "unconstrained"}
+    method : {"auto", "exact", "monte_carlo"}
+        How the expected information is computed (:func:`pmfisher.fisher_information`).
+    replicates : int
+        Simulated data sets, where it is computed by Monte Carlo.
+    structure : {"auto", "dense", "sparse"}
+        The route of the information; on the sparse one the system is solved with a sparse
+        Cholesky factor.
+    random_seed : int, numpy.random.SeedSequence, optional
+        Seeds the Monte Carlo information (``method="auto"`` falls back to it where no exact
+        form exists): the same seed gives the same numbers.
+    progressbar : bool
+        Show the progress of long work, as PyMC does.
+    latent : None
+        For one vocabulary across functions; naming latent variables raises an
+        :class:`~pmfisher.errors.ArgumentError`: the expected information of the Laplace
+        marginal is not available yet.
 
     Returns
     -------
@@ -69,12 +101,21 @@ def natural_gradient(
     >>> round(float(natural_gradient({"lam": 1.0}, model=model).values[0]), 12)
     2.0
     """
+    refuse_latent(latent, "natural_gradient", NO_MARGINAL_FISHER)
     graph = model_graph(model, space=space, terms="likelihood")
-    x = graph.flatten(point)
-    graph.check_in_support(x)
+    x = point_on(graph, point)
     _, gradient = graph.logp_and_grad_fn(x)
-    information = fisher_information(point, model=graph.model, space=space)
-    if information.matrix.attrs["structure"] == "sparse":
+    information = fisher_information(
+        graph.constrained_point(x),
+        model=graph.model,
+        space=space,
+        method=method,
+        replicates=replicates,
+        structure=structure,
+        random_seed=random_seed,
+        progressbar=progressbar,
+    )
+    if labelled.is_sparse(information.matrix):
         # A sparse Cholesky factor: no d × d array on the way.
         factor = sparse_positive_definite(
             information.matrix.data.tocsc(), graph.labels, what="Fisher information"

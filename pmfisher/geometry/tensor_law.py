@@ -24,9 +24,8 @@ difference measures how well the two computations agree.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pymc as pm
@@ -34,17 +33,19 @@ import pytensor.tensor as pt
 import xarray as xr
 from pytensor.gradient import jacobian
 
-from pmfisher._core import derivatives, labelled
-from pmfisher._core.compilation import compile_function
-from pmfisher._core.model_graph import ModelGraph, model_graph, resolve_model
-from pmfisher._core.options import check_option
-from pmfisher.errors import PMFisherError
+from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.curvature import derivatives
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import ModelGraph, model_graph, resolve_model
+from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent, refuse_sparse
+from pmfisher._core.options import Information, Structure, check_option
+from pmfisher._core.progress import progress_switch
+from pmfisher.errors import ArgumentError
+from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.exact_fisher import exact_fisher_matrix
 from pmfisher.information.observed import observed_information
 
 __all__ = ["TensorLawCheck", "check_tensor_law"]
-
-Information = Literal["expected", "observed"]
 
 
 @dataclass(frozen=True)
@@ -77,13 +78,17 @@ class TensorLawCheck:
     information: str
 
 
+@progress_switch
 def check_tensor_law(
-    point,
+    point=None,
     *,
     model: pm.Model | None = None,
     reparameterized: pm.Model | None = None,
     mapping: Callable[[dict], Mapping] | None = None,
     information: Information = "expected",
+    latent: Sequence[str] | str | None = None,
+    structure: Structure = "auto",
+    progressbar: bool = True,
 ) -> TensorLawCheck:
     r"""Check :math:`I_\phi = J^\top I_\theta J` for coordinates :math:`\phi \mapsto \theta`.
 
@@ -98,9 +103,10 @@ def check_tensor_law(
 
     Parameters
     ----------
-    point : dict or Mode
+    point : dict or Mode, optional
         A point of ``reparameterized`` when it is given, otherwise of ``model``
-        (free-variable name → value, constrained space).
+        (free-variable name → value, constrained space); ``None`` (the default) is that
+        model's MLE at the current data.
     model : pm.Model, optional
         The model in :math:`\theta`; by default the one on PyMC's context stack.
     reparameterized : pm.Model, optional
@@ -112,6 +118,17 @@ def check_tensor_law(
     information : {"expected", "observed"}
         The exact expected (Fisher) information, or the observed information of the
         likelihood, for which the gradient term of the module docstring is included.
+    latent : None
+        For one vocabulary across functions; naming latent variables raises an
+        :class:`~pmfisher.errors.ArgumentError`: the expected information of the Laplace
+        marginal is not available yet.
+    structure : {"auto", "dense"}
+        The result is dense: the check compares dense matrices entry by entry. ``"sparse"``
+        raises an
+        :class:`~pmfisher.errors.ArgumentError`.
+    progressbar : bool
+        Show the progress of long work (slow compiles included), as PyMC does, when stderr is
+        a terminal or a notebook; ``False`` silences all of it.
 
     Returns
     -------
@@ -130,12 +147,15 @@ def check_tensor_law(
     >>> check.max_error < 1e-12
     True
     """
-    check_option("information", information, Information)
+    refuse_latent(latent, "check_tensor_law", NO_MARGINAL_FISHER)
+    refuse_sparse(structure, "check_tensor_law", "the check compares dense matrices.")
+    # The sandwich is a covariance, not an information: it has no tensor law of its own.
+    check_option("information", information, ("expected", "observed"))
     model = resolve_model(model)
     theta_graph = model_graph(model, space="constrained", terms="likelihood")
     if reparameterized is None:
         if mapping is not None:
-            raise PMFisherError(
+            raise ArgumentError(
                 "mapping was given without a reparameterized model; pass reparameterized=, or "
                 "drop mapping to check the model's own unconstrained space."
             )
@@ -143,15 +163,14 @@ def check_tensor_law(
         coordinates = _own_transforms(phi_graph)
     else:
         if mapping is None:
-            raise PMFisherError(
+            raise ArgumentError(
                 "a reparameterized model needs mapping=, a function from its free variables "
                 "(PyTensor tensors by name) to those of model."
             )
         phi_graph = model_graph(reparameterized, space="constrained", terms="likelihood")
         coordinates = _Coordinates(phi_graph, _mapped_theta(phi_graph, theta_graph, mapping))
 
-    phi = phi_graph.flatten(point)
-    phi_graph.check_in_support(phi)
+    phi = point_on(phi_graph, point)
     theta = np.asarray(coordinates.theta_fn(phi))
     theta_point = theta_graph.constrained_point(theta)
     theta_graph.check_in_support(theta)
@@ -227,7 +246,7 @@ def _mapped_theta(phi_graph: ModelGraph, theta_graph: ModelGraph, mapping) -> pt
     phi = {rv.name: value for rv, value in values}
     mapped = mapping(phi)
     if not isinstance(mapped, Mapping):
-        raise PMFisherError(
+        raise ArgumentError(
             f"mapping must return a dict of free-variable names → tensors, got "
             f"{type(mapped).__name__}."
         )
@@ -235,7 +254,7 @@ def _mapped_theta(phi_graph: ModelGraph, theta_graph: ModelGraph, mapping) -> pt
     missing = [name for name in wanted if name not in mapped]
     extra = [name for name in mapped if name not in wanted]
     if missing or extra:
-        raise PMFisherError(
+        raise ArgumentError(
             "mapping must return exactly the free variables of model "
             f"({', '.join(wanted)}); "
             + "; ".join(

@@ -19,7 +19,7 @@ builds (an ``Exponential(lam)`` is an ``ExponentialRV`` with ``scale = 1/lam``, 
 ``p = alpha / (mu + alpha)``).
 
 The entry point for other modules is :func:`exact_fisher_matrix` (flat matrix for a
-:class:`~pmfisher._core.model_graph.ModelGraph` and a flat ``theta``);
+:class:`~pmfisher._core.model.model_graph.ModelGraph` and a flat ``theta``);
 :func:`unsupported_reason` says why a model has no exact form. The dense Jacobians take
 ``n × d`` memory each; :mod:`pmfisher.information.sparse_fisher` forms the same matrix from
 their sparsity patterns (:func:`fisher_sparsity`; :func:`fisher_structure` chooses).
@@ -38,14 +38,15 @@ from pytensor.tensor.random import basic as random_ops
 from pytensor.tensor.random.op import RandomVariable
 from scipy import sparse, special, stats
 
-from pmfisher._core import derivatives, labelled
-from pmfisher._core.colouring import column_colouring
-from pmfisher._core.compilation import compile_function
-from pmfisher._core.model_graph import ModelGraph
+from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.curvature import derivatives
+from pmfisher._core.curvature.colouring import column_colouring
+from pmfisher._core.curvature.sparsity import jacobian_sparsity
+from pmfisher._core.curvature.structure import choose_structure
+from pmfisher._core.data.simulation import require_forward_samplers
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import ModelGraph
 from pmfisher._core.options import Structure
-from pmfisher._core.simulation import require_forward_samplers
-from pmfisher._core.sparsity import jacobian_sparsity
-from pmfisher._core.structure import choose_structure
 from pmfisher.errors import UnsupportedModelError
 
 __all__ = [
@@ -245,7 +246,7 @@ def exact_fisher_matrix(graph: ModelGraph, theta: np.ndarray) -> np.ndarray:
 
 def fisher_structure(graph: ModelGraph, structure: Structure) -> Literal["dense", "sparse"]:
     """The route of the exact Fisher information under the ``structure`` option, by the rule
-    of the Hessian's (:func:`~pmfisher._core.structure.choose_structure`): forward mode
+    of the Hessian's (:func:`~pmfisher._core.curvature.structure.choose_structure`): forward mode
     batched over ``d`` tangents gives every θ-dependent intermediate a ``d``-fold copy, as
     the dense Hessian's reverse pass does, and the sparse route costs one forward product per
     column colour.
@@ -317,12 +318,13 @@ class FisherSparsity:
     jacobians : tuple of scipy.sparse.csr_array
         Per variable of :class:`DistributionParameters` and per free parameter, the pattern of
         :math:`\partial\eta/\partial\theta` (observations × ``d``), a superset of its
-        nonzeros at every θ (:func:`~pmfisher._core.sparsity.jacobian_sparsity`).
+        nonzeros at every θ (:func:`~pmfisher._core.curvature.sparsity.jacobian_sparsity`).
     pattern : scipy.sparse.csc_array
         The pattern of :math:`I = \sum_i J_i^\top F_i J_i`: columns sharing an observation.
     colours : numpy.ndarray
-        Column colouring of the Jacobians (:func:`~pmfisher._core.colouring.column_colouring`
-        of the per-observation union, so that one seed serves every parameter).
+        Column colouring of the Jacobians
+        (:func:`~pmfisher._core.curvature.colouring.column_colouring` of the per-observation union,
+        so that one seed serves every parameter).
     intermediate_elements : int
         θ-dependent elements of the parameters' graph, and one parameter's more for the
         weighted copy the dense route makes: what a dense route copies ``d``-fold.

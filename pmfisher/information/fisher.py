@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pymc as pm
 import xarray as xr
 from scipy import sparse
 
-from pmfisher._core import labelled, memory
-from pmfisher._core.data_likelihood import data_likelihood
-from pmfisher._core.definiteness import require_finite
-from pmfisher._core.model_graph import model_graph, resolve_model
-from pmfisher._core.options import Space, Structure, check_option
+from pmfisher._core.curvature import memory
+from pmfisher._core.data.data_likelihood import data_likelihood
+from pmfisher._core.data.seeds import child_seeds
+from pmfisher._core.data.simulation import require_forward_samplers, simulator
+from pmfisher._core.linalg.definiteness import require_finite
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph, resolve_model
+from pmfisher._core.model.target import NO_MARGINAL_FISHER, refuse_latent
+from pmfisher._core.options import Method, Space, Structure, check_option
 from pmfisher._core.progress import progress_bar, progress_switch
-from pmfisher._core.simulation import require_forward_samplers, simulator
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ArgumentError, warn
+from pmfisher.fitting.mode_cache import point_on
 from pmfisher.information.exact_fisher import (
     exact_fisher_matrix,
     fisher_structure,
@@ -28,7 +31,6 @@ from pmfisher.information.sparse_fisher import SparseFisher
 
 __all__ = ["FisherInformation", "fisher_information"]
 
-Method = Literal["auto", "exact", "monte_carlo"]
 
 # Above this many paired standard errors, the two Monte Carlo estimators are said to disagree.
 AGREEMENT_LIMIT = 4.0
@@ -61,13 +63,14 @@ class FisherInformation:
         :math:`|\overline{D}| / \mathrm{se}(\overline{D})` with
         :math:`D_r = s_r s_r^\top + \nabla^2 \ell_r` per replicate — how far the two
         estimators disagree in units of their (paired) Monte Carlo error; values beyond 3–4
-        cast doubt on the information equality for the model (or on ``draws``).
-    draws : int or None
+        cast doubt on the information equality for the model (or on ``replicates``).
+    replicates : int or None
         Number of simulated data sets (``None`` for the exact method).
 
-    Every matrix's ``attrs["structure"]`` says whether it is dense (NumPy) or, on the exact
-    method's sparse route, backed by a pydata ``sparse.COO`` array (``.data.tocsc()`` for
-    SciPy); code that needs NumPy values checks it first.
+    Every matrix's ``attrs["structure"]`` says which route computed it. The matrices are
+    dense (``.values`` is NumPy) unless ``structure="sparse"`` asked for sparse ones or a
+    dense one would exceed 256 MiB: then they are backed by a pydata ``sparse.COO`` array
+    (``.data.tocsc()`` for SciPy).
     """
 
     matrix: xr.DataArray
@@ -76,19 +79,20 @@ class FisherInformation:
     mcse: xr.Dataset
     method: str
     max_standardized_difference: float | None = None
-    draws: int | None = None
+    replicates: int | None = None
 
 
 @progress_switch
 def fisher_information(
-    point,
+    point=None,
     *,
     model: pm.Model | None = None,
     space: Space = "constrained",
-    method: Method = "auto",
-    draws: int = 1000,
-    random_seed=None,
+    latent: Sequence[str] | str | None = None,
     structure: Structure = "auto",
+    method: Method = "auto",
+    replicates: int = 1000,
+    random_seed=None,
     progressbar: bool = True,
 ) -> FisherInformation:
     r"""Expected (Fisher) information of the whole data set at ``point``.
@@ -104,8 +108,9 @@ def fisher_information(
 
     Parameters
     ----------
-    point : dict or Mode
-        Free-variable name → value in the constrained space.
+    point : dict or Mode, optional
+        Free-variable name → value in the constrained space. ``None`` (the default) is the
+        MLE at the current data (``find_mode(terms="likelihood")``, found once and kept).
     model : pm.Model, optional
         By default the model on PyMC's context stack.
     space : {"constrained", "unconstrained"}
@@ -116,12 +121,12 @@ def fisher_information(
         own parameters :math:`\eta_i` and :math:`J_i = \partial\eta_i/\partial\theta` by
         autodiff (Normal, StudentT, Bernoulli, Binomial, Poisson, NegativeBinomial,
         Exponential, Gamma, Beta, LogNormal; conditionally independent observations).
-        ``"monte_carlo"``: simulate ``draws`` data sets from the model's forward graph and
+        ``"monte_carlo"``: simulate ``replicates`` data sets from the model's forward graph and
         average :math:`s_r s_r^\top` and :math:`-\nabla^2\ell_r`, vectorized over replicates.
         ``"auto"``: exact where available, else Monte Carlo.
-    draws : int
+    replicates : int
         Simulated data sets for ``"monte_carlo"``; the MCSE shrinks like
-        :math:`1/\sqrt{\text{draws}}`.
+        :math:`1/\sqrt{\text{replicates}}`.
     random_seed : int, optional
         The same seed gives the same numbers.
     structure : {"auto", "dense", "sparse"}
@@ -137,14 +142,18 @@ def fisher_information(
     progressbar : bool
         Show the progress of ``"monte_carlo"`` over the simulated data sets (and of slow
         compiles), as PyMC does, when stderr is a terminal or a notebook.
+    latent : None
+        For one vocabulary across functions; naming latent variables raises an
+        :class:`~pmfisher.errors.ArgumentError`: the expected information of the Laplace
+        marginal is not available yet.
 
     Returns
     -------
     FisherInformation
         Its matrices' ``attrs`` record ``space``, ``method`` and ``structure`` (the route
-        taken). On the sparse route they are backed by pydata ``sparse.COO`` arrays
-        (``info.matrix.data.tocsc()`` is the SciPy matrix); ``score_covariance`` and
-        ``negative_hessian`` are the same exact matrix and ``mcse`` holds empty sparse zeros.
+        taken); they are dense unless sparse ones were asked for or a dense one would not
+        fit (class docstring). For ``method="exact"``, ``score_covariance`` and
+        ``negative_hessian`` are the same exact matrix and ``mcse`` holds zeros.
 
     Examples
     --------
@@ -157,6 +166,7 @@ def fisher_information(
     >>> info.method, float(info.matrix.sel(param_i="lam", param_j="lam"))  # n / λ
     ('exact', 2.0)
     """
+    refuse_latent(latent, "fisher_information", NO_MARGINAL_FISHER)
     check_option("space", space, Space)
     check_option("method", method, Method)
     check_option("structure", structure, Structure)
@@ -164,15 +174,14 @@ def fisher_information(
     if method == "monte_carlo":
         require_forward_samplers(model)
     graph = model_graph(model, space=space, terms="likelihood")
-    x = graph.flatten(point)
-    graph.check_in_support(x)
+    x = point_on(graph, point)
     if method == "auto":
         method = "exact" if unsupported_reason(graph) is None else "monte_carlo"
     if method == "exact":
         return _exact(graph, x, structure)
     if structure == "sparse":
         reason = unsupported_reason(graph)
-        raise PMFisherError(
+        raise ArgumentError(
             "structure='sparse' is not available for fisher_information(method='monte_carlo'), "
             "which averages dense per-data-set Hessians; "
             + (
@@ -181,7 +190,7 @@ def fisher_information(
                 else f"method='exact' has a sparse route, but not for this model: {reason}."
             )
         )
-    return _monte_carlo(graph, x, int(draws), random_seed, progressbar)
+    return _monte_carlo(graph, x, int(replicates), random_seed, progressbar)
 
 
 def _exact(graph, x: np.ndarray, structure: Structure) -> FisherInformation:
@@ -196,7 +205,9 @@ def _exact(graph, x: np.ndarray, structure: Structure) -> FisherInformation:
     attrs = {"space": graph.space, "method": "exact", "structure": "sparse"}
 
     def square(values, name, **extra):
-        return labelled.sparse_square(values, graph.labels, name=name, **attrs, **extra)
+        return labelled.sparse_square(
+            values, graph.labels, name=name, requested=structure, **attrs, **extra
+        )
 
     zeros = sparse.csc_array(matrix.shape)
     return FisherInformation(
@@ -215,26 +226,30 @@ def _exact(graph, x: np.ndarray, structure: Structure) -> FisherInformation:
     )
 
 
-def _monte_carlo(graph, x: np.ndarray, draws: int, random_seed, progressbar) -> FisherInformation:
-    if draws < 2:
-        raise PMFisherError(f"draws={draws}: Monte Carlo needs at least 2 simulated data sets.")
+def _monte_carlo(
+    graph, x: np.ndarray, replicates: int, random_seed, progressbar
+) -> FisherInformation:
+    if replicates < 2:
+        raise ArgumentError(
+            f"replicates={replicates}: Monte Carlo needs at least 2 simulated data sets."
+        )
     sim = simulator(graph.model)
     like = data_likelihood(graph.model, space=graph.space)
     x_constrained = sim.graph.flatten(graph.constrained_point(x))
-    # Simulate in chunks (each with its own child seed) so that draws × data never has to
-    # be held at once; the chunking depends only on the model and ``draws``.
+    # Simulate in chunks (each with its own child seed) so that replicates × data never has to
+    # be held at once; the chunking depends only on the model and ``replicates``.
     chunk = memory.chunk_length(
-        -(-draws // PROGRESS_STEPS),
+        -(-replicates // PROGRESS_STEPS),
         like.n_elements,
         "one simulated data set",
         instead="use fewer observations, or a machine with more memory.",
     )
-    seeds = np.random.SeedSequence(random_seed).spawn(-(-draws // chunk))
+    seeds = child_seeds(random_seed, -(-replicates // chunk))
     outer, negative_hessians = [], []
-    description = f"Fisher information from {draws} simulated data sets"
-    with progress_bar(description, total=draws, progressbar=progressbar) as bar:
+    description = f"Fisher information from {replicates} simulated data sets"
+    with progress_bar(description, total=replicates, progressbar=progressbar) as bar:
         for index, seed in enumerate(seeds):
-            size = min(chunk, draws - index * chunk)
+            size = min(chunk, replicates - index * chunk)
             data = sim.draw(np.broadcast_to(x_constrained, (size, x_constrained.size)), seed)
             _, grad, hessian = like.logp_grad_hessian(np.broadcast_to(x, (size, x.size)), data)
             require_finite(grad, graph.labels, "the score of a simulated data set")
@@ -244,11 +259,11 @@ def _monte_carlo(graph, x: np.ndarray, draws: int, random_seed, progressbar) -> 
             bar.advance(size)
     outer, negative_hessians = np.concatenate(outer), np.concatenate(negative_hessians)
     score_covariance, negative_hessian = outer.mean(axis=0), negative_hessians.mean(axis=0)
-    se_outer = outer.std(axis=0, ddof=1) / np.sqrt(draws)
-    se_hessian = negative_hessians.std(axis=0, ddof=1) / np.sqrt(draws)
+    se_outer = outer.std(axis=0, ddof=1) / np.sqrt(replicates)
+    se_hessian = negative_hessians.std(axis=0, ddof=1) / np.sqrt(replicates)
     # The two estimators share their data sets: compare them through the paired difference.
     difference = outer - negative_hessians
-    se_difference = difference.std(axis=0, ddof=1) / np.sqrt(draws)
+    se_difference = difference.std(axis=0, ddof=1) / np.sqrt(replicates)
     mean_difference = np.abs(difference.mean(axis=0))
     # Where sᵢsᵢᵀ = −∇²ℓᵢ holds per data set (Bernoulli in p), the paired difference is pure
     # rounding error, and its tiny standard error must not turn rounding into "disagreement".
@@ -263,14 +278,13 @@ def _monte_carlo(graph, x: np.ndarray, draws: int, random_seed, progressbar) -> 
     max_difference = float(np.max(standardized))
     if max_difference > AGREEMENT_LIMIT:
         # The information equality fails beyond Monte Carlo error: the likelihood is not
-        # twice differentiable in the usual sense (a Laplace), or draws is too small. The
+        # twice differentiable in the usual sense (a Laplace), or replicates is too small. The
         # score covariance needs first derivatives only.
-        warnings.warn(
+        warn(
             f"the two Monte Carlo estimators of the Fisher information disagree by up to "
             f"{max_difference:.1f} standard errors; reporting the score covariance as the "
-            "matrix. The log-likelihood may not be twice differentiable, or draws is too "
+            "matrix. The log-likelihood may not be twice differentiable, or replicates is too "
             "small.",
-            stacklevel=3,
         )
         use_outer = True
     else:
@@ -284,7 +298,7 @@ def _monte_carlo(graph, x: np.ndarray, draws: int, random_seed, progressbar) -> 
         "monte_carlo",
         estimator="score_covariance" if use_outer else "negative_hessian",
         max_standardized_difference=max_difference,
-        draws=draws,
+        replicates=replicates,
     )
 
 
@@ -298,7 +312,7 @@ def _result(
     *,
     estimator,
     max_standardized_difference=None,
-    draws=None,
+    replicates=None,
 ) -> FisherInformation:
     labels = graph.labels
     attrs = {"space": graph.space, "method": method, "structure": "dense"}
@@ -322,5 +336,5 @@ def _result(
         ),
         method=method,
         max_standardized_difference=max_standardized_difference,
-        draws=draws,
+        replicates=replicates,
     )

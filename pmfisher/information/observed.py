@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
-import numpy as np
 import pymc as pm
 import xarray as xr
 
-from pmfisher._core import labelled
-from pmfisher._core.compilation import few_calls_backend
-from pmfisher._core.definiteness import flat_directions, require_finite
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.linalg.definiteness import flat_directions, require_finite
+from pmfisher._core.model import labelled
 from pmfisher._core.options import Space, Structure, Terms
-from pmfisher._core.sparse_hessian import SparseHessian
-from pmfisher._core.structure import hessian_structure
-from pmfisher.fitting.laplace_marginal import laplace_marginal
-from pmfisher.fitting.mode import find_mode, require_converged
-from pmfisher.fitting.mode_cache import current_mode
+from pmfisher._core.progress import progress_switch
+from pmfisher.errors import warn
+from pmfisher.fitting.mode_cache import point_on
+from pmfisher.fitting.target_density import hessian_route, negative_hessian, target_density
 
 __all__ = ["observed_information"]
 
 
+@progress_switch
 def observed_information(
     point=None,
     *,
     model: pm.Model | None = None,
     terms: Terms = "likelihood",
     space: Space = "constrained",
-    structure: Structure = "auto",
     latent: Sequence[str] | str | None = None,
+    structure: Structure = "auto",
+    progressbar: bool = True,
 ) -> xr.DataArray:
     r"""Observed information :math:`J_n(\theta) = -\nabla^2_\theta \ell_n(\theta)`.
 
@@ -65,14 +62,20 @@ def observed_information(
         exact to the fourth derivatives of the log-density — the standard errors of fixed
         effects and variance components that lme4, glmmTMB and TMB's ``sdreport`` report.
         ``point=None`` then means the marginal mode. The marginal's Hessian is dense.
+    progressbar : bool
+        Show the progress of long work (slow compiles included), as PyMC does, when stderr is
+        a terminal or a notebook; ``False`` silences all of it.
 
     Returns
     -------
     xarray.DataArray
         Square, dims ``param_i`` × ``param_j`` labelled like ``"beta[x3]"``; ``attrs`` record
-        ``terms``, ``space``, ``structure`` (the route taken) and, with it, ``latent``. On the
-        sparse route it is backed by a pydata ``sparse.COO`` array; ``info.data.tocsc()`` is
-        the SciPy matrix for sparse linear algebra.
+        ``terms``, ``space``, ``structure`` (the route taken) and, with it, ``latent``. It is
+        dense (``.values`` is a NumPy array) whichever route computed it, unless
+        ``structure="sparse"`` asked for a sparse result or the dense one would exceed
+        256 MiB (:data:`~pmfisher._core.model.labelled.DENSE_RESULT_BYTES`, about 5,800
+        parameters): then it is backed by a pydata ``sparse.COO`` array and
+        ``info.data.tocsc()`` is the SciPy matrix for sparse linear algebra.
 
     Warns
     -----
@@ -105,68 +108,26 @@ def observed_information(
     >>> float(info.sel(param_i="lam", param_j="lam"))      # n / λ̂ = 3 / 3
     1.0
     """
-    graph = model_graph(model, space=space, terms=terms)
-    if latent is not None:
-        return _marginal_information(point, graph, latent, structure)
-    if point is None:
-        point = require_converged(current_mode(graph.model, terms=terms, space=space))
-    x = graph.flatten(point)
-    graph.check_in_support(x)
-    route = hessian_structure(graph, structure)
+    target = target_density(model, terms=terms, space=space, latent=latent, structure=structure)
+    x = point_on(target, point, structure=structure)
+    route = hessian_route(target, structure)
+    information = negative_hessian(target, x, route)
+    require_finite(information, target.labels, "the Hessian at this point")
+    attrs = {"terms": terms, "space": space, "structure": route}
+    if target.latent:
+        attrs["latent"] = list(target.latent)
     if route == "sparse":
-        information = -graph.companion(SparseHessian)(x, backend=few_calls_backend(graph.size))
-        require_finite(information, graph.labels, "the Hessian at this point")
         return labelled.sparse_square(
             information,
-            graph.labels,
+            target.labels,
             name="observed_information",
-            terms=terms,
-            space=space,
-            structure=route,
+            requested=structure,
+            **attrs,
         )
-    information = -np.asarray(graph.hessian_fn(x))
-    require_finite(information, graph.labels, "the Hessian at this point")
-    flat = flat_directions(information, graph.labels)
+    flat = flat_directions(information, target.labels)
     if flat:
-        warnings.warn(
+        warn(
             f"the observed information is singular at this point ({space} space): {flat}. "
             "It has no inverse; these combinations of parameters are not identified here.",
-            stacklevel=2,
         )
-    return labelled.square(
-        information,
-        graph.labels,
-        name="observed_information",
-        terms=terms,
-        space=space,
-        structure=route,
-    )
-
-
-def _marginal_information(point, graph, latent, structure) -> xr.DataArray:
-    """The observed information of the Laplace marginal over the variables not in ``latent``
-    (``structure`` chooses the route of the latent Hessian; the result is over φ, dense)."""
-    marginal = laplace_marginal(
-        graph.model, latent, space=graph.space, terms=graph.terms, structure=structure
-    )
-    if point is None:
-        point = require_converged(
-            find_mode(
-                model=graph.model,
-                terms=graph.terms,
-                space=graph.space,
-                latent=latent,
-                structure=structure,
-            )
-        )
-    information = -marginal.hessian(marginal.flatten(point))
-    require_finite(information, marginal.labels, "the Hessian of the Laplace marginal")
-    return labelled.square(
-        information,
-        marginal.labels,
-        name="observed_information",
-        terms=graph.terms,
-        space=graph.space,
-        structure="dense",
-        latent=list(marginal.split.latent),
-    )
+    return labelled.square(information, target.labels, name="observed_information", **attrs)

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pymc as pm
 import xarray as xr
 
-from pmfisher._core import labelled
-from pmfisher._core.data_likelihood import data_likelihood
-from pmfisher._core.definiteness import positive_definite
-from pmfisher._core.model_graph import model_graph
-from pmfisher._core.options import Space
-from pmfisher.fitting.mode import require_converged
-from pmfisher.fitting.mode_cache import current_mode
+from pmfisher._core.data.data_likelihood import data_likelihood
+from pmfisher._core.linalg.definiteness import positive_definite
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
+from pmfisher._core.model.target import NO_MARGINAL_SCORES, refuse_latent, refuse_sparse
+from pmfisher._core.options import Space, Structure
+from pmfisher._core.progress import progress_switch
+from pmfisher.fitting.mode_cache import point_on
 
 __all__ = ["sandwich_covariance"]
 
 
+@progress_switch
 def sandwich_covariance(
-    point=None, *, model: pm.Model | None = None, space: Space = "constrained"
+    point=None,
+    *,
+    model: pm.Model | None = None,
+    space: Space = "constrained",
+    latent: Sequence[str] | str | None = None,
+    structure: Structure = "auto",
+    progressbar: bool = True,
 ) -> xr.DataArray:
     r"""The sandwich covariance :math:`J^{-1} K J^{-1}` of the MLE (Huber–White, HC0).
 
@@ -35,9 +45,20 @@ def sandwich_covariance(
     Parameters
     ----------
     point : dict or Mode, optional
-        Where to evaluate; ``None`` finds the MLE (``find_mode(terms="likelihood")``).
+        Free-variable name → value in the constrained space. ``None`` (the default) is the
+        MLE at the current data (``find_mode(terms="likelihood")``, found once and kept).
     model : pm.Model, optional
     space : {"constrained", "unconstrained"}
+    latent : None
+        For one vocabulary across functions; naming latent variables raises an
+        :class:`~pmfisher.errors.ArgumentError`: the Laplace marginal does not split into
+        per-observation terms, so it has no per-observation scores.
+    structure : {"auto", "dense"}
+        The result is dense: so is the score outer product K = SᵀS it holds. ``"sparse"`` raises an
+        :class:`~pmfisher.errors.ArgumentError`.
+    progressbar : bool
+        Show the progress of long work (slow compiles included), as PyMC does, when stderr is
+        a terminal or a notebook; ``False`` silences all of it.
 
     Returns
     -------
@@ -60,11 +81,12 @@ def sandwich_covariance(
     >>> round(float(cov.squeeze()), 10)
     0.2222222222
     """
+    refuse_latent(latent, "sandwich_covariance", NO_MARGINAL_SCORES)
+    refuse_sparse(
+        structure, "sandwich_covariance", "K = SᵀS of the per-observation scores is dense."
+    )
     graph = model_graph(model, space=space, terms="likelihood")
-    if point is None:
-        point = require_converged(current_mode(graph.model, terms="likelihood", space=space))
-    x = graph.flatten(point)
-    graph.check_in_support(x)
+    x = point_on(graph, point)
     information = -np.asarray(graph.hessian_fn(x))
     scores = data_likelihood(graph.model, space=space).observed_scores(x)
     bread = positive_definite(information, graph.labels, what="observed information").inverse()

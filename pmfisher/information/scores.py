@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pymc as pm
 import xarray as xr
 
-from pmfisher._core import labelled
-from pmfisher._core.data_likelihood import data_likelihood
-from pmfisher._core.model_graph import model_graph
-from pmfisher._core.options import Space
+from pmfisher._core.data.data_likelihood import data_likelihood
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
+from pmfisher._core.model.target import NO_MARGINAL_SCORES, refuse_latent, refuse_sparse
+from pmfisher._core.options import Space, Structure
+from pmfisher._core.progress import progress_switch
+from pmfisher.fitting.mode_cache import point_on
 
 __all__ = ["empirical_fisher", "scores"]
 
 
-def scores(point, *, model: pm.Model | None = None, space: Space = "constrained") -> xr.DataArray:
+@progress_switch
+def scores(
+    point=None,
+    *,
+    model: pm.Model | None = None,
+    space: Space = "constrained",
+    progressbar: bool = True,
+) -> xr.DataArray:
     r"""The observation × parameter matrix of per-observation scores.
 
     .. math::
@@ -29,10 +41,14 @@ def scores(point, *, model: pm.Model | None = None, space: Space = "constrained"
 
     Parameters
     ----------
-    point : dict or Mode
-        Free-variable name → value in the constrained space.
+    point : dict or Mode, optional
+        Free-variable name → value in the constrained space. ``None`` (the default) is the
+        MLE at the current data (``find_mode(terms="likelihood")``, found once and kept).
     model : pm.Model, optional
     space : {"constrained", "unconstrained"}
+    progressbar : bool
+        Show the progress of long work (slow compiles included), as PyMC does, when stderr is
+        a terminal or a notebook; ``False`` silences all of it.
 
     Returns
     -------
@@ -50,8 +66,7 @@ def scores(point, *, model: pm.Model | None = None, space: Space = "constrained"
     array([0. , 1. , 0.5])
     """
     graph = model_graph(model, space=space, terms="likelihood")
-    x = graph.flatten(point)
-    graph.check_in_support(x)
+    x = point_on(graph, point)
     matrix = data_likelihood(graph.model, space=space).observed_scores(x)
     return xr.DataArray(
         matrix,
@@ -62,17 +77,36 @@ def scores(point, *, model: pm.Model | None = None, space: Space = "constrained"
     )
 
 
+@progress_switch
 def empirical_fisher(
-    point, *, model: pm.Model | None = None, space: Space = "constrained"
+    point=None,
+    *,
+    model: pm.Model | None = None,
+    space: Space = "constrained",
+    latent: Sequence[str] | str | None = None,
+    structure: Structure = "auto",
+    progressbar: bool = True,
 ) -> xr.DataArray:
     r"""The empirical Fisher information (outer product of gradients),
     :math:`K = \sum_i s_i s_i^\top = S^\top S`.
 
     Parameters
     ----------
-    point : dict or Mode
+    point : dict or Mode, optional
+        Free-variable name → value in the constrained space. ``None`` (the default) is the
+        MLE at the current data (``find_mode(terms="likelihood")``, found once and kept).
     model : pm.Model, optional
     space : {"constrained", "unconstrained"}
+    latent : None
+        For one vocabulary across functions; naming latent variables raises an
+        :class:`~pmfisher.errors.ArgumentError`: the Laplace marginal does not split into
+        per-observation terms, so it has no per-observation scores.
+    structure : {"auto", "dense"}
+        The result is dense: SᵀS of the dense per-observation scores. ``"sparse"`` raises an
+        :class:`~pmfisher.errors.ArgumentError`.
+    progressbar : bool
+        Show the progress of long work (slow compiles included), as PyMC does, when stderr is
+        a terminal or a notebook; ``False`` silences all of it.
 
     Returns
     -------
@@ -89,8 +123,9 @@ def empirical_fisher(
     >>> float(empirical_fisher({"lam": 2.0}, model=model).squeeze())  # 0 + 1 + 0.25
     1.25
     """
+    refuse_latent(latent, "empirical_fisher", NO_MARGINAL_SCORES)
+    refuse_sparse(structure, "empirical_fisher", "SᵀS of the per-observation scores is dense.")
     graph = model_graph(model, space=space, terms="likelihood")
-    x = graph.flatten(point)
-    graph.check_in_support(x)
+    x = point_on(graph, point)
     matrix = data_likelihood(graph.model, space=space).observed_scores(x)
     return labelled.square(matrix.T @ matrix, graph.labels, name="empirical_fisher", space=space)

@@ -30,9 +30,9 @@ import numpy as np
 import pytensor.tensor as pt
 from scipy import sparse
 
-from pmfisher._core import derivatives, memory
-from pmfisher._core.colouring import recover_jacobian
-from pmfisher._core.compilation import compile_function
+from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.curvature import derivatives, memory
+from pmfisher._core.curvature.colouring import recover_jacobian
 from pmfisher.information.exact_fisher import distribution_parameters, fisher_sparsity
 
 __all__ = ["SparseFisher"]
@@ -57,7 +57,7 @@ class SparseFisher:
     parameters shares:
 
     >>> import numpy as np, pymc as pm
-    >>> from pmfisher._core.model_graph import model_graph
+    >>> from pmfisher._core.model.model_graph import model_graph
     >>> with pm.Model() as model:
     ...     mu = pm.Normal("mu")
     ...     z = pm.Normal("z", shape=3)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ArgumentError
 
 __all__ = [
     "CASE_STUDIES",
@@ -40,6 +40,7 @@ CASE_STUDIES = (
     "gaussian_information_matrix",
     "reparameterization",
     "logistic_hessian",
+    "profile_vs_wald",
     "gauss_newton_collapse",
     "cramer_rao_vs_nuts",
     "laplace_logistic_regression",
@@ -83,7 +84,7 @@ def run_case_studies(
     names = CASE_STUDIES if names is None else tuple(names)
     unknown = [name for name in names if name not in CASE_STUDIES]
     if unknown:
-        raise PMFisherError(
+        raise ArgumentError(
             f"unknown case stud{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
             f"choose among {', '.join(CASE_STUDIES)}."
         )
@@ -104,13 +105,13 @@ def require_scripts(names: Sequence[str], directory) -> None:
         "from a checkout, or name the folder that holds them with --dir."
     )
     if not directory.is_dir():
-        raise PMFisherError(
+        raise ArgumentError(
             f"looked for the case-study scripts in {directory.resolve()}, which is not a "
             f"folder. {advice}"
         )
     missing = [name for name in names if not (directory / f"{name}.py").is_file()]
     if missing:
-        raise PMFisherError(
+        raise ArgumentError(
             f"looked for the case-study scripts in {directory.resolve()} and did not find "
             f"{', '.join(f'{name}.py' for name in missing)}. {advice}"
         )

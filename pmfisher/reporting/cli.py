@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from pmfisher._core.definiteness import PositiveDefinite, positive_definite
-from pmfisher.errors import PMFisherError
+from pmfisher._core.linalg.definiteness import positive_definite
+from pmfisher.errors import ConvergenceError, PMFisherError
 from pmfisher.fitting.mode_cache import current_mode
 from pmfisher.information.observed import observed_information
 from pmfisher.reporting.case_studies import (
@@ -21,7 +21,7 @@ from pmfisher.reporting.case_studies import (
 )
 from pmfisher.reporting.model_file import load_model
 from pmfisher.reporting.report import build_report
-from pmfisher.reporting.standard_errors import standard_errors, wald_interval
+from pmfisher.reporting.standard_errors import mle_summary
 
 __all__ = ["main"]
 
@@ -130,7 +130,7 @@ def _report(arguments) -> int:
     except Exception as error:
         reason = _reason(error)
         if arguments.out is None:
-            raise PMFisherError(f"maximum likelihood is not available: {reason}") from error
+            raise ConvergenceError(f"maximum likelihood is not available: {reason}") from error
         print(f"\nmaximum likelihood: not available: {reason}")
     if arguments.out is not None:
         arguments.out.mkdir(parents=True, exist_ok=True)
@@ -191,7 +191,7 @@ STANDARD_ERROR_LINES = 40
 def _print_mle(model, out) -> None:
     mode = current_mode(model, terms="likelihood", space="constrained")
     if not mode.converged:
-        raise PMFisherError(
+        raise ConvergenceError(
             f"no maximum-likelihood estimate was found (gradient norm {mode.grad_norm:.3g} "
             f"after {mode.n_iter} iterations). {mode.message}"
         )
@@ -201,13 +201,14 @@ def _print_mle(model, out) -> None:
     )
     # A CSV of the matrix: dense (the memory guard says so if it cannot be).
     information = observed_information(mode, model=model, structure="dense")
-    precision = positive_definite(
+    # No maximum of the likelihood (a singular information): no table, the reason why.
+    positive_definite(
         information.values,
         mode.labels,
         what="observed information at the MLE",
         advice=NO_MLE if out is None else "The report describes the posterior, priors included.",
     )
-    table = standard_error_table(mode.x, precision, mode.labels)
+    table = str(mle_summary(mode, model))
     size = len(mode.labels)
     print("\nobserved information at the MLE (constrained space):")
     if size <= PRINTED_MATRIX:
@@ -232,21 +233,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
     return value
-
-
-def standard_error_table(estimates, precision: PositiveDefinite, labels) -> str:
-    """Plain-text table: estimate, standard error and 95% Wald interval per parameter."""
-    errors = standard_errors(precision)
-    lows, highs = wald_interval(estimates, errors)
-    width = max(len("parameter"), *(len(label) for label in labels))
-    lines = [f"{'parameter':<{width}}  {'estimate':>10}  {'std.err':>9}  {'95% Wald interval':>22}"]
-    for label, estimate, error, low, high in zip(
-        labels, estimates, errors, lows, highs, strict=True
-    ):
-        lines.append(
-            f"{label:<{width}}  {estimate:>10.4f}  {error:>9.4f}  [{low:>9.4f}, {high:>9.4f}]"
-        )
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

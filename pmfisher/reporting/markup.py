@@ -58,6 +58,7 @@ th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
 th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 figure { margin: 1em 0; } img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .9em; color: #555; }
+caption { text-align: left; font-weight: 600; padding: .2em 0; }
 details { margin: .5em 0 1em; } summary { cursor: pointer; color: #1764f4; }
 .scroll { max-height: 28em; overflow: auto; border: 1px solid #eee; }
 .verdict { padding: .6em 1em; border-left: 5px solid; }

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from pmfisher._core.labelled import element_labels, square
+from pmfisher._core.model.labelled import element_labels, square
 from pmfisher.approximation.compare import DEFAULT_SAMPLE_DIMS
 from pmfisher.approximation.fit_covariance import fit_covariance
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ArgumentError
 
 # Pair plots scatter at most this many reference draws.
 SCATTER_LIMIT = 2000
@@ -53,7 +53,7 @@ def common_names(approx, reference, var_names):
     reference_vars = set(reference["posterior"].data_vars)
     names = [name for name in approx["posterior"].data_vars if name in reference_vars]
     if not names:
-        raise PMFisherError("the approximation and the reference share no posterior variable.")
+        raise ArgumentError("the approximation and the reference share no posterior variable.")
     return names
 
 
@@ -71,7 +71,7 @@ def draws_dataset(tree, var_names, coords, role) -> xr.Dataset:
     for name in names:
         found = [group[name] for group in groups if name in group.data_vars]
         if not found:
-            raise PMFisherError(f"the {role} has no variable {name!r} in its posterior groups.")
+            raise ArgumentError(f"the {role} has no variable {name!r} in its posterior groups.")
         variables[name] = found[0]
     dataset = xr.Dataset(variables)
     if coords:

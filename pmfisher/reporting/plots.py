@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import warnings
 from pathlib import Path
-from typing import Literal
 
 import arviz_plots as azp
 import matplotlib as mpl
@@ -20,9 +19,9 @@ import xarray as xr
 from matplotlib.figure import Figure
 from scipy import stats
 
-from pmfisher._core.options import check_option
+from pmfisher._core.options import InformationView, check_option
 from pmfisher.approximation.importance_sampling import khat_threshold
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ArgumentError
 from pmfisher.reporting import plot_data
 
 __all__ = [
@@ -33,6 +32,7 @@ __all__ = [
     "plot_khat",
     "plot_marginals",
     "plot_pair_ellipses",
+    "plot_profile",
     "save_laplace_figures",
 ]
 
@@ -42,8 +42,6 @@ DPI = 110
 ANNOTATE_LIMIT = 14
 # ... and above this many for a label each: the variables are labelled instead.
 TICK_LIMIT = 40
-
-InformationView = Literal["information", "correlation"]
 
 
 def plot_marginals(
@@ -196,7 +194,7 @@ def plot_information(
     check_option("view", view, InformationView)
     values = np.asarray(matrix.values, dtype="float64")
     if values.ndim != 2 or values.shape[0] != values.shape[1]:
-        raise PMFisherError(f"plot_information needs a square matrix, got shape {values.shape}.")
+        raise ArgumentError(f"plot_information needs a square matrix, got shape {values.shape}.")
     labels = [str(label) for label in matrix[matrix.dims[0]].values]
     if view == "information":
         scale = np.sqrt(np.abs(np.diag(values)))
@@ -302,7 +300,7 @@ def plot_khat(approximations, *, path=None) -> Figure:
     names, values, thresholds = [], [], []
     for name, tree in approximations.items():
         if "fit" not in tree.children or "pareto_k" not in tree["fit"].data_vars:
-            raise PMFisherError(f"{name!r} carries no fit/pareto_k to plot.")
+            raise ArgumentError(f"{name!r} carries no fit/pareto_k to plot.")
         names.append(str(name))
         values.append(float(tree["fit"]["pareto_k"]))
         thresholds.append(khat_threshold(plot_data.draw_count(tree)))
@@ -327,6 +325,61 @@ def plot_khat(approximations, *, path=None) -> Figure:
     axes.set_xlim(left, right)
     axes.set_xlabel(r"Pareto $\hat k$ of the importance ratios posterior / approximation")
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3, frameon=False)
+    return _save(figure, path)
+
+
+def plot_profile(result, *, var_names=None, path=None) -> Figure:
+    r"""Profiles of a :func:`pmfisher.summary` computed with ``ci="profile"``: the signed
+    root deviance :math:`r(b)` against each parameter (lme4's ``xyplot`` of a profile), the
+    Wald line :math:`(b - \hat\theta)/\mathrm{se}` beside it, the quantiles :math:`\pm z`
+    dotted, the profile interval's ends solid and the Wald ones dashed. Where the two lines
+    part, the likelihood is not quadratic in the parameter and the intervals differ.
+
+    ``var_names`` selects variables (every entry whose label starts with the name) or
+    labels; by default all profiled parameters. Returns the matplotlib ``Figure``.
+    """
+    profiles = dict(result.profiles)
+    if not profiles:
+        raise ArgumentError("the summary holds no profiles: compute it with ci='profile'.")
+    if var_names is not None:
+        names = [var_names] if isinstance(var_names, str) else list(var_names)
+        profiles = {
+            label: profile
+            for label, profile in profiles.items()
+            if any(label == name or label.startswith(f"{name}[") for name in names)
+        }
+        if not profiles:
+            raise ArgumentError(f"no profiled parameter is named {', '.join(names)}.")
+    table = result.table
+    quantile = float(stats.norm.ppf(0.5 + 0.5 * table.attrs["level"]))
+    columns = min(3, len(profiles))
+    rows = -(-len(profiles) // columns)
+    figure = Figure(figsize=(3.6 * columns, 3.0 * rows), layout="constrained")
+    for index, (label, profile) in enumerate(profiles.items()):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        row = table.sel(param=label)
+        values = profile["value"].values
+        estimate, error = float(row["estimate"]), float(row["se"])
+        axes.plot(
+            values,
+            profile["signed_root_deviance"].values,
+            "o-",
+            ms=3,
+            color=APPROX_COLOR,
+            label="profile",
+        )
+        axes.plot(values, (values - estimate) / error, "--", color=REFERENCE_COLOR, label="Wald")
+        for level in (-quantile, quantile):
+            axes.axhline(level, color="grey", lw=0.8, ls=":")
+        for end in (float(row["lower"]), float(row["upper"])):
+            if np.isfinite(end):
+                axes.axvline(end, color=APPROX_COLOR, lw=0.8, alpha=0.6)
+        for end in (estimate - quantile * error, estimate + quantile * error):
+            axes.axvline(end, color=REFERENCE_COLOR, lw=0.8, ls="--", alpha=0.6)
+        axes.set_xlabel(label)
+        axes.set_ylabel("signed root deviance")
+        if index == 0:
+            axes.legend(frameon=False)
     return _save(figure, path)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import matplotlib
 import pymc as pm
 
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ConvergenceError
 from pmfisher.reporting.markup import Figures, failure_html, page
 from pmfisher.reporting.nuts import sample_nuts
 from pmfisher.reporting.sections import (
@@ -144,7 +144,7 @@ def _laplace(model, draws, seed):
         warnings.simplefilter("ignore", UserWarning)
         mode = current_mode(model, terms="posterior", space="unconstrained")
     if not mode.converged:
-        raise PMFisherError(
+        raise ConvergenceError(
             f"the posterior has no mode to centre a Gaussian on (gradient norm "
             f"{mode.grad_norm:.3g} after {mode.n_iter} iterations). {mode.message}"
         )

@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pmfisher._core import labelled
+from pmfisher._core.model import labelled
 from pmfisher.approximation.compare import compare
 from pmfisher.approximation.fit_covariance import fit_covariance
 from pmfisher.approximation.importance_sampling import khat_threshold
-from pmfisher.errors import PMFisherError
+from pmfisher.errors import ConvergenceError, PMFisherError
 from pmfisher.reporting.markup import GROUP_SIZE, failure_html, html_table, verdict_class
 from pmfisher.reporting.plot_data import heat_map_matrices
-from pmfisher.reporting.standard_errors import standard_errors, wald_interval
+from pmfisher.reporting.standard_errors import mle_summary
 from pmfisher.reporting.verdicts import comparison_verdict, khat_verdict
 
 __all__ = ["delta_html", "laplace_html", "mle_html", "nuts_html", "variables_html"]
@@ -69,7 +69,7 @@ def variables_html(model) -> str:
 
 
 def mle_html(model, figures, plots) -> str:
-    from pmfisher._core.definiteness import positive_definite
+    from pmfisher._core.linalg.definiteness import positive_definite
     from pmfisher.fitting.mode_cache import current_mode
     from pmfisher.information.observed import observed_information
 
@@ -77,31 +77,26 @@ def mle_html(model, figures, plots) -> str:
         warnings.simplefilter("ignore", UserWarning)
         mode = current_mode(model, terms="likelihood", space="constrained")
     if not mode.converged:
-        raise PMFisherError(
+        raise ConvergenceError(
             f"no maximum-likelihood estimate was found (gradient norm {mode.grad_norm:.3g} "
             f"after {mode.n_iter} iterations). {mode.message}"
         )
     # The figures show the dense matrix (the memory guard says so if it cannot be).
     information = observed_information(mode, model=model, structure="dense")
-    precision = positive_definite(
+    positive_definite(
         information.values, mode.labels, what="observed information at the MLE", advice=NO_MLE
     )
-    errors = standard_errors(precision)
-    low, high = wald_interval(mode.x, errors)
-    table = pd.DataFrame(
-        {
-            "estimate": mode.x,
-            "std. error": errors,
-            "95% Wald low": low,
-            "95% Wald high": high,
-        },
-        index=pd.Index(mode.labels, name="parameter"),
+    result = mle_summary(mode, model)
+    intervals = (
+        "profile-likelihood intervals (the others re-maximized along each profile)"
+        if result.table.attrs["ci"] == "profile"
+        else "Wald intervals"
     )
     text = (
         f"<p>Maximum-likelihood estimate (constrained space): log-likelihood "
         f"{mode.logp:.6g}, gradient norm {mode.grad_norm:.2g} after {mode.n_iter} Newton "
         "iterations. Standard errors are the square roots of the diagonal of the inverse "
-        "observed information <i>J</i>(θ̂)⁻¹.</p>"
+        f"observed information <i>J</i>(θ̂)⁻¹; {intervals}.</p>"
     )
     size = len(mode.labels)
     if size <= MATRIX_TABLE_LIMIT:
@@ -110,7 +105,7 @@ def mle_html(model, figures, plots) -> str:
         matrix = f"<p>{size} × {size}: too large for a table; the heat maps show it.</p>"
     return (
         text
-        + html_table(table)
+        + result._repr_html_()
         + "<h3>Observed information</h3>"
         + matrix
         + _heat_maps(
@@ -432,7 +427,7 @@ def _draw_summary(posterior: xr.Dataset, names) -> pd.DataFrame:
 
 
 def _element_labels(name, array: xr.DataArray) -> list[str]:
-    from pmfisher._core.labelled import element_labels
+    from pmfisher._core.model.labelled import element_labels
 
     coords = {dim: array[dim].values for dim in array.dims if dim in array.coords}
     return list(element_labels(name, array.shape, list(array.dims), coords))

@@ -1,33 +1,32 @@
-r"""Standard errors and 95% Wald intervals from an observed information matrix, as the
-report and the command line print them: :math:`\mathrm{se}_i = \sqrt{(J^{-1})_{ii}}` and
-:math:`\hat\theta_i \pm z_{0.975}\,\mathrm{se}_i`."""
+"""The table of estimates the report and the command line show: :func:`pmfisher.summary` at
+the MLE, with profile-likelihood intervals where the model is small enough to re-maximize it
+at every point of every profile, Wald intervals above."""
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import stats
+from pmfisher.fitting.mode import Mode
+from pmfisher.inference.summary import Summary, summary
 
-from pmfisher._core.definiteness import PositiveDefinite
+__all__ = ["PROFILE_LIMIT", "mle_summary"]
 
-__all__ = ["WALD_QUANTILE", "standard_errors", "wald_interval"]
-
-#: The 97.5% standard normal quantile of a two-sided 95% Wald interval.
-WALD_QUANTILE = float(stats.norm.ppf(0.975))
-
-
-def standard_errors(precision: PositiveDefinite) -> np.ndarray:
-    """The square roots of the diagonal of the inverse of a checked information matrix."""
-    return np.sqrt(np.diag(precision.inverse()))
+#: Up to this many parameters the table's intervals are profile-likelihood ones (each profile
+#: costs a few dozen re-maximizations over the others).
+PROFILE_LIMIT = 8
 
 
-def wald_interval(estimates, errors) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper ends of the 95% Wald intervals.
+def mle_summary(mode: Mode, model) -> Summary:
+    """The summary at the MLE ``mode``: profile intervals up to ``PROFILE_LIMIT`` parameters.
 
     Examples
     --------
-    >>> low, high = wald_interval(np.array([1.0]), np.array([0.5]))
-    >>> round(float(low[0]), 4), round(float(high[0]), 4)
-    (0.02, 1.98)
+    >>> import pymc as pm
+    >>> from pmfisher.fitting.mode_cache import current_mode
+    >>> with pm.Model() as model:
+    ...     lam = pm.Exponential("lam", 1.0)
+    ...     y = pm.Poisson("y", lam, observed=[2, 4, 3])
+    >>> mode = current_mode(model, terms="likelihood", space="constrained")
+    >>> mle_summary(mode, model).table.attrs["ci"]
+    'profile'
     """
-    estimates, errors = np.asarray(estimates), np.asarray(errors)
-    return estimates - WALD_QUANTILE * errors, estimates + WALD_QUANTILE * errors
+    ci = "profile" if len(mode.labels) <= PROFILE_LIMIT else "wald"
+    return summary(mode, model=model, ci=ci)

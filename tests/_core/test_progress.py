@@ -9,7 +9,7 @@ import pytest
 
 from pmfisher import fisher_information, information_matrix_test, simulate_estimator
 from pmfisher._core import progress
-from pmfisher._core.compilation import compile_function
+from pmfisher._core.compiled.compilation import compile_function
 from pmfisher._core.progress import progress_bar, progress_wanted, quiet, slow_work_notice
 
 
@@ -92,7 +92,12 @@ def _poisson_model():
     [
         (
             lambda model, **switch: fisher_information(
-                {"lam": 2.0}, model=model, method="monte_carlo", draws=40, random_seed=1, **switch
+                {"lam": 2.0},
+                model=model,
+                method="monte_carlo",
+                replicates=40,
+                random_seed=1,
+                **switch,
             ),
             "Fisher information from 40 simulated data sets",
         ),

@@ -7,11 +7,11 @@ import pymc as pm
 import pytest
 from scipy import stats
 
-from pmfisher._core.diagonal_latent import DiagonalLatent
-from pmfisher._core.sparse_latent import SparseLatent
 from pmfisher.approximation import conditional_draws as module
 from pmfisher.approximation.conditional_draws import conditional_draws
 from pmfisher.fitting.laplace_marginal import laplace_marginal
+from pmfisher.fitting.latent.diagonal_latent import DiagonalLatent
+from pmfisher.fitting.latent.sparse_latent import SparseLatent
 
 RNG = np.random.default_rng(11)
 GROUPS = 15

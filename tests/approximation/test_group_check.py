@@ -10,12 +10,12 @@ import pymc as pm
 import pytest
 from scipy import integrate, optimize, stats
 
-from pmfisher._core.diagonal_latent import DiagonalLatent
 from pmfisher.approximation import group_check
 from pmfisher.approximation.group_check import GroupTerms, group_errors
 from pmfisher.approximation.importance_sampling import khat_threshold
 from pmfisher.approximation.nested_laplace import EXACT, _estimated_errors, _inner_check
 from pmfisher.fitting.laplace_marginal import laplace_marginal
+from pmfisher.fitting.latent.diagonal_latent import DiagonalLatent
 
 GROUPS, PER_GROUP = 6, 3
 

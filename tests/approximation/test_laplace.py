@@ -194,6 +194,8 @@ def test_psis_fixes_the_joint_mode_bias_of_sigma():
     assert abs(corrected.posterior["sigma"].values.std() - sd_sigma) < 4 * sd_mcse
     assert corrected.attrs["importance_sampling"] == "psis"
     assert corrected.sample_stats["log_weight"].dims == ("chain", "draw")
+    # Once the resampling indices overwrote the route taken.
+    assert corrected.attrs["structure"] == corrected.fit.attrs["structure"] == "dense"
 
 
 def test_centred_eight_schools_has_no_mode_and_says_why():

@@ -8,8 +8,9 @@ import pytest
 import xarray as xr
 from scipy import sparse
 
-from pmfisher._core import labelled, sparse_cholesky
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.linalg import sparse_cholesky
+from pmfisher._core.model import labelled
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher.approximation import delta as delta_module
 from pmfisher.approximation import laplace as laplace_module
 from pmfisher.approximation.delta import delta_method

@@ -8,10 +8,11 @@ import pytest
 import sparse
 from scipy import stats
 
-from pmfisher._core import structure
-from pmfisher._core.model_graph import model_graph
-from pmfisher._core.sparse_hessian import SparseHessian
+from pmfisher._core.curvature import structure
+from pmfisher._core.curvature.sparse_hessian import SparseHessian
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher.approximation import laplace as laplace_module
+from pmfisher.approximation import laplace_draws
 from pmfisher.approximation.laplace import laplace
 from pmfisher.errors import NotPositiveDefiniteError, PMFisherError
 from pmfisher.fitting.mode import find_mode
@@ -178,7 +179,7 @@ def test_chunked_push_forward_gives_the_same_draws_as_one_batch(monkeypatch):
     """Uneven chunks (41 draws in chunks of 6: the last holds 5) and the same result."""
     model = hierarchy()
     whole = laplace(model=model, draws=41, structure="sparse", random_seed=2)
-    pushforward = laplace_module._Pushforward
+    pushforward = laplace_draws.Pushforward
     sizes = []
     original = pushforward.__call__
     monkeypatch.setattr(
@@ -189,7 +190,7 @@ def test_chunked_push_forward_gives_the_same_draws_as_one_batch(monkeypatch):
     size, observations = GROUPS + 3, Y.size
     # Normals and draws; outputs (log p, both spaces, the deterministic); intermediates.
     floats_per_draw = 2 * size + (1 + 2 * size + observations) + 8 * observations
-    monkeypatch.setattr(laplace_module, "PUSHFORWARD_BYTES", 8 * floats_per_draw * 6)
+    monkeypatch.setattr(laplace_draws, "PUSHFORWARD_BYTES", 8 * floats_per_draw * 6)
     chunked = laplace(model=model, draws=41, structure="sparse", random_seed=2)
     assert sizes == [1, 6, 6, 6, 6, 6, 6, 4]
     for name in ("mu", "tau", "z", "sigma", "location"):

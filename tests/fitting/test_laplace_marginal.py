@@ -13,11 +13,11 @@ import statsmodels.formula.api as smf
 from scipy import stats
 
 import pmfisher
-from pmfisher._core import memory
-from pmfisher._core.diagonal_latent import DiagonalLatent
-from pmfisher._core.sparse_latent import SparseLatent
+from pmfisher._core.curvature import memory
 from pmfisher.errors import InsufficientMemoryError, PMFisherError, UnsupportedModelError
 from pmfisher.fitting.laplace_marginal import InnerModeError, laplace_marginal
+from pmfisher.fitting.latent.diagonal_latent import DiagonalLatent
+from pmfisher.fitting.latent.sparse_latent import SparseLatent
 from pmfisher.testing import finite_difference_hessian, finite_difference_jacobian
 
 RNG = np.random.default_rng(3)
@@ -257,7 +257,7 @@ def test_gradient_and_hessian_equal_finite_differences(request, model_name, late
 
 def test_the_sparse_route_equals_the_dense_one(poisson_glmm):
     """The sparse route's value, gradient and Hessian (the selected inverse's off-diagonal
-    entries are checked in ``tests/_core/test_selected_inverse.py``; a linear mixed model's
+    entries are checked in ``tests/_core/linalg/test_selected_inverse.py``; a linear mixed model's
     2 × 2 blocks were left out: compiling its fourth derivatives takes minutes)."""
     dense, sparse = (
         laplace_marginal(

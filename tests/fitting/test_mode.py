@@ -7,6 +7,7 @@ import pymc as pm
 import pytest
 
 import pmfisher
+from pmfisher.errors import PointError
 from pmfisher.fitting.mode import DENSE_HESSIAN_LIMIT, require_converged
 from tests.closed_forms import (
     BERNOULLI_Y,
@@ -114,7 +115,7 @@ def test_a_maximum_on_the_boundary_is_not_a_converged_mode(space):
     with pytest.warns(UserWarning, match="boundary of the support"):
         mode = pmfisher.find_mode(model=model_for(uniform_mean), terms="likelihood", space=space)
     assert not mode.converged
-    assert "mu_interval__ ran off to infinity" in mode.message
+    assert "mu_interval__ ran off towards the edge" in mode.message
     np.testing.assert_allclose(mode.point["mu"], 1.0, atol=1e-6)
     # The search behind observed_information() may be one already made (and warned about)
     # for this model and data: the error says it all the same.
@@ -170,3 +171,42 @@ def test_singular_observed_information_warns_with_its_null_direction():
 def test_a_start_outside_the_support_is_a_point_error(factory, start, culprit):
     with pytest.raises(pmfisher.PointError, match=culprit):
         pmfisher.find_mode(model=model_for(factory), start=start)
+
+
+def test_a_marginal_search_ending_on_a_variance_boundary_says_so():
+    """Every group's mean is the same, so the between-group sd's maximum likelihood estimate
+    is 0: the search over the Laplace marginal stops there, where the gradient in τ vanishes
+    too. Once this message crashed (the marginal had no ``space``); then restarts found a
+    point near 0 whose small gradient passed for an interior mode."""
+    group = np.repeat(np.arange(6), 4)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 10.0)
+        tau = pm.HalfNormal("tau", 2.0)
+        b = pm.Normal("b", 0.0, tau, shape=6)
+        pm.Normal("y", mu + b[group], 1.0, observed=2.0 + np.tile([-1.0, 1.0, -0.5, 0.5], 6))
+    with pytest.warns(UserWarning, match="did not converge.*from 5 start"):
+        mode = pmfisher.find_mode(model=model, terms="likelihood", space="constrained", latent="b")
+    assert not mode.converged
+    assert "boundary of the support" in mode.message
+    assert "at tau = " in mode.message
+    assert float(mode.point["tau"]) < 1e-3
+    np.testing.assert_allclose(mode.point["mu"], 2.0, rtol=1e-6)
+
+
+def test_a_start_for_the_hyperparameters_alone_with_latent_variables():
+    """The latent variables' values are the inner problem's to find: once a start had to
+    name them too."""
+    rng = np.random.default_rng(8)
+    group = np.repeat(np.arange(5), 4)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 10.0)
+        tau = pm.HalfNormal("tau", 2.0)
+        b = pm.Normal("b", 0.0, tau, shape=5)
+        pm.Normal("y", mu + b[group], 1.0, observed=rng.normal(0.0, 2.0, size=20))
+    options = {"model": model, "terms": "likelihood", "space": "constrained", "latent": ["b"]}
+    started = pmfisher.find_mode(start={"mu": 0.5, "tau": 1.5}, **options)
+    default = pmfisher.find_mode(**options)
+    assert started.converged
+    np.testing.assert_allclose(started.x, default.x, rtol=1e-5)
+    with pytest.raises(PointError, match="missing free variable"):
+        pmfisher.find_mode(start={"mu": 0.5}, **options)

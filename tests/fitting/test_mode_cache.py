@@ -83,3 +83,23 @@ def test_a_failed_search_is_remembered_too(counted):
     with pytest.raises(ValueError, match="no mode of the posterior"):
         laplace(model=model, draws=25)
     assert len(counted) == 1
+
+
+def test_the_latent_mode_is_searched_once_with_its_own_seed(counted):
+    """Once ``laplace(latent=...)`` and ``observed_information(latent=...)`` each searched the
+    marginal mode themselves, the first with restarts drawn from the caller's generator."""
+    rng = np.random.default_rng(3)
+    group = np.repeat(np.arange(4), 3)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 5.0)
+        tau = pm.HalfNormal("tau", 2.0)
+        b = pm.Normal("b", 0.0, tau, shape=4)
+        pm.Normal("y", mu + b[group], 1.0, observed=rng.normal(size=group.size))
+    generator = np.random.default_rng(11)
+    result = laplace(model=model, latent=["b"], draws=100, random_seed=generator)
+    again = laplace(model=model, latent="b", draws=100, random_seed=np.random.default_rng(11))
+    assert [call["latent"] for call in counted] == [["b"]]
+    assert counted[0]["random_seed"] == mode_cache.RESTART_SEED
+    np.testing.assert_array_equal(result.posterior["mu"].values, again.posterior["mu"].values)
+    observed_information(model=model, terms="posterior", space="unconstrained", latent=["b"])
+    assert len(counted) == 1

@@ -86,7 +86,7 @@ def test_mle_is_the_sample_mean(study):
     """Regenerate replicate 7's data from its seed: its MLE is its mean (to the Newton
     search's gradient tolerance, which leaves ~1e-7 relative)."""
     seed = np.random.SeedSequence(11).spawn(REPLICATES)[7]
-    from pmfisher._core.simulation import simulate_data
+    from pmfisher._core.data.simulation import simulate_data
 
     counts = simulate_data(model_for(poisson_counts), {"lam": RATE}, 1, random_seed=seed)["y"]
     assert float(study.estimates.values[7, 0]) == pytest.approx(counts.mean(), rel=1e-6)
@@ -166,3 +166,32 @@ def test_data_sets_do_not_depend_on_the_chunking(study):
 def test_bad_sizes_are_refused(options, message):
     with pytest.raises(PMFisherError, match=message):
         simulate_estimator({"lam": RATE}, model=model_for(poisson_counts), **options)
+
+
+def weibull_model() -> pm.Model:
+    """A Weibull likelihood: no closed-form Fisher information in pmfisher's table, so the
+    bound comes from the Monte Carlo estimator."""
+    y = stats.weibull_min(1.5, scale=2.0).rvs(size=30, random_state=3)
+    with pm.Model() as model:
+        alpha = pm.HalfNormal("alpha", 5.0)
+        beta = pm.HalfNormal("beta", 5.0)
+        pm.Weibull("y", alpha=alpha, beta=beta, observed=y)
+    return model
+
+
+def test_a_seed_reaches_the_monte_carlo_bound():
+    """Once the bound's Monte Carlo information drew a fresh entropy seed at every call, so
+    that the same seed gave another bound each time."""
+    point = {"alpha": 1.5, "beta": 2.0}
+    model = weibull_model()
+    first = simulate_estimator(point, model=model, replicates=4, random_seed=1)
+    again = simulate_estimator(point, model=model, replicates=4, random_seed=1)
+    assert first.bound.attrs["method"] == "monte_carlo"
+    np.testing.assert_array_equal(first.bound.values, again.bound.values)
+    bound = cramer_rao_bound(point, model=model, random_seed=7, replicates=200)
+    np.testing.assert_array_equal(
+        bound.values, cramer_rao_bound(point, model=model, random_seed=7, replicates=200).values
+    )
+    assert not np.array_equal(
+        bound.values, cramer_rao_bound(point, model=model, random_seed=8, replicates=200).values
+    )

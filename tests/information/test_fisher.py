@@ -43,10 +43,10 @@ def assert_within_mcse(estimate, mcse, expected, *, k=4.0):
 def poisson_mc():
     model = model_for(poisson_50)
     return {
-        draws: fisher_information(
-            {"lam": 3.0}, model=model, method="monte_carlo", draws=draws, random_seed=7
+        replicates: fisher_information(
+            {"lam": 3.0}, model=model, method="monte_carlo", replicates=replicates, random_seed=7
         )
-        for draws in (1000, 4000)
+        for replicates in (1000, 4000)
     }
 
 
@@ -54,7 +54,7 @@ def test_poisson_both_estimators_within_four_mcse(poisson_mc):
     info = poisson_mc[1000]
     assert isinstance(info, FisherInformation)
     assert info.method == "monte_carlo"
-    assert info.draws == 1000
+    assert info.replicates == 1000
     for name in ("score_covariance", "negative_hessian"):
         assert_within_mcse(getattr(info, name), info.mcse[name], [[50 / 3.0]])
     assert info.max_standardized_difference < 4
@@ -109,7 +109,7 @@ def test_normal_monte_carlo(space):
         model=model_for(normal),
         space=space,
         method="monte_carlo",
-        draws=1000,
+        replicates=1000,
         random_seed=3,
     )
     for name in ("score_covariance", "negative_hessian"):
@@ -162,7 +162,7 @@ def test_exact_table_matches_monte_carlo(distribution):
     model = _regression_model(distribution)
     exact = fisher_information(TABLE_POINT, model=model, method="exact")
     mc = fisher_information(
-        TABLE_POINT, model=model, method="monte_carlo", draws=1000, random_seed=11
+        TABLE_POINT, model=model, method="monte_carlo", replicates=1000, random_seed=11
     )
     for name in ("score_covariance", "negative_hessian"):
         assert_within_mcse(getattr(mc, name), mc.mcse[name], exact.matrix)
@@ -206,7 +206,7 @@ def test_exact_on_unsupported_distribution_names_it_and_suggests_monte_carlo():
     with pytest.raises(UnsupportedModelError, match=r"y_laplace.*Laplace.*method='monte_carlo'"):
         fisher_information({"mu": 0.0}, model=model, method="exact")
     with pytest.warns(UserWarning, match="disagree"):
-        auto = fisher_information({"mu": 0.0}, model=model, draws=500, random_seed=1)
+        auto = fisher_information({"mu": 0.0}, model=model, replicates=500, random_seed=1)
     assert auto.method == "monte_carlo"
     # Laplace(μ, b): I = n / b² from the score; its log-density has no curvature a.e.
     assert_within_mcse(auto.score_covariance, auto.mcse["score_covariance"], [[3.0]])
@@ -221,7 +221,7 @@ def test_dependent_observations_are_not_exact():
         pm.Normal("second", first, 1.0, observed=0.1)
     with pytest.raises(UnsupportedModelError, match="second depends on the observed first"):
         fisher_information({"mu": 0.0}, model=model, method="exact")
-    info = fisher_information({"mu": 0.0}, model=model, draws=2000, random_seed=2)
+    info = fisher_information({"mu": 0.0}, model=model, replicates=2000, random_seed=2)
     assert info.method == "monte_carlo"
     assert_within_mcse(info.score_covariance, info.mcse["score_covariance"], [[1.0]])
 
@@ -230,7 +230,9 @@ def test_invalid_options():
     with pytest.raises(PMFisherError, match=r"method='bogus'.*'exact'"):
         fisher_information({"lam": 3.0}, model=model_for(poisson_50), method="bogus")
     with pytest.raises(PMFisherError, match="at least 2"):
-        fisher_information({"lam": 3.0}, model=model_for(poisson_50), method="monte_carlo", draws=1)
+        fisher_information(
+            {"lam": 3.0}, model=model_for(poisson_50), method="monte_carlo", replicates=1
+        )
 
 
 def test_exact_per_data_set_equality_is_not_reported_as_disagreement():
@@ -242,7 +244,7 @@ def test_exact_per_data_set_equality_is_not_reported_as_disagreement():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         info = fisher_information(
-            {"p": 0.3}, model=model, method="monte_carlo", draws=4000, random_seed=1
+            {"p": 0.3}, model=model, method="monte_carlo", replicates=4000, random_seed=1
         )
     assert info.max_standardized_difference < 4
     np.testing.assert_allclose(
@@ -264,16 +266,16 @@ def long_normal_mean():
 
 
 def test_monte_carlo_uses_every_draw_of_uneven_chunks_and_the_exact_estimator():
-    """103 draws run in at least 20 chunks (so that the progress bar moves) of at most 64
+    """103 replicates run in at least 20 chunks (so that the progress bar moves) of at most 64
     data sets of 2¹⁸ observations: 17 chunks of 6 and a last one of 1, each with its own child
     seed. The score covariance is recomputed from the same data sets by hand
     (sᵣ = Σ(y − μ)/σ²); the negative Hessian, n/σ² for every data set, has no Monte Carlo
     error and must be the estimator chosen."""
-    from pmfisher._core.simulation import simulator
+    from pmfisher._core.data.simulation import simulator
 
     model = model_for(long_normal_mean)
     info = fisher_information(
-        {"mu": LONG_MU}, model=model, method="monte_carlo", draws=103, random_seed=5
+        {"mu": LONG_MU}, model=model, method="monte_carlo", replicates=103, random_seed=5
     )
     sim = simulator(model)
     sizes = (6,) * 17 + (1,)

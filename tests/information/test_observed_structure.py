@@ -2,12 +2,13 @@
 ones; ``auto`` takes the sparse route when the dense one would not fit."""
 
 import numpy as np
+import pymc as pm
 import pytest
 import sparse
 
 import pmfisher
-from pmfisher._core import memory, structure
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.curvature import memory, structure
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher.errors import InsufficientMemoryError, PMFisherError
 from tests.closed_forms import CASES
 from tests.structured_models import hierarchical, random_point, structured_model
@@ -83,3 +84,31 @@ def test_fisher_information_validates_structure():
     np.testing.assert_allclose(info.matrix.values, case.information, rtol=1e-8)
     info = pmfisher.fisher_information(case.point, model=case.model, structure="sparse")
     np.testing.assert_allclose(info.matrix.data.todense(), case.information, rtol=1e-8)
+
+
+def latent_ar_model() -> tuple[pm.Model, dict]:
+    """An 80-step ``pm.AR`` latent state observed with noise: 82 parameters whose Hessian is
+    tridiagonal in the states, so ``structure="auto"`` takes the sparse route."""
+    y = np.cumsum(np.random.default_rng(1).normal(size=80)) * 0.3
+    with pm.Model() as model:
+        rho = pm.Normal("rho", 0.0, 0.5)
+        sigma = pm.HalfNormal("sigma", 1.0)
+        states = pm.AR("x", rho=[rho], sigma=sigma, init_dist=pm.Normal.dist(0.0, 1.0), steps=79)
+        pm.Normal("y", states, 0.5, observed=y)
+    return model, {"rho": 0.6, "sigma": 0.8, "x": y}
+
+
+def test_values_work_whichever_route_auto_took():
+    """Once ``info.values`` raised pydata sparse's RuntimeError on this model: the result's
+    type followed the route. Now it is dense below DENSE_RESULT_BYTES, the route recorded."""
+    model, point = latent_ar_model()
+    info = pmfisher.observed_information(point, model=model, terms="posterior")
+    assert info.attrs["structure"] == "sparse"
+    assert isinstance(info.values, np.ndarray)
+    asked = pmfisher.observed_information(point, model=model, terms="posterior", structure="sparse")
+    assert isinstance(asked.data, sparse.COO)
+    np.testing.assert_array_equal(info.values, asked.data.todense())
+    fisher = pmfisher.fisher_information(point, model=model)
+    assert fisher.matrix.attrs["structure"] == "sparse"
+    assert isinstance(fisher.matrix.values, np.ndarray)
+    assert isinstance(fisher.mcse["matrix"].values, np.ndarray)

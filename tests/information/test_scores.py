@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from pmfisher._core import memory
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.curvature import memory
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher.information.scores import empirical_fisher, scores
 from tests.closed_forms import CASES, POISSON_Y, model_for, poisson
 from tests.statsmodels_cases import CASES as SM_CASES

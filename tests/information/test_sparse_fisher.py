@@ -10,8 +10,8 @@ import pytest
 import sparse
 
 import pmfisher
-from pmfisher._core.compilation import compile_function
-from pmfisher._core.model_graph import model_graph
+from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.model.model_graph import model_graph
 from pmfisher.errors import PMFisherError
 from pmfisher.information.exact_fisher import distribution_parameters, fisher_sparsity
 

@@ -139,6 +139,19 @@ def test_logistic_hessian(out_dir):
         assert entry["smallest_eigenvalue"] > 0
 
 
+def test_profile_vs_wald(out_dir):
+    summary = run("profile_vs_wald", out_dir)
+    slope = summary["coefficients"]["beta[slope]"]
+    for entry in summary["coefficients"].values():
+        assert entry["profile_vs_statsmodels"] < 1e-6
+    # A likelihood flatter away from zero: the profile interval reaches further up.
+    assert slope["profile_asymmetry"] > 1.5
+    assert slope["largest_end_gap_in_se"] > 0.3
+    assert slope["profile"][1] > slope["wald"][1]
+    for entry in summary["coverage"].values():
+        assert 0.0 <= entry["coverage"] <= 1.0
+
+
 def test_gauss_newton_collapse(out_dir):
     summary = run("gauss_newton_collapse", out_dir)
     for name in ("start", "final"):

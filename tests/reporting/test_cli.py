@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from pmfisher._core.definiteness import positive_definite
-from pmfisher.reporting.cli import main, standard_error_table
+from pmfisher.reporting.cli import main
 
 MODEL_FILE = """
 import numpy as np, pymc as pm
@@ -72,20 +71,6 @@ def test_two_models_are_told_how_to_pick_one(tmp_path, capsys):
     path.write_text(MODEL_FILE + MODEL_FILE.replace("as counts", "as other"))
     assert main(["report", str(path)]) == 1
     assert f"name one as {path}:counts." in capsys.readouterr().err
-
-
-def test_standard_error_table_lines_up_with_short_labels():
-    labels = ("a", "b")
-    precision = positive_definite(np.diag([4.0, 16.0]), labels, what="information")
-    table = standard_error_table(np.array([3.0, -1.5]), precision, labels)
-    header, *rows = table.splitlines()
-    assert header.startswith("parameter  ")
-    for row in rows:
-        assert len(row) == len(header)
-        # The estimate and its standard error end where their columns' titles end.
-        for title, number in zip(("estimate", "std.err"), row.split()[1:3], strict=True):
-            assert header.index(title) + len(title) == row.index(number) + len(number)
-    assert rows[1].split()[:3] == ["b", "-1.5000", "0.2500"]  # 1/√16
 
 
 def test_help_is_plain_text(capsys):

@@ -187,3 +187,25 @@ def test_a_large_heat_map_labels_its_variables_not_its_cells():
     assert [tick.get_text() for tick in axes.get_xticklabels()] == ["mu", "tau", "z (60)"]
     np.testing.assert_allclose(axes.get_xticks(), [0.0, 1.0, 31.5])  # middle of each block
     plt.close(figure)
+
+
+def test_profile_plot_draws_the_profile_beside_the_wald_line(tmp_path):
+    import pymc as pm
+
+    import pmfisher
+
+    with pm.Model() as model:
+        lam = pm.Exponential("lam", 1.0)
+        pm.Poisson("y", lam, observed=[2, 4, 3])
+    result = pmfisher.summary(model=model, ci="profile")
+    figure = plots.plot_profile(result, path=tmp_path / "profile.png")
+    [axes] = figure.axes
+    profile, wald = axes.lines[:2]
+    values = result.profiles["lam"]["value"].values
+    np.testing.assert_allclose(profile.get_ydata(), result.profiles["lam"]["signed_root_deviance"])
+    np.testing.assert_allclose(wald.get_ydata(), values - 3.0, atol=1e-8)  # (λ − λ̂)/se, se = 1
+    assert (tmp_path / "profile.png").stat().st_size > 5_000
+    with pytest.raises(PMFisherError, match="ci='profile'"):
+        plots.plot_profile(pmfisher.summary(model=model))
+    with pytest.raises(PMFisherError, match="no profiled parameter is named mu"):
+        plots.plot_profile(result, var_names="mu")

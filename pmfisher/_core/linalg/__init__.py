@@ -1,0 +1,1 @@
+"""Linear algebra of precision matrices: definiteness, CHOLMOD factors, selected inverses."""

@@ -1,0 +1,99 @@
+"""Labels of parameters, observations and distributions, and labelling flat NumPy results
+into xarray objects, once, at the public edge."""
+
+import numpy as np
+import sparse
+import xarray as xr
+
+from pmfisher._core.curvature import memory
+
+__all__ = [
+    "distribution_name",
+    "element_labels",
+    "is_sparse",
+    "sparse_square",
+    "square",
+    "vector",
+]
+
+ROW, COLUMN = "param_i", "param_j"
+# A matrix the sparse route computed is returned dense up to this size (d ≈ 5,800).
+DENSE_RESULT_BYTES = 256 * 2**20
+_FLOAT = 8
+
+
+def is_sparse(result: xr.DataArray) -> bool:
+    """Whether a labelled matrix is backed by a pydata ``sparse`` array."""
+    return isinstance(result.data, sparse.SparseArray)
+
+
+def square(matrix: np.ndarray, labels, *, name: str, **attrs) -> xr.DataArray:
+    """A square matrix over parameters: dims ``param_i`` × ``param_j`` sharing the labels."""
+    labels = list(labels)
+    return xr.DataArray(
+        np.asarray(matrix, dtype="float64"),
+        dims=(ROW, COLUMN),
+        coords={ROW: labels, COLUMN: labels},
+        name=name,
+        attrs=attrs,
+    )
+
+
+def sparse_square(matrix, labels, *, name: str, requested: str = "sparse", **attrs) -> xr.DataArray:
+    """Like :func:`square` for a SciPy sparse matrix, which the sparse route computed.
+
+    The result is dense, like every other matrix pmfisher returns, unless the caller asked
+    for ``structure="sparse"`` (``requested``) or its dense form would take more than
+    ``DENSE_RESULT_BYTES``: then it is backed by a pydata ``sparse.COO`` array and
+    ``result.data.tocsr()`` gives SciPy's CSR back. So a script's ``.values`` works whichever
+    route ``structure="auto"`` took on its model.
+    """
+    size = matrix.shape[0]
+    dense_bytes = _FLOAT * size * size
+    if requested != "sparse" and dense_bytes <= DENSE_RESULT_BYTES and memory.fits(dense_bytes):
+        return square(matrix.toarray(), labels, name=name, **attrs)
+    labels = list(labels)
+    return xr.DataArray(
+        sparse.COO.from_scipy_sparse(matrix).astype("float64"),
+        dims=(ROW, COLUMN),
+        coords={ROW: labels, COLUMN: labels},
+        name=name,
+        attrs=attrs,
+    )
+
+
+def vector(values: np.ndarray, labels, *, name: str, dim: str = "param", **attrs) -> xr.DataArray:
+    """A vector over parameters (or observations, with ``dim``)."""
+    return xr.DataArray(
+        np.asarray(values, dtype="float64"),
+        dims=(dim,),
+        coords={dim: list(labels)},
+        name=name,
+        attrs=attrs,
+    )
+
+
+def distribution_name(variable) -> str:
+    """The name a person knows a random variable's distribution by (``Normal``,
+    ``NegativeBinomial``), from its PyTensor operation."""
+    op = variable.owner.op
+    print_name = getattr(op, "_print_name", None)
+    if print_name:
+        return print_name[0]
+    return getattr(op, "name", None) or type(op).__name__
+
+
+def element_labels(name: str, shape: tuple[int, ...], dims, coords) -> tuple[str, ...]:
+    """Labels ``name[i, j]`` for every element in C order, using coordinate values where the
+    dimension is named and its coordinates have the right length."""
+    if not shape:
+        return (name,)
+    axes = []
+    for axis, length in enumerate(shape):
+        dim = dims[axis] if dims is not None and axis < len(dims) else None
+        values = coords.get(dim) if dim is not None else None
+        if values is None or len(values) != length:
+            values = range(length)
+        axes.append([str(value) for value in values])
+    grid = np.array(np.meshgrid(*axes, indexing="ij")).reshape(len(shape), -1).T
+    return tuple(f"{name}[{', '.join(index)}]" for index in grid)

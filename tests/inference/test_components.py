@@ -1,0 +1,189 @@
+"""summary(latent=...): lme4's layout on a linear mixed model, against statsmodels' MixedLM
+(maximum likelihood): fixed-effect standard errors, the variance component, the conditional
+modes (BLUPs) and their conditional standard errors; the profile interval of the variance
+component against an independent profile of the exact marginal likelihood (SciPy)."""
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+import statsmodels.formula.api as smf
+from scipy import optimize, stats
+
+import pmfisher
+from pmfisher.errors import PMFisherError
+
+GROUPS, PER_GROUP = 9, 6
+NAMES = [f"g{k}" for k in range(GROUPS)]
+
+
+def data(seed: int, group_sd: float):
+    rng = np.random.default_rng(seed)
+    group = np.repeat(np.arange(GROUPS), PER_GROUP)
+    x = rng.normal(size=group.size)
+    y = 1.0 + 0.5 * x + rng.normal(0, group_sd, GROUPS)[group] + rng.normal(0, 0.7, group.size)
+    return group, x, y
+
+
+def mixed_model(group, x, y) -> pm.Model:
+    coords = {"group": NAMES, "obs": np.arange(y.size), "coef": ["intercept", "x"]}
+    with pm.Model(coords=coords) as model:
+        index = pm.Data("group_index", group, dims="obs")
+        covariate = pm.Data("x", x, dims="obs")
+        beta = pm.Normal("beta", 0, 10, dims="coef")
+        group_sd = pm.HalfNormal("group_sd", 2)
+        sigma = pm.HalfNormal("sigma", 2)
+        pm.Deterministic("group_variance", group_sd**2)
+        effect = pm.Normal("effect", 0, group_sd, dims="group")
+        mean = pm.Deterministic("mean", beta[0] + beta[1] * covariate + effect[index], dims="obs")
+        pm.Normal("y", mean, sigma, observed=y, dims="obs")
+    return model
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    group, x, y = data(7, 0.8)
+    frame = pd.DataFrame({"y": y, "x": x, "g": group})
+    reference = smf.mixedlm("y ~ x", frame, groups="g").fit(reml=False)
+    model = mixed_model(group, x, y)
+    return (group, x, y), reference, model, pmfisher.summary(model=model, latent="effect")
+
+
+def test_fixed_effects_and_variance_component_equal_statsmodels(fitted):
+    _, reference, _, result = fitted
+    table = result.table
+    fixed = table.sel(param=["beta[intercept]", "beta[x]"])
+    np.testing.assert_allclose(fixed["estimate"], reference.fe_params, atol=1e-4)
+    np.testing.assert_allclose(fixed["se"], reference.bse[["Intercept", "x"]], atol=1e-4)
+    assert list(table["role"].values) == [
+        "fixed effect",
+        "fixed effect",
+        "variance component",
+        "variance component",  # the residual sd, as lme4 lists it
+    ]
+    scales = table.sel(param=["group_sd", "sigma"])
+    assert np.isnan(scales["z"]).all()
+    assert np.isnan(scales["p"]).all()
+    group_sd = float(table["estimate"].sel(param="group_sd"))
+    assert group_sd == pytest.approx(np.sqrt(float(reference.cov_re.iloc[0, 0])), abs=1e-4)
+    assert float(table["estimate"].sel(param="sigma")) == pytest.approx(
+        np.sqrt(reference.scale), abs=1e-4
+    )
+    assert table.attrs["logp"] == pytest.approx(reference.llf, rel=1e-8)
+    assert "Laplace marginal" in table.attrs["density"]
+
+
+def test_conditional_modes_and_standard_errors_equal_statsmodels(fitted):
+    _, reference, _, result = fitted
+    effects = result.conditional_modes
+    assert list(effects["effect"].values) == [f"effect[{name}]" for name in NAMES]
+    blups = [float(reference.random_effects[k].iloc[0]) for k in range(GROUPS)]
+    np.testing.assert_allclose(effects["mode"], blups, atol=1e-4)
+    conditional = [
+        np.sqrt(float(reference.random_effects_cov[k].iloc[0, 0])) for k in range(GROUPS)
+    ]
+    np.testing.assert_allclose(effects["se"], conditional, atol=1e-4)
+    text = str(result)
+    assert "Variance components" in text
+    assert "Conditional modes of effect" in text
+
+
+def test_a_deterministic_of_the_variance_components_is_one(fitted):
+    _, reference, model, _ = fitted
+    table = pmfisher.summary(model=model, latent="effect", var_names="group_variance").table
+    row, sd = table.sel(param="group_variance"), table.sel(param="group_sd")
+    assert str(row["role"].values) == "variance component"
+    assert float(row["estimate"]) == pytest.approx(float(reference.cov_re.iloc[0, 0]), abs=1e-4)
+    # The delta method: se(σ²) = 2σ·se(σ).
+    assert float(row["se"]) == pytest.approx(2 * float(sd["estimate"] * sd["se"]), rel=1e-10)
+    with pytest.raises(PMFisherError, match="latent variables effect"):
+        pmfisher.summary(model=model, latent="effect", var_names="mean")
+
+
+def exact_log_likelihood(group, x, y, beta, group_sd, sigma) -> float:
+    """The marginal log-likelihood of the random-intercept model, group by group."""
+    total = 0.0
+    for k in range(GROUPS):
+        rows = group == k
+        covariance = group_sd**2 * np.ones((rows.sum(), rows.sum())) + sigma**2 * np.eye(rows.sum())
+        mean = beta[0] + beta[1] * x[rows]
+        total += stats.multivariate_normal(mean, covariance).logpdf(y[rows])
+    return total
+
+
+def independent_profile_interval(group, x, y, level=0.95):
+    """The group sd's profile interval from the exact marginal likelihood: β and log σ
+    re-maximized by SciPy at each fixed value, the ends by Brent's method; an end with
+    |r| below the quantile all the way to 0 is 0."""
+
+    def best(fixed_sd, start):
+        def negative(free):
+            return -exact_log_likelihood(group, x, y, free[:2], fixed_sd, np.exp(free[2]))
+
+        found = optimize.minimize(negative, start, method="BFGS", options={"gtol": 1e-9})
+        return -found.fun, found.x
+
+    overall = optimize.minimize(
+        lambda free: -exact_log_likelihood(group, x, y, free[:2], np.exp(free[3]), np.exp(free[2])),
+        np.array([1.0, 0.5, 0.0, 0.0]),
+        method="BFGS",
+        options={"gtol": 1e-9},
+    )
+    top, estimate = -overall.fun, np.exp(overall.x[3])
+    quantile = stats.norm.ppf(0.5 + level / 2)
+
+    def signed_root(sd):
+        value, _ = best(sd, overall.x[:3])
+        return np.sign(sd - estimate) * np.sqrt(max(0.0, 2 * (top - value)))
+
+    lower = 0.0
+    if signed_root(1e-8) < -quantile:
+        lower = optimize.brentq(lambda sd: signed_root(sd) + quantile, 1e-8, estimate, xtol=1e-9)
+    upper = optimize.brentq(
+        lambda sd: signed_root(sd) - quantile, estimate, 10 * estimate, xtol=1e-9
+    )
+    return lower, upper
+
+
+def test_profile_interval_of_the_variance_component(fitted):
+    (group, x, y), _, model, _ = fitted
+    result = pmfisher.summary(model=model, latent="effect", ci="profile")
+    row = result.table.sel(param="group_sd")
+    lower, upper = independent_profile_interval(group, x, y)
+    assert abs(float(row["lower"]) - lower) < 1e-3
+    assert abs(float(row["upper"]) - upper) < 1e-3
+    wald = float(row["estimate"]) - stats.norm.ppf(0.975) * float(row["se"])
+    assert abs(wald - lower) > 0.05  # the profile is not the Wald interval here
+    assert set(result.profiles) == {"beta[intercept]", "beta[x]", "group_sd", "sigma"}
+
+
+def test_a_variance_component_near_zero_ends_at_the_boundary():
+    group, x, y = data(5, 0.25)  # σ̂_group = 0.20, its likelihood flat down to 0
+    result = pmfisher.summary(model=mixed_model(group, x, y), latent="effect", ci="profile")
+    row = result.table.sel(param="group_sd")
+    lower, upper = independent_profile_interval(group, x, y)
+    assert lower == 0.0
+    assert float(row["lower"]) == 0.0
+    assert "e" in str(row["note"].values).split(",")
+    assert "edge of the support" in result.notes["e"]
+    assert abs(float(row["upper"]) - upper) < 1e-3
+    assert "[e]" in str(result)
+
+
+def test_latent_needs_the_observed_information(fitted):
+    _, _, model, _ = fitted
+    with pytest.raises(PMFisherError, match="information='sandwich' with latent"):
+        pmfisher.summary(model=model, latent="effect", information="sandwich")
+
+
+def test_a_variance_component_estimated_at_zero_is_marked():
+    group, x, y = data(3, 0.05)  # the marginal likelihood is largest at σ_group → 0
+    result = pmfisher.summary(model=mixed_model(group, x, y), latent="effect")
+    table = result.table
+    assert table.attrs["converged"] == 0
+    assert str(table["note"].sel(param="group_sd").values) == "*,b"
+    assert "group_sd" in result.notes["b"]
+    assert "did not converge" in result.notes["*"]
+    text = str(result)
+    assert "group_sd *,b" in text
+    assert text.count("[b]") == 1
