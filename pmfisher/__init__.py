@@ -5,6 +5,7 @@ covariances, Laplace and Cramér–Rao approximations — from exact derivatives
 own PyTensor log-probability graph. Plots live in :mod:`pmfisher.plots`.
 """
 
+from pmfisher.approximation.bayes_factors import bayes_factors
 from pmfisher.approximation.compare import compare
 from pmfisher.approximation.delta import delta_method
 from pmfisher.approximation.laplace import laplace
@@ -52,6 +53,7 @@ __all__ = [
     "Summary",
     "TensorLawCheck",
     "UnsupportedModelError",
+    "bayes_factors",
     "check_tensor_law",
     "compare",
     "cramer_rao_bound",

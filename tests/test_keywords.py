@@ -67,7 +67,7 @@ def test_every_function_a_row_names_has_the_keyword_with_that_default():
 
 def test_options_are_keyword_only():
     """Only the point(s), the design and the results a function works on are positional."""
-    positional = {"point", "other", "result", "approx", "reference", "design"}
+    positional = {"point", "other", "result", "results", "approx", "reference", "design"}
     for name, function in _functions().items():
         for parameter in inspect.signature(function).parameters.values():
             if parameter.kind is not inspect.Parameter.KEYWORD_ONLY:

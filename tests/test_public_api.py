@@ -35,11 +35,12 @@ FUNCTIONS = {
     ),
     "laplace": (
         "*, model=None, draws=4000, terms='posterior', space='unconstrained', latent=None, "
-        "hyper='gaussian', importance_sampling=None, not_positive_definite='raise', "
+        "hyper='gaussian', nodes=5, importance_sampling=None, not_positive_definite='raise', "
         "structure='auto', random_seed=None, chains=2, tune=1000, progressbar=True"
     ),
     "delta_method": "result, *, var_names=None, model=None, progressbar=True",
     "compare": "approx, reference, *, var_names=None",
+    "bayes_factors": "results, *, prior_probabilities=None",
     "cramer_rao_bound": (
         "point=None, *, model=None, space='constrained', latent=None, structure='auto', "
         "method='auto', replicates=1000, random_seed=None, progressbar=True"

@@ -19,7 +19,7 @@ Interval = Literal["wald", "profile"]
 NotPositiveDefinite = Literal["raise", "regularize"]
 ImportanceSampling = Literal["psis"]
 # How laplace(latent=...) treats the hyperparameters.
-Hyper = Literal["gaussian", "nuts"]
+Hyper = Literal["gaussian", "quadrature", "nuts"]
 # Which compiled backend a function gets (internal).
 Backend = Literal["c", "python"]
 # What a plot of an information matrix shows.

@@ -12,7 +12,8 @@ Structure of the result (an :class:`xarray.DataTree`; other modules rely on it):
     ``mean_vector`` (dim ``param``), ``covariance_matrix`` and ``precision_matrix`` (dims
     ``param_i`` × ``param_j``), labelled like ``"beta[x1]"`` in the approximation's
     ``space``, and the scalar ``pareto_k`` (``-inf`` when the importance ratios are constant,
-    i.e. the Gaussian is exact). Above ``DENSE_FIT_LIMIT`` parameters on the sparse route
+    i.e. the Gaussian is exact), ``log_marginal_likelihood*`` (:mod:`.marginal_likelihood`).
+    Above ``DENSE_FIT_LIMIT`` parameters on the sparse route
     (``attrs["structure"] == "sparse"``) the dense d × d covariance could not be held in
     memory, so ``fit`` holds no ``covariance_matrix`` and its ``precision_matrix`` is backed by
     a pydata ``sparse.COO`` array (``fit["precision_matrix"].data.tocsr()`` for SciPy).
@@ -63,6 +64,7 @@ from pmfisher.approximation.importance_sampling import (
     systematic_resample,
 )
 from pmfisher.approximation.laplace_draws import laplace_datatree, pushforward
+from pmfisher.approximation.marginal_likelihood import DEFAULT_NODES, joint_fit
 from pmfisher.approximation.nested_laplace import nested_laplace
 from pmfisher.errors import ArgumentError, NotFiniteError, warn
 from pmfisher.fitting.mode import require_converged
@@ -70,7 +72,6 @@ from pmfisher.fitting.mode_cache import current_mode
 
 __all__ = ["laplace"]
 
-# Above this Pareto k̂ importance-sampling estimates are unreliable (Vehtari et al., 2024).
 # Up to this many parameters (32 MB per matrix) fit holds dense matrices whatever the route.
 DENSE_FIT_LIMIT = 2000
 
@@ -84,6 +85,7 @@ def laplace(
     space: Space = "unconstrained",
     latent: Sequence[str] | str | None = None,
     hyper: Hyper = "gaussian",
+    nodes: int = DEFAULT_NODES,
     importance_sampling: ImportanceSampling | None = None,
     not_positive_definite: NotPositiveDefinite = "raise",
     structure: Structure = "auto",
@@ -137,11 +139,11 @@ def laplace(
         Free variables integrated out by a Laplace approximation at their conditional mode
         (:mod:`pmfisher.approximation.nested_laplace`): the hyperparameters :math:`\varphi`
         come from ``hyper``, the latent variables from their conditional Gaussian given each
-        draw of :math:`\varphi`. Works in the unconstrained space, without
-        ``importance_sampling``.
-    hyper : {"gaussian", "nuts"}
-        With ``latent``: the Gaussian at the mode of the Laplace marginal, or PyMC's NUTS
-        on it (``chains`` chains of ``draws / chains`` draws after ``tune`` tuning steps).
+        draw of :math:`\varphi`; in the unconstrained space, without ``importance_sampling``.
+    hyper, nodes : {"gaussian", "quadrature", "nuts"}, int
+        With ``latent``: the Gaussian at the mode of the Laplace marginal, adaptive
+        Gauss–Hermite quadrature on it, ``nodes`` (odd) per dimension (``adaptive_quadrature``),
+        or PyMC's NUTS on it (``chains`` chains of ``draws / chains`` after ``tune`` steps).
     not_positive_definite : {"raise", "regularize"}
         What to do when :math:`H` is not positive definite at the mode: raise a
         :class:`~pmfisher.errors.NotPositiveDefiniteError` naming its smallest eigenvalues
@@ -209,6 +211,7 @@ def laplace(
             chains=chains,
             tune=tune,
             structure=structure,
+            nodes=nodes,
             progressbar=progressbar,
         )
     graph = model_graph(model, space=space, terms=terms)
@@ -258,10 +261,12 @@ def laplace(
             "log_weight": log_weights[resampled],
         }
 
+    likelihood = joint_fit(model, terms, space, log_p - log_q, mode.logp, precision)
     attrs = {
         "method": "laplace",
         "terms": terms,
         "space": space,
+        **likelihood.attrs,
         "importance_sampling": importance_sampling or "none",
         "pareto_k": float(pareto_k),
         "mode_logp": float(mode.logp),
@@ -274,6 +279,7 @@ def laplace(
             "mean_vector": labelled.vector(mode.x, graph.labels, name="mean_vector"),
             **_fit_matrices(precision, graph.labels),
             "pareto_k": xr.DataArray(float(pareto_k), name="pareto_k"),
+            **likelihood.data_vars,
         },
         attrs=attrs,
     )

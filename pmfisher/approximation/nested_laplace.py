@@ -8,12 +8,18 @@ For a split of the free variables into latent :math:`u` and hyperparameters :mat
 
     q(u, \varphi) = q(\varphi)\;\mathcal N\!\big(u \mid \hat u_\varphi,\, H(\varphi)^{-1}\big),
 
-with :math:`q(\varphi)` either the Gaussian at the mode of the Laplace marginal
+with :math:`q(\varphi)` the Gaussian at the mode of the Laplace marginal
 :math:`L(\varphi)` with its exact curvature (``hyper="gaussian"``, the empirical-Bayes / TMB
-route) or draws of :math:`\exp L(\varphi)` by PyMC's NUTS (``hyper="nuts"``): a model with
-one flat vector ``phi`` and a ``pm.Potential`` made of an operation that computes
-:math:`L` and, as its gradient, the exact implicit-function gradient. Both work in the
-unconstrained space, where every draw is in the support.
+route), adaptive Gauss–Hermite quadrature of :math:`e^{L}` on nodes placed by that mode and
+curvature (``hyper="quadrature"``, :mod:`pmfisher.approximation.adaptive_quadrature`: ``fit``
+holds the nodes, their weights and the moments by the rule, and the draws of :math:`\varphi`
+come from the density the rule integrates; the latent variables given each draw from their
+conditional Gaussian, the continuous form of R-INLA's mixture over the nodes), or draws of
+:math:`\exp L(\varphi)` by PyMC's NUTS (``hyper="nuts"``): a model with one flat vector
+``phi`` and a ``pm.Potential`` made of an operation that computes :math:`L` and, as its
+gradient, the exact implicit-function gradient. All work in the unconstrained space, where
+every draw is in the support. ``fit`` holds the log marginal likelihood of every route
+(:mod:`pmfisher.approximation.marginal_likelihood`).
 
 The result is the same DataTree as :func:`~pmfisher.laplace`'s, with these differences:
 ``fit`` holds the moments of :math:`q(\varphi)` over the hyperparameters only (with NUTS,
@@ -80,6 +86,11 @@ from pmfisher._core.model import labelled
 from pmfisher._core.model.model_graph import model_graph
 from pmfisher._core.options import Hyper, NotPositiveDefinite, Structure, Terms, check_option
 from pmfisher._core.progress import progress_wanted
+from pmfisher.approximation.adaptive_quadrature import (
+    MarginalValues,
+    integrate,
+    mode_precision,
+)
 from pmfisher.approximation.conditional_draws import (
     JointOverDraws,
     conditional_draws,
@@ -88,6 +99,8 @@ from pmfisher.approximation.conditional_draws import (
 from pmfisher.approximation.group_check import GROUP_CHECK_DRAWS, GroupTerms, group_errors
 from pmfisher.approximation.importance_sampling import khat_threshold, psis
 from pmfisher.approximation.laplace_draws import laplace_datatree, values_pushforward
+from pmfisher.approximation.marginal_likelihood import nested_fit
+from pmfisher.approximation.quadrature import check_nodes
 from pmfisher.errors import ArgumentError, NotPositiveDefiniteError, warn
 from pmfisher.fitting.laplace_marginal import InnerModeError, LaplaceMarginal, laplace_marginal
 from pmfisher.fitting.latent.diagonal_latent import DiagonalLatent
@@ -122,11 +135,14 @@ def nested_laplace(
     tune: int = 1000,
     structure: Structure = "auto",
     progressbar: bool = True,
+    nodes: int,
 ) -> xr.DataTree:
     """The nested Laplace approximation (module docstring); called by
-    :func:`~pmfisher.laplace` with ``latent``. ``chains`` and ``tune`` apply to NUTS;
+    :func:`~pmfisher.laplace` with ``latent``. ``chains`` and ``tune`` apply to NUTS,
+    ``nodes`` to quadrature (:mod:`pmfisher.approximation.adaptive_quadrature`);
     ``structure`` chooses the route of the latent Hessian; ``progressbar`` shows NUTS's."""
     check_option("hyper", hyper, Hyper)
+    nodes = check_nodes(nodes)
     rng = np.random.default_rng(random_seed)
     marginal = laplace_marginal(
         model, latent, space="unconstrained", terms=terms, structure=structure
@@ -153,13 +169,20 @@ def nested_laplace(
             marginal, mode.x, draws, not_positive_definite, rng
         )
         attrs["regularization"] = regularization
+        sampler_stats, n_chains, quadrature = None, 1, None
+    elif hyper == "quadrature":
+        precision = mode_precision(marginal, mode.x, not_positive_definite)
+        quadrature = integrate(MarginalValues(marginal), mode.x, precision, nodes)
+        phis, log_q_phi = quadrature.draws(draws, rng)
+        fit = quadrature.fit(split.phi_labels)
+        attrs["regularization"] = precision.regularization
         sampler_stats, n_chains = None, 1
     else:
         phis, sampler_stats, n_chains = _nuts_hyper(
             marginal, mode.x, draws, chains=chains, tune=tune, rng=rng, progressbar=progressbar
         )
         fit = _sample_moments(phis, split.phi_labels)
-        attrs["regularization"] = ""
+        attrs["regularization"], quadrature = "", None
 
     latent_draws, log_q_latent, log_p = conditional_draws(marginal, phis, mode.x, u_mode, rng)
     full = model_graph(model, space="unconstrained", terms=terms)
@@ -168,7 +191,7 @@ def nested_laplace(
     thetas[:, split.phi_index] = phis
     pushed = values_pushforward(full)(thetas)
 
-    if hyper == "gaussian":
+    if hyper != "nuts":
         log_q = log_q_phi + log_q_latent
         _, pareto_k = psis(log_p - log_q)
         fit["pareto_k"] = xr.DataArray(float(pareto_k), name="pareto_k")
@@ -177,16 +200,28 @@ def nested_laplace(
         if pareto_k > threshold:
             warn(
                 f"Pareto k̂ = {pareto_k:.2f} > {threshold:.2f}: the nested Laplace "
-                "approximation (Gaussian hyperparameters, Gaussian latent variables given them) "
-                f"is far from the joint {terms} in the tails; hyper='nuts' drops the Gaussian "
-                "on the hyperparameters.",
+                f"approximation (hyperparameters by {hyper}, Gaussian latent variables given "
+                f"them) is far from the joint {terms} in the tails; hyper='nuts' samples the "
+                "Laplace marginal of the hyperparameters.",
             )
         stats = {"log_p": log_p, "log_q": log_q}
     else:
         stats = {"log_p": log_p, "log_q_latent": log_q_latent}
 
+    values = quadrature.values if quadrature else MarginalValues(marginal)
+    likelihood = nested_fit(
+        model,
+        terms,
+        values,
+        mode.x,
+        nodes,
+        hyper=hyper,
+        action=not_positive_definite,
+        quadrature=quadrature,
+    )
+    attrs |= likelihood.attrs
     checked = np.vstack([mode.x, phis[: INNER_CHECKS - 1]])
-    fit = fit.merge(_inner_check(marginal, checked, rng))
+    fit = fit.merge(likelihood).merge(_inner_check(marginal, checked, rng))
     fit.attrs = attrs
     tree = laplace_datatree(model, full, pushed, stats, fit, attrs, chains=n_chains)
     if sampler_stats is not None:
