@@ -159,47 +159,6 @@ def test_a_gaussian_conditional_is_solved_in_one_call():
     assert len(calls) == 8
 
 
-@pytest.mark.parametrize(
-    ("latent_density", "likelihood", "gaussian"),
-    [
-        ("normal", "normal", True),
-        ("normal", "normal in the scale", False),
-        ("normal", "poisson", False),
-        ("student-t", "normal", False),
-        ("log-normal", "normal", False),
-        ("normal and a quadratic potential", "normal", True),
-        ("normal and a quartic potential", "normal", False),
-    ],
-)
-def test_the_graph_decides_whether_the_conditional_is_gaussian(
-    latent_density, likelihood, gaussian
-):
-    """A truth table: the conditional is Gaussian exactly when every term is quadratic in the
-    unconstrained latent coordinates (a log-normal effect is Gaussian in its log, but enters
-    the likelihood as exp(u): not quadratic)."""
-    group = np.repeat(np.arange(4), 3)
-    with pm.Model() as model:
-        s = pm.HalfNormal("s", 1)
-        if latent_density.startswith("normal"):
-            z = pm.Normal("z", 0, s, shape=4)
-        elif latent_density == "student-t":
-            z = pm.StudentT("z", nu=4, mu=0, sigma=s, shape=4)
-        else:
-            z = pm.LogNormal("z", 0, s, shape=4)
-        if latent_density.endswith("quadratic potential"):
-            pm.Potential("tilt", -((z[0] - z[1]) ** 2) + z[2])
-        elif latent_density.endswith("quartic potential"):
-            pm.Potential("tilt", -(z[0] ** 4))
-        if likelihood == "normal":
-            pm.Normal("y", 1.0 + z[group], 0.5, observed=np.arange(12.0) / 4)
-        elif likelihood == "normal in the scale":
-            pm.Normal("y", 1.0, pm.math.exp(z[group]), observed=np.arange(12.0) / 4)
-        else:
-            pm.Poisson("y", pm.math.exp(z[group]), observed=np.arange(12) % 3)
-    split = laplace_marginal(model, "z", space="unconstrained", terms="posterior").split
-    assert split.conditional_is_gaussian is gaussian
-
-
 # -- GLMMs: exact derivatives -----------------------------------------------------------------
 
 GLMM_GROUPS = 6

@@ -290,24 +290,3 @@ def test_monte_carlo_uses_every_draw_of_uneven_chunks_and_the_exact_estimator():
     assert info.matrix.attrs["estimator"] == "negative_hessian"
     np.testing.assert_allclose(info.matrix.values, [[exact]], rtol=1e-12)
     assert float(info.mcse["matrix"].squeeze()) == 0.0
-
-
-@pytest.mark.parametrize("budget", [1, 700, 2000, 10**9])
-def test_negative_binomial_series_in_uneven_chunks(monkeypatch, budget):
-    """I_nn = E[ψ'(n) − ψ'(n + Y)] summed over the pmf directly, against the tail-sum series
-    evaluated in chunks of rows of every size (one row, uneven chunks, all at once)."""
-    from scipy import special, stats
-
-    from pmfisher.information import exact_fisher
-
-    n = np.array([0.5, 1.3, 2.0, 4.5, 7.0, 10.0, 0.8])
-    p = np.array([0.2, 0.5, 0.35, 0.6, 0.3, 0.8, 0.05])
-    k = np.arange(20000)[:, None]
-    direct = np.sum(
-        stats.nbinom.pmf(k, n, p) * (special.polygamma(1, n) - special.polygamma(1, n + k)), axis=0
-    )
-    monkeypatch.setattr(exact_fisher, "_SERIES_BUDGET", budget)
-    information = exact_fisher._negative_binomial(n, p)
-    np.testing.assert_allclose(information[:, 0, 0], direct, rtol=1e-10)
-    np.testing.assert_allclose(information[:, 0, 1], -1 / p, rtol=1e-14)
-    np.testing.assert_allclose(information[:, 1, 1], n / (p**2 * (1 - p)), rtol=1e-14)

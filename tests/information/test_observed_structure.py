@@ -11,7 +11,7 @@ from pmfisher._core.curvature import memory, structure
 from pmfisher._core.model.model_graph import model_graph
 from pmfisher.errors import InsufficientMemoryError, PMFisherError
 from tests.closed_forms import CASES
-from tests.structured_models import hierarchical, random_point, structured_model
+from tests.structured_models import random_point, structured_model
 
 
 def point_of(name, seed=3):
@@ -56,18 +56,6 @@ def test_auto_takes_the_sparse_route_when_dense_would_not_fit(monkeypatch):
     assert info.attrs["structure"] == "sparse"
     with pytest.raises(InsufficientMemoryError, match="structure='sparse'"):
         pmfisher.observed_information(point, model=model, terms="posterior", structure="dense")
-
-
-def test_auto_prefers_sparse_when_the_pattern_needs_few_colours(monkeypatch):
-    monkeypatch.setattr(structure, "AUTO_MIN_SIZE", 1)
-    graph = model_graph(hierarchical(200), space="constrained", terms="posterior")
-    assert structure.hessian_structure(graph, "auto") == "sparse"
-    # Twelve groups: 4 colours for 15 parameters, a pattern 41% full; dense is the better route.
-    small = model_graph(structured_model("hierarchical"), space="constrained", terms="posterior")
-    assert structure.hessian_structure(small, "auto") == "dense"
-    dense_case = next(case for case in CASES if case.id == "logistic")
-    dense_graph = model_graph(dense_case.model, space="constrained", terms="likelihood")
-    assert structure.hessian_structure(dense_graph, "auto") == "dense"
 
 
 def test_structure_is_checked():

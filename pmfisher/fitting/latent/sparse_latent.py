@@ -175,9 +175,14 @@ class SparseLatent:
                 # Simplicial: the selected inverse reads the factor column by column.
                 self._symbolic = analyze(matrix, mode="simplicial")
             try:
-                return SparsePositiveDefinite(precision, self._symbolic.cholesky(matrix))
+                factor = self._symbolic.cholesky(matrix)
             except CholmodNotPositiveDefiniteError:
                 return None
+        # A simplicial factor is LDLᵀ, which CHOLMOD completes for an indefinite matrix
+        # (only a zero pivot fails): a negative pivot is what says it is not positive definite.
+        if not np.all(factor.D() > 0):
+            return None
+        return SparsePositiveDefinite(precision, factor)
 
     def shifted_factor(self, precision: sparse.csc_array) -> SparsePositiveDefinite:
         """The factor of ``precision + τI`` for the smallest τ = 10^k·scale that makes it

@@ -1,16 +1,13 @@
-"""The data side of the graph layer: simulation, data-replaced derivatives, batched MLE."""
+"""Simulation: replicate data sets drawn from the model's forward graph at a point, with the
+seed, the covariates held fixed, and the samplers that cannot be vectorized."""
 
 import numpy as np
 import pymc as pm
 import pytest
 
-from pmfisher._core.curvature import memory
-from pmfisher._core.data.data_likelihood import data_likelihood
 from pmfisher._core.data.simulation import simulate_data
-from pmfisher._core.model.model_graph import model_graph
 from pmfisher.errors import UnsupportedModelError
-from pmfisher.fitting.batch_fit import fit_batch
-from tests.closed_forms import LOGIT_X, logistic, model_for, normal, poisson
+from tests.closed_forms import LOGIT_X, logistic, model_for, poisson
 
 BETA = np.array([0.3, -0.8, 0.1])
 
@@ -67,84 +64,6 @@ def test_every_observed_variable_gets_the_replicate_axis():
     # "second" follows the draw of "first", not the observed zeros
     assert np.max(np.abs(data["second"] - data["first"])) < 0.1
     assert abs(data["noise"].std() - 1.0) < 4 * np.sqrt(0.5 / data["noise"].size)
-
-
-@pytest.mark.parametrize("space", ["constrained", "unconstrained"])
-def test_data_replaced_derivatives_match_the_model_on_its_own_data(space):
-    model = model_for(normal)
-    graph = model_graph(model, space=space, terms="likelihood")
-    like = data_likelihood(model, space=space)
-    x = graph.flatten({"mu": 0.2, "sigma": 1.3})
-    logp, grad, hessian = like.logp_grad_hessian(np.tile(x, (3, 1)), like.observed_batch(3))
-    expected_logp, expected_grad = graph.logp_and_grad_fn(x)
-    np.testing.assert_allclose(logp, expected_logp, rtol=1e-12)
-    np.testing.assert_allclose(grad, np.tile(expected_grad, (3, 1)), rtol=1e-10)
-    np.testing.assert_allclose(hessian[1], graph.hessian_fn(x), rtol=1e-10)
-
-
-def test_batched_derivatives_per_replicate():
-    """Replicate r is evaluated at its own θ and its own data set (Poisson closed forms)."""
-    model = model_for(poisson)
-    data = simulate_data(model, {"lam": 3.0}, 6, random_seed=4)
-    lam = np.linspace(1.0, 4.0, 6)
-    like = data_likelihood(model, space="constrained")
-    _, grad, hessian = like.logp_grad_hessian(lam[:, None], data)
-    y = data["y"]
-    np.testing.assert_allclose(grad[:, 0], y.sum(axis=1) / lam - y.shape[1], rtol=1e-12)
-    np.testing.assert_allclose(hessian[:, 0, 0], -y.sum(axis=1) / lam**2, rtol=1e-12)
-    scores = like.observation_scores(lam[:, None], data)
-    np.testing.assert_allclose(scores[..., 0], y / lam[:, None] - 1, rtol=1e-12, atol=1e-14)
-    hessians = like.observation_hessians(lam[:, None], data)
-    np.testing.assert_allclose(hessians[..., 0, 0], -y / lam[:, None] ** 2, rtol=1e-12)
-
-
-def test_chunking_does_not_change_the_numbers(monkeypatch):
-    model = model_for(logistic)
-    data = simulate_data(model, {"beta": BETA}, 7, random_seed=8)
-    like = data_likelihood(model, space="constrained")
-    theta = np.tile(BETA, (7, 1))
-    whole = like.logp_grad_hessian(theta, data), like.observation_scores(theta, data)
-    monkeypatch.setattr(memory, "ELEMENT_BUDGET", 100)  # 1 replicate, 1 direction per call
-    chunked = like.logp_grad_hessian(theta, data), like.observation_scores(theta, data)
-    for a, b in zip([*whole[0], whole[1]], [*chunked[0], chunked[1]], strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-12)
-
-
-def test_unbatched_route_gives_the_batched_numbers():
-    """Where the batched graph fails at run time (OrderedLogistic), each replicate goes
-    through the graph of one data set: same numbers, same axes."""
-    model = model_for(logistic)
-    data = simulate_data(model, {"beta": BETA}, 3, random_seed=8)
-    like = data_likelihood(model, space="constrained")
-    theta = BETA + np.arange(3)[:, None] * 0.1
-    batched = like.observation_scores(theta, data), like.observation_hessians(theta, data)
-    like._unbatchable.update({"_scores_fn", "_observation_hessians_fn"})
-    try:
-        single = like.observation_scores(theta, data), like.observation_hessians(theta, data)
-    finally:
-        like._unbatchable.clear()
-    for a, b in zip(batched, single, strict=True):
-        assert a.shape == b.shape
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
-
-
-def test_fit_batch_finds_each_replicates_mle():
-    model = model_for(poisson)
-    data = simulate_data(model, {"lam": 3.0}, 50, random_seed=9)
-    fit = fit_batch(model, data, {"lam": 1.0})
-    assert fit.converged.all()
-    np.testing.assert_allclose(fit.constrained[:, 0], data["y"].mean(axis=1), rtol=1e-8)
-    np.testing.assert_allclose(fit.x[:, 0], np.log(data["y"].mean(axis=1)), rtol=1e-8)
-
-
-def test_fit_batch_logistic_matches_find_mode():
-    from pmfisher.fitting.mode import find_mode
-
-    model = model_for(logistic)
-    like = data_likelihood(model, space="constrained")
-    fit = fit_batch(model, like.observed_batch(2), np.zeros(3))
-    mode = find_mode(model=model, terms="likelihood", space="constrained")
-    np.testing.assert_allclose(fit.constrained, np.tile(mode.x, (2, 1)), rtol=1e-6)
 
 
 def test_custom_dist_without_random_is_named():

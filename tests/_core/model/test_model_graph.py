@@ -1,4 +1,5 @@
-"""The graph layer: layout, labels, spaces, points and the errors on bad input."""
+"""The graph layer: layout, labels in each space, observations, live data containers and the
+option errors."""
 
 import numpy as np
 import pymc as pm
@@ -9,7 +10,6 @@ from pmfisher._core.model.model_graph import model_graph
 from tests.closed_forms import (
     MV_Y,
     NORMAL_Y,
-    bernoulli,
     logistic,
     model_for,
     mv_normal,
@@ -48,18 +48,6 @@ def test_observations_are_elements_and_multivariate_rows():
     assert logistic_graph.observation_labels[0] == "y[0]"
 
 
-def test_points_convert_between_spaces_through_the_model_transforms():
-    model = model_for(normal)
-    unconstrained = model_graph(model, space="unconstrained", terms="posterior")
-    x = unconstrained.flatten({"mu": 0.5, "sigma": 2.0})
-    np.testing.assert_allclose(x, [0.5, np.log(2.0)], rtol=1e-15)
-    point = unconstrained.constrained_point(x)
-    np.testing.assert_allclose([point["mu"], point["sigma"]], [0.5, 2.0], rtol=1e-15)
-    # A point given by value-variable names is read in the unconstrained space.
-    same = unconstrained.flatten({"mu": 0.5, "sigma_log__": np.log(2.0)})
-    np.testing.assert_allclose(same, x, rtol=1e-15)
-
-
 def test_data_containers_are_live_inputs():
     model = model_for(poisson_regression_data)
     graph = model_graph(model, space="constrained", terms="likelihood")
@@ -81,40 +69,6 @@ def test_data_containers_are_live_inputs():
 
 
 # -- errors: clear, early, typed -------------------------------------------------------------
-
-
-def test_discrete_free_variable_is_named():
-    with pm.Model() as model:
-        k = pm.Poisson("k", 3.0)
-        pm.Normal("y", k, 1.0, observed=[1.0, 2.0])
-    with pytest.raises(pmfisher.UnsupportedModelError, match="k are discrete"):
-        pmfisher.observed_information({"k": 2}, model=model)
-
-
-def test_missing_variable_in_point_is_named():
-    with pytest.raises(pmfisher.PointError, match="missing free variable\\(s\\) sigma"):
-        pmfisher.observed_information({"mu": 0.0}, model=model_for(normal))
-
-
-def test_point_outside_support_names_the_variable():
-    with pytest.raises(pmfisher.PointError, match="outside the support of p"):
-        pmfisher.observed_information({"p": 1.5}, model=model_for(bernoulli))
-
-
-def test_wrong_shape_is_named():
-    with pytest.raises(pmfisher.PointError, match="beta has shape \\(2,\\)"):
-        pmfisher.observed_information({"beta": [1.0, 2.0]}, model=model_for(logistic))
-
-
-def test_likelihood_without_observed_variables():
-    with pm.Model() as model:
-        mu = pm.Normal("mu")
-        pm.Potential("like", -((mu - 1.0) ** 2))
-    with pytest.raises(pmfisher.UnsupportedModelError, match="Potential terms like"):
-        pmfisher.observed_information({"mu": 0.0}, model=model)
-    # The posterior includes the potential: -d²/dmu² [-mu²/2 - (mu-1)²] = 3.
-    info = pmfisher.observed_information({"mu": 0.0}, model=model, terms="posterior")
-    np.testing.assert_allclose(info.values, [[3.0]], rtol=1e-12)
 
 
 @pytest.mark.parametrize(
