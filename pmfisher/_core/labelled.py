@@ -2,7 +2,6 @@
 into xarray objects, once, at the public edge."""
 
 import numpy as np
-import sparse
 import xarray as xr
 
 __all__ = ["distribution_name", "element_labels", "sparse_square", "square", "vector"]
@@ -25,6 +24,8 @@ def square(matrix: np.ndarray, labels, *, name: str, **attrs) -> xr.DataArray:
 def sparse_square(matrix, labels, *, name: str, **attrs) -> xr.DataArray:
     """Like :func:`square` for a SciPy sparse matrix: the DataArray is backed by a pydata
     ``sparse.COO`` array; ``result.data.tocsr()`` gives SciPy's CSR back."""
+    import sparse  # with numba, 0.3 s: imported by the sparse routes only
+
     labels = list(labels)
     return xr.DataArray(
         sparse.COO.from_scipy_sparse(matrix).astype("float64"),

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import pymc as pm
 import xarray as xr
-from scipy import stats
 
 from pmfisher._core import labelled
 from pmfisher._core.data_likelihood import DataLikelihood, data_likelihood
@@ -138,6 +137,8 @@ def information_matrix_test(
             f"freedom: with {n} observation(s) and {graph.size} parameter(s), no indicator "
             "is linearly independent of the scores. It needs more observations."
         )
+    from scipy import stats  # 0.4 s, imported by the functions that use it
+
     return InformationMatrixTest(
         statistic=float(statistic[0]),
         degrees_of_freedom=int(df[0]),
