@@ -54,7 +54,7 @@ from sksparse.cholmod import CholmodNotPositiveDefiniteError, CholmodTypeConvers
 
 from pmfisher._core import derivatives, memory
 from pmfisher._core.colouring import recovery_sources
-from pmfisher._core.compilation import compile_derived, few_calls_backend
+from pmfisher._core.compilation import compile_derived
 from pmfisher._core.model_graph import model_graph
 from pmfisher._core.sparse_cholesky import SparsePositiveDefinite
 from pmfisher._core.sparse_hessian import SparseHessian, hessian_pattern
@@ -265,7 +265,6 @@ class SparseLatent:
             [joint.logp],
             build,
             recipe="directional derivative of Hessian products",
-            backend=few_calls_backend(joint.size),  # one call per direction of a Hessian
         )
 
     @functools.cached_property
@@ -289,7 +288,6 @@ class SparseLatent:
             [joint.logp],
             build,
             recipe="directional derivative of the gradient of weighted Hessian products",
-            backend=few_calls_backend(joint.size),  # one call per direction of a Hessian
         )
 
     def _recover(self, compressed: np.ndarray) -> sparse.csc_array:
