@@ -22,7 +22,7 @@ Outputs, each prefixed with the script's name: ``marginals.png``, ``forest.png``
 ``laplace_eight_schools.json``.
 
 Run: ``python case_studies/laplace_eight_schools.py --out results/case_studies``
-(``--smoke`` for a fast check).
+(``--full`` for the full-scale run).
 """
 
 import json

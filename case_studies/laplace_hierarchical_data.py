@@ -24,7 +24,7 @@ space: μ, log τ, log σ, θ_1, θ_2), ``precision.png``, ``correlation.png``, 
 the numeric summary ``laplace_hierarchical_data.json``.
 
 Run: ``python case_studies/laplace_hierarchical_data.py --out results/case_studies``
-(``--smoke`` for a fast check).
+(``--full`` for the full-scale run).
 """
 
 import json

@@ -19,7 +19,7 @@ What to look for in the output folder (each file prefixed with the script's name
   NUTS sds), sd ratios, the NUTS mass inside the Laplace central regions, k̂.
 
 Run: ``python case_studies/laplace_logistic_regression.py --out results/case_studies`` (add
-``--smoke`` for a fast check with few draws).
+``--full`` for the full-scale run).
 """
 
 from pathlib import Path

@@ -47,8 +47,8 @@ and sds, Laplace against NUTS); and the summary ``laplace_many_groups.json`` wit
 seconds each took (Laplace's first call includes compiling).
 
 Run: ``python case_studies/laplace_many_groups.py --out results/case_studies``
-(``--smoke``: 150 groups, 2 × 300 NUTS draws; the full run takes 2 × 500, about 1.5 hours
-on a shared 2-core machine).
+(150 groups, 2 × 300 NUTS draws; ``--full``: 10,000 groups, 2 × 500 draws, about 1.5 hours
+on a shared 2-core machine: ``benchmarks/case_studies.py``).
 """
 
 import json

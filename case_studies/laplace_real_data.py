@@ -16,8 +16,8 @@ Outputs, each prefixed with the script's name: ``marginals.png``, ``forest.png``
 ``pair_ellipses.png``, ``precision.png``, ``correlation.png``, ``khat.png``, and the numeric
 summary ``laplace_real_data.json``.
 
-Run: ``python case_studies/laplace_real_data.py --out results/case_studies`` (``--smoke`` for a
-fast check).
+Run: ``python case_studies/laplace_real_data.py --out results/case_studies`` (``--full`` for
+the full-scale run).
 """
 
 from pathlib import Path

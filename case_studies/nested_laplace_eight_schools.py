@@ -24,7 +24,7 @@ NUTS on the non-centred model against NUTS on the whole model) and
 ``nested_laplace_eight_schools.json``.
 
 Run: ``python case_studies/nested_laplace_eight_schools.py --out results/case_studies``
-(``--smoke`` for a fast check).
+(``--full`` for the full-scale run).
 """
 
 import json

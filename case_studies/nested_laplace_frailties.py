@@ -32,7 +32,7 @@ against NUTS) and
 ``nested_laplace_frailties.json``.
 
 Run: ``python case_studies/nested_laplace_frailties.py --out results/case_studies``
-(``--smoke`` for a fast check).
+(``--full`` for the full-scale run).
 """
 
 import json

@@ -22,7 +22,7 @@ means and 90% bands of both, and the counts), ``nested_laplace_gaussian_process_
 ``f``) and ``nested_laplace_gaussian_process.json``.
 
 Run: ``python case_studies/nested_laplace_gaussian_process.py --out results/case_studies``
-(``--smoke`` for a fast check).
+(``--full`` for the full-scale run).
 """
 
 import json

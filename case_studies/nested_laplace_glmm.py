@@ -41,7 +41,7 @@ and ``nested_laplace_glmm.json`` with each method's seconds (first call, compili
 included).
 
 Run: ``python case_studies/nested_laplace_glmm.py --out results/case_studies``
-(``--smoke``: 100 groups and short runs).
+(100 groups and short runs; ``--full`` for the full-scale run).
 """
 
 import json

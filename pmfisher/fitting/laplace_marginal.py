@@ -66,7 +66,7 @@ import numpy as np
 import pymc as pm
 from scipy import sparse
 
-from pmfisher._core.compiled.compilation import compile_derived
+from pmfisher._core.compiled.compilation import compile_derived, few_calls_backend
 from pmfisher._core.curvature import derivatives, memory
 from pmfisher._core.curvature.structure import hessian_structure
 from pmfisher._core.linalg.definiteness import PositiveDefinite, cholesky_or_none, shifted_cholesky
@@ -225,7 +225,9 @@ class LaplaceMarginal:
     @functools.cached_property
     def _gradient_pullback_fn(self):
         """``(û, φ, c) → ∂(c·G)/∂û, ∂(c·G)/∂φ`` of the gradient graph ``G(û, φ)``: one reverse
-        pass over it, a row of the marginal's Hessian per cotangent ``c = e_k``."""
+        pass over it, a row of the marginal's Hessian per cotangent ``c = e_k``. Called a few
+        times (a Hessian at the mode, or two), so without C on a small model: its gcc
+        compilation (third derivatives) took most of a cold nested Laplace."""
         split = self.split
         u_hat = split.u.type("u_hat")
         cotangent = split.phi.type("cotangent")
@@ -240,6 +242,7 @@ class LaplaceMarginal:
             [split.logp],
             build,
             recipe="Laplace marginal: pullback of the gradient",
+            backend=few_calls_backend(split.graph.size),
         )
 
     # -- the inner problem ------------------------------------------------------------------

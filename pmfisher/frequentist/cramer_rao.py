@@ -42,7 +42,6 @@ import cloudpickle
 import numpy as np
 import pymc as pm
 import xarray as xr
-from scipy import stats
 
 from pmfisher._core.curvature import memory
 from pmfisher._core.data.data_likelihood import data_likelihood
@@ -356,6 +355,8 @@ def _unpickled_model(token: str, payload: bytes) -> pm.Model:
 
 
 def _summarize(labels, truth, bound, estimates, errors, converged) -> EstimatorStudy:
+    from scipy import stats  # 0.4 s, imported by the functions that use it
+
     failed = int((~converged).sum())
     if converged.sum() < 2:
         raise ConvergenceError(

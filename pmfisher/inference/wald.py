@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from pmfisher._core.linalg.definiteness import FLAT_TOLERANCE, flat_directions
 
@@ -86,7 +86,7 @@ def normal_quantile(level: float) -> float:
     >>> round(normal_quantile(0.95), 6)
     1.959964
     """
-    return float(stats.norm.ppf(0.5 + 0.5 * level))
+    return float(special.ndtri(0.5 + 0.5 * level))
 
 
 def wald_columns(estimates, errors, level: float) -> dict[str, np.ndarray]:
@@ -105,7 +105,7 @@ def wald_columns(estimates, errors, level: float) -> dict[str, np.ndarray]:
     return {
         "se": errors,
         "z": z,
-        "p": 2.0 * stats.norm.sf(np.abs(z)),
+        "p": 2.0 * special.ndtr(-np.abs(z)),
         "lower": estimates - quantile * errors,
         "upper": estimates + quantile * errors,
     }

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 import pymc as pm
 import xarray as xr
-from scipy import stats
 
 from pmfisher._core.data.data_likelihood import DataLikelihood, data_likelihood
 from pmfisher._core.model import labelled
@@ -160,6 +159,8 @@ def information_matrix_test(
             f"freedom: with {n} observation(s) and {graph.size} parameter(s), no indicator "
             "is linearly independent of the scores. It needs more observations."
         )
+    from scipy import stats  # 0.4 s, imported by the functions that use it
+
     return InformationMatrixTest(
         statistic=float(statistic[0]),
         degrees_of_freedom=int(df[0]),

@@ -9,6 +9,7 @@ not part of the package — and runs them in the order of :data:`CASE_STUDIES`.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import json
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from pmfisher.errors import ArgumentError
 __all__ = [
     "CASE_STUDIES",
     "DEFAULT_DIRECTORY",
+    "case_study_title",
     "laplace_against_nuts",
     "require_scripts",
     "run_as_script",
@@ -72,7 +74,10 @@ def run_case_studies(
         Folder for the figures (``<name>.png`` or ``<name>_<figure>.png``) and the
         ``<name>.json`` summaries (created if needed).
     smoke : bool
-        Fast, coarse runs (fewer replicates, draws and grid points), as in the tests.
+        The small scale (fewer groups, replicates, draws and grid points) at which each
+        study still shows its conclusion: minutes for all of them, and what the tests run.
+        ``False`` is the full scale of the published figures (``pmfisher case-studies
+        --full``; their times are in ``benchmarks/case_studies.py``).
     names : sequence of str, optional
         A subset of :data:`CASE_STUDIES`; all of them by default.
     directory : str or Path
@@ -96,6 +101,13 @@ def run_case_studies(
     return {
         name: _load(directory / f"{name}.py", name).main(out_dir, smoke=smoke) for name in names
     }
+
+
+def case_study_title(name: str, directory=DEFAULT_DIRECTORY) -> str:
+    """The first line of the case study's docstring (what it shows), read without running
+    the script."""
+    source = (Path(directory) / f"{name}.py").read_text()
+    return (ast.get_docstring(ast.parse(source)) or name).splitlines()[0]
 
 
 def require_scripts(names: Sequence[str], directory) -> None:
@@ -127,13 +139,13 @@ def _load(path: Path, name: str):
 
 
 def run_as_script(main: Callable[..., dict], docstring: str) -> None:
-    """The command line every case-study script shares: ``--out DIR`` and ``--smoke``; runs
-    ``main`` and prints its summary."""
+    """The command line every case-study script shares: ``--out DIR`` and ``--full``; runs
+    ``main`` (at the small scale unless ``--full``) and prints its summary."""
     parser = argparse.ArgumentParser(description=docstring.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("results/case_studies"))
-    parser.add_argument("--smoke", action="store_true", help="a fast, coarse run")
+    parser.add_argument("--full", action="store_true", help="the full-scale run")
     arguments = parser.parse_args()
-    print(json.dumps(main(arguments.out, smoke=arguments.smoke), indent=2))
+    print(json.dumps(main(arguments.out, smoke=not arguments.full), indent=2))
 
 
 def laplace_against_nuts(model, out_dir, name: str, *, case: str, smoke: bool, seed) -> dict:

@@ -1,7 +1,7 @@
 """The pmfisher command.
 
 pmfisher report FILE.py[:NAME] [--out DIR [--nuts]] [--draws N] [--chains C] [--seed S]
-pmfisher case-studies [--dir DIR] [--out DIR] [--smoke] [--only NAME ...]
+pmfisher case-studies [--dir DIR] [--out DIR] [--full] [--only NAME ...]
 """
 
 import argparse
@@ -16,6 +16,7 @@ from pmfisher.information.observed import observed_information
 from pmfisher.reporting.case_studies import (
     CASE_STUDIES,
     DEFAULT_DIRECTORY,
+    case_study_title,
     require_scripts,
     run_case_studies,
 )
@@ -34,7 +35,8 @@ examples:
   pmfisher report model.py                 print the MLE and standard errors
   pmfisher report model.py:m --out report  also write report/report.html
   pmfisher report model.py --out report --nuts
-  pmfisher case-studies --smoke
+  pmfisher case-studies                    every case study, small scale (minutes)
+  pmfisher case-studies --full             at full scale (hours: see benchmarks/)
 """
 
 
@@ -83,7 +85,10 @@ def main(argv=None) -> int:
     studies = commands.add_parser(
         "case-studies",
         help="run the case studies",
-        description="Run the case-study scripts, each writing its figures and a numeric summary.",
+        description="Run the case-study scripts, each writing its figures and a numeric "
+        "summary: at a small scale that shows each study's conclusion in minutes, or with --full "
+        "at the scale of the published figures (hours on two cores; the times are in "
+        "benchmarks/case_studies.py).",
     )
     studies.add_argument(
         "--out",
@@ -99,7 +104,11 @@ def main(argv=None) -> int:
         metavar="DIR",
         help="folder holding the case-study scripts (default: ./case_studies)",
     )
-    studies.add_argument("--smoke", action="store_true", help="fast, coarse runs")
+    studies.add_argument(
+        "--full",
+        action="store_true",
+        help="full-scale runs (the 10,000-group Laplace-against-NUTS comparison among them)",
+    )
     studies.add_argument("--only", nargs="+", metavar="NAME", help="run only these")
     arguments = parser.parse_args(argv)
     if arguments.command == "report" and arguments.nuts and arguments.out is None:
@@ -162,19 +171,30 @@ def _reason(error: Exception) -> str:
 def _case_studies(arguments) -> int:
     names = arguments.only or CASE_STUDIES
     require_scripts(names, arguments.dir)
+    scale = "full scale" if arguments.full else "small scale (--full for full scale)"
+    count = f"{len(names)} case stud{'y' if len(names) == 1 else 'ies'}"
+    print(f"{count}, {scale}; figures and summaries in {arguments.out}/")
     start = time.perf_counter()
     for position, name in enumerate(names, start=1):
-        print(f"[{position}/{len(names)}] {name} ...", end="", flush=True)
+        # One line when a study starts, one when it ends: PyMC's sampler may write between.
+        step = f"[{position}/{len(names)}] {name}"
+        print(f"{step}: {case_study_title(name, arguments.dir)}", flush=True)
         begun = time.perf_counter()
         run_case_studies(
-            arguments.out, smoke=arguments.smoke, names=[name], directory=arguments.dir
+            arguments.out, smoke=not arguments.full, names=[name], directory=arguments.dir
         )
-        print(f" done ({time.perf_counter() - begun:.0f} s)", flush=True)
+        print(f"{step} done in {_duration(time.perf_counter() - begun)}", flush=True)
     print(
-        f"\n{len(names)} case studies in {time.perf_counter() - start:.0f} s; "
+        f"\n{count} in {_duration(time.perf_counter() - start)}; "
         f"figures and summaries in {arguments.out}/"
     )
     return 0
+
+
+def _duration(seconds: float) -> str:
+    """``42 s`` or ``3 min 05 s``."""
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
 # What to do when the likelihood alone identifies no MLE (the posterior may still be fine).

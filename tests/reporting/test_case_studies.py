@@ -295,3 +295,15 @@ def test_the_command_says_where_it_looked_before_running_anything(tmp_path, caps
     captured = capsys.readouterr()
     assert captured.out == ""
     assert f"looked for the case-study scripts in {tmp_path / 'none'}" in captured.err
+
+
+def test_the_command_says_what_runs_and_how_long_it_took(tmp_path, capsys):
+    assert main(["case-studies", "--only", "curvature_at_the_peak", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("1 case study, small scale (--full for full scale)")
+    assert lines[1] == (
+        "[1/1] curvature_at_the_peak: Curvature at the peak: the exponential log-likelihood "
+        "at n = 6 and n = 60."
+    )
+    assert re.fullmatch(r"\[1/1\] curvature_at_the_peak done in \d+ s", lines[2])
+    assert (tmp_path / "curvature_at_the_peak.json").is_file()

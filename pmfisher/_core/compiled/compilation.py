@@ -212,13 +212,26 @@ class CompiledFunction:
             if self._upgrade is None:
                 return self.function(*inputs, *containers, *self.data)
             start = time.perf_counter()
-            result = self.function(*inputs, *containers, *self.data)
+            try:
+                result = self.function(*inputs, *containers, *self.data)
+            except NotImplementedError:
+                # An operation PyTensor runs only in C here (an elementwise graph of more than
+                # 32 operands, as the derivatives of a Gaussian process's covariance make):
+                # the C twin now, for this call and every later one.
+                result = _NOT_RUN
             self._calls += 1
             self._seconds += time.perf_counter() - start
-        if self._calls >= UPGRADE_CALLS and self._seconds >= UPGRADE_SECONDS:
+        if result is _NOT_RUN or (
+            self._calls >= UPGRADE_CALLS and self._seconds >= UPGRADE_SECONDS
+        ):
             upgraded, self._upgrade = self._upgrade(), None
             self.function, self._lock = upgraded.function, upgraded._lock
+            if result is _NOT_RUN:
+                return self(*inputs)
         return result
+
+
+_NOT_RUN = object()  # a call the function without C could not make
 
 
 def compile_function(inputs, outputs, *, backend: Backend = "c") -> CompiledFunction:

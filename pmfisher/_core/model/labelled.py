@@ -1,8 +1,9 @@
 """Labels of parameters, observations and distributions, and labelling flat NumPy results
 into xarray objects, once, at the public edge."""
 
+import sys
+
 import numpy as np
-import sparse
 import xarray as xr
 
 from pmfisher._core.curvature import memory
@@ -23,8 +24,10 @@ _FLOAT = 8
 
 
 def is_sparse(result: xr.DataArray) -> bool:
-    """Whether a labelled matrix is backed by a pydata ``sparse`` array."""
-    return isinstance(result.data, sparse.SparseArray)
+    """Whether a labelled matrix is backed by a pydata ``sparse`` array (which only a process
+    that imported ``sparse`` can hold)."""
+    module = sys.modules.get("sparse")
+    return module is not None and isinstance(result.data, module.SparseArray)
 
 
 def square(matrix: np.ndarray, labels, *, name: str, **attrs) -> xr.DataArray:
@@ -52,6 +55,8 @@ def sparse_square(matrix, labels, *, name: str, requested: str = "sparse", **att
     dense_bytes = _FLOAT * size * size
     if requested != "sparse" and dense_bytes <= DENSE_RESULT_BYTES and memory.fits(dense_bytes):
         return square(matrix.toarray(), labels, name=name, **attrs)
+    import sparse  # with numba, 0.3 s: imported by the sparse results only
+
     labels = list(labels)
     return xr.DataArray(
         sparse.COO.from_scipy_sparse(matrix).astype("float64"),

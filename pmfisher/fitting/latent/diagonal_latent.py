@@ -37,7 +37,7 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace
 
-from pmfisher._core.compiled.compilation import compile_derived
+from pmfisher._core.compiled.compilation import compile_derived, few_calls_backend
 from pmfisher._core.curvature import derivatives
 from pmfisher.fitting.latent.latent_split import LatentSplit, total_derivative_along_the_mode
 
@@ -186,7 +186,8 @@ class DiagonalLatent:
 
     @functools.cached_property
     def _pullback_fn(self):
-        """``(u, φ, c) → ∂(c·G)/∂u, ∂(c·G)/∂φ``: a row of the Hessian per ``c = e_k``."""
+        """``(u, φ, c) → ∂(c·G)/∂u, ∂(c·G)/∂φ``: a row of the Hessian per ``c = e_k`` (a few
+        calls: without C on a small model)."""
         split = self.split
         cotangent = split.phi.type("cotangent")
 
@@ -199,6 +200,7 @@ class DiagonalLatent:
             [split.logp],
             build,
             recipe="Laplace marginal: pullback of the gradient, diagonal latent Hessian",
+            backend=few_calls_backend(split.graph.size),
         )
 
     def gradient(self, u, phi, precision: DiagonalPositiveDefinite) -> np.ndarray:

@@ -27,9 +27,9 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pymc.logprob.utils import replace_rvs_by_values
-from pytensor.graph.basic import graph_inputs
 from pytensor.graph.replace import graph_replace
 from pytensor.graph.rewriting.utils import rewrite_graph
+from pytensor.graph.traversal import graph_inputs
 
 from pmfisher._core.compiled.compilation import compile_derived, compile_function
 from pmfisher._core.compiled.rewrites import logp_terms

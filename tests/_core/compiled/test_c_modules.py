@@ -84,6 +84,54 @@ def test_a_new_process_reads_only_the_modules_of_its_functions(tmp_path, monkeyp
     assert seen["compile_directory"] > len(names)
 
 
+# A process holding the compile directory's lock, as one compiling a large C module does for
+# minutes, until its standard input closes.
+LOCK_HOLDER = textwrap.dedent(
+    """
+    import sys
+    from pytensor.compile.compilelock import lock_ctx
+    with lock_ctx():
+        print("locked", flush=True)
+        sys.stdin.read()
+    """
+)
+
+
+def test_a_new_process_loads_its_functions_while_another_holds_the_compile_lock(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PMFISHER_FUNCTION_CACHE", str(tmp_path))
+    namespace = {"pt": pt, "compile_function": compile_function}
+    exec(FUNCTION, namespace)
+    monkeypatch.setattr(compilation, "_IN_MEMORY", type(compilation._IN_MEMORY)())
+    namespace["build"](np.linspace(1.0, 3.0, 20))  # stored, with the names of its modules
+    environment = {**os.environ, "PMFISHER_FUNCTION_CACHE": str(tmp_path)}
+    with subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=environment,
+    ) as holder:
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            # Waiting on the lock would outlast the timeout (the holder never lets go).
+            completed = subprocess.run(
+                [sys.executable, "-c", PROCESS],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=environment,
+                timeout=120,
+            )
+        finally:
+            holder.stdin.close()
+    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    x = np.linspace(-1.0, 2.0, 20)
+    np.testing.assert_allclose(seen["stored"], expected(np.linspace(1.0, 3.0, 20), x), rtol=1e-14)
+    assert seen["statistics"] == {"loaded": 1, "reused": 1}
+
+
 def test_a_targeted_read_leaves_the_rest_to_pytensors_own_walk():
     """The skipped folders are skipped only during the read: a later full refresh reads them."""
     cache = cmodule.get_module_cache(cmodule.config.compiledir)

@@ -15,6 +15,8 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
+from pytensor.scalar import add as scalar_add
+from pytensor.tensor.elemwise import Elemwise
 
 from pmfisher._core.compiled import compilation
 from pmfisher._core.compiled.compilation import compile_derived, compile_function
@@ -448,3 +450,17 @@ def test_a_pytensor_without_blas_is_told_once_in_one_line_what_it_costs():
     assert "\\n" not in message
     assert "no BLAS" in message
     assert "apt-get install libopenblas-dev" in message
+
+
+def test_a_function_python_cannot_run_is_run_in_c():
+    """PyTensor's Python VM cannot run an elementwise node of more than 32 operands (NumPy's
+    limit), which the derivatives of a Gaussian process's covariance produce: a function
+    compiled without C makes that call, and every later one, with its C twin."""
+    x = pt.vector("x", shape=(40,))
+    terms = [pt.exp(x[i]) * (i + 1.0) for i in range(40)]
+    function = compile_function([x], Elemwise(scalar_add)(*terms), backend="python")
+    values = np.linspace(0.0, 1.0, 40)
+    expected = np.sum(np.exp(values) * np.arange(1.0, 41.0))
+    np.testing.assert_allclose(function(values), expected, rtol=1e-14)
+    assert function._upgrade is None  # the C twin from now on
+    np.testing.assert_allclose(function(values), expected, rtol=1e-14)

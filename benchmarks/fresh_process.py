@@ -1,0 +1,234 @@
+"""A fresh process: ``import pmfisher``, then ``laplace`` against ``fit_laplace`` and NUTS,
+alone and with another process compiling beside it.
+
+A script is a fresh process, and so is every notebook kernel: what a user waits for is the
+imports and the first call, which loads its stored functions. This benchmark times, on the
+logistic regression of ``benchmarks/laplace.py`` (100 coefficients, 2,000 rows, the success
+probabilities as a deterministic):
+
+* **import** — ``python -c "import pmfisher"``, wall time of the whole process, median of five
+  (and, with ``--before DIR``, the same for the pmfisher found in ``DIR``, a checkout of an
+  earlier commit);
+* **call** — in a fresh process after a warm-up process (which fills the caches on disk):
+  ``pmfisher.laplace`` (mode, exact Hessian, 4,000 draws pushed through the deterministic,
+  Pareto k̂), pymc-extras' ``fit_laplace`` (its defaults) and ``pm.sample`` (NUTS, PyMC's
+  defaults); the call itself (``call s``) and the whole process, imports and model included
+  (``process s``). Every method's three processes run one after another, the methods side by
+  side in one run, all on one compile directory of their own;
+* **beside a compile** — the same timed processes while another process holds the compile
+  directory's lock and keeps one core busy, as a process compiling a large C module does for
+  minutes (``pytensor.compile.compilelock.lock_ctx``, the lock PyTensor's compiles take).
+  PyTensor reads its module cache under that lock, so before pmfisher read its stored
+  modules without it, a fresh process waited for the other's compile to end.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/fresh_process.py [--before DIR]
+
+Measured on the shared 2-core machine (2 vCPUs, Python 3.12, PyMC 6.4, PyTensor 3.3) under
+the load of four other sessions (load average 7–10: every process got a fraction of a core,
+so wall times are several times their CPU times; compare the columns of one run, not runs).
+
+**import pmfisher**, median of five fresh processes, before (``417c071``, every module of the
+public surface and what they import: ArviZ, arviz-stats, SciPy's statistics, pydata sparse
+and numba) and after (each of those imported by the call that needs it):
+
+======================================  ===========  ==========
+                                        before       after
+======================================  ===========  ==========
+``import pmfisher``, wall (PyMC too)    20.7 s       13.2 s
+pmfisher's own share, CPU (after PyMC)  1.32 s       0.34 s
+======================================  ===========  ==========
+
+**The fresh-process call**, one run, this branch (the columns: the call; the whole process,
+imports and model included; the whole process's CPU time, which the load inflates least):
+
+=================  =================  ==============  ==============  ==============
+method             setting            call s          process s       process CPU s
+=================  =================  ==============  ==============  ==============
+pmfisher.laplace   alone              20.3            35.0            5.6
+pmfisher.laplace   beside a compile   23.8            49.0            5.1
+fit_laplace        alone              87.2 (4.3×)     132.7 (3.8×)    14.3 (2.6×)
+fit_laplace        beside a compile   84.9 (3.6×)     146.5 (3.0×)    15.9 (3.1×)
+pm.sample (NUTS)   alone              86.1 (4.2×)     102.2 (2.9×)    15.7 (2.8×)
+pm.sample (NUTS)   beside a compile   111.7 (4.7×)    131.3 (2.7×)    16.5 (3.2×)
+=================  =================  ==============  ==============  ==============
+
+Beside a process holding the compile lock, ``laplace`` finishes as it does alone (before,
+it waited for the lock: PyTensor reads its module cache under it, and tidies the compile
+directory under it at exit). The targets (10× ``fit_laplace``, 20× NUTS) are not met: of
+``laplace``'s call in a fresh process, the profile puts most of the time in imports made on
+first use that pmfisher does not choose — arviz-stats for Pareto k̂ (0.86 s of CPU, SciPy's
+statistics and arviz-base with it) and dask, which xarray imports when it builds its first
+DataArray wherever dask is installed (0.52 s; it is installed here by the test extras, not by
+pmfisher) — and the rest in the 4,000 draws pushed through the 2,000 success probabilities.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+METHODS = ("pmfisher.laplace", "fit_laplace", "pm.sample")
+DRAWS = 4000
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    start = time.perf_counter()
+    sys.path.insert(0, {here!r})
+    import warnings
+    warnings.simplefilter("ignore")
+    from laplace import build, call
+    model = build("logistic")
+    seconds, _, _ = call(model, {method!r})
+    print(json.dumps({{"call": seconds, "in_process": time.perf_counter() - start}}))
+    """
+)
+
+# Holds the compile lock and one core, as a process compiling a large C module does, until
+# its standard input closes.
+COMPILING = textwrap.dedent(
+    """
+    import sys, threading
+    from pytensor.compile.compilelock import lock_ctx
+    done = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    with lock_ctx():
+        print("locked", flush=True)
+        while not done.is_set():
+            sum(range(10_000))
+    """
+)
+
+
+# CPU seconds of ``import pymc`` and then of ``import pmfisher`` (pmfisher's own share), in a
+# fresh process.
+IMPORTS = textwrap.dedent(
+    """
+    import json, resource
+    def cpu():
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    start = cpu()
+    import pymc
+    after_pymc = cpu()
+    import pmfisher
+    print(json.dumps({"pymc": after_pymc - start, "pmfisher": cpu() - after_pymc}))
+    """
+)
+
+
+def import_seconds(pythonpath: str, repeats: int = 5) -> dict:
+    """Medians over ``repeats`` fresh processes, with ``pythonpath`` first: the wall time of
+    ``python -c "import pmfisher"``, and the CPU time of ``import pmfisher`` after
+    ``import pymc`` (what pmfisher adds to a script that imports PyMC anyway)."""
+    environment = {**os.environ, "PYTHONPATH": pythonpath}
+    walls, own = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import pmfisher"], check=True, env=environment)
+        walls.append(time.perf_counter() - start)
+        completed = subprocess.run(
+            [sys.executable, "-W", "ignore", "-c", IMPORTS],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=environment,
+        )
+        own.append(json.loads(completed.stdout)["pmfisher"])
+    return {"wall": statistics.median(walls), "own_cpu": statistics.median(own)}
+
+
+def children_cpu_seconds() -> float:
+    """CPU time (user and system) of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def fresh_process(method: str, environment: dict) -> dict:
+    command = [sys.executable, "-c", CHILD.format(here=str(HERE), method=method)]
+    start, cpu = time.perf_counter(), children_cpu_seconds()
+    completed = subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    return {
+        **result,
+        "process": time.perf_counter() - start,
+        "process_cpu": children_cpu_seconds() - cpu,
+    }
+
+
+def beside_a_compile(method: str, environment: dict) -> dict:
+    with subprocess.Popen(
+        [sys.executable, "-c", COMPILING],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=environment,
+    ) as compiling:
+        try:
+            assert compiling.stdout.readline().strip() == "locked"
+            return fresh_process(method, environment)
+        finally:
+            compiling.stdin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", help="a checkout of an earlier pmfisher, for import time")
+    arguments = parser.parse_args()
+    repository = str(HERE.parent)
+    trees = {"this checkout": repository}
+    if arguments.before:
+        trees[arguments.before] = arguments.before
+    for name, tree in trees.items():
+        seconds = import_seconds(tree)
+        print(
+            f"import pmfisher: {seconds['wall']:.2f} s wall (pymc included), "
+            f"{seconds['own_cpu']:.2f} s CPU after import pymc ({name})"
+        )
+    with tempfile.TemporaryDirectory() as compiledir:
+        flags = ",".join(
+            filter(None, [os.environ.get("PYTENSOR_FLAGS"), f"compiledir={compiledir}"])
+        )
+        environment = {
+            **os.environ,
+            "PYTENSOR_FLAGS": flags,
+            "PMFISHER_FUNCTION_CACHE": str(Path(compiledir) / "pmfisher-functions"),
+            "PYTHONPATH": repository,
+        }
+        rows = {}
+        for method in METHODS:
+            fresh_process(method, environment)  # warm-up: fills the caches on disk
+            rows[method] = {
+                "alone": fresh_process(method, environment),
+                "beside a compile": beside_a_compile(method, environment),
+            }
+    ours = rows["pmfisher.laplace"]
+    columns = {"call": "call s", "process": "process s", "process_cpu": "process CPU s"}
+    print(
+        f"\n{'method':<18} {'setting':<17}"
+        + "".join(f" {c:>13} {'×':>6}" for c in columns.values())
+    )
+    for method, settings in rows.items():
+        for setting, result in settings.items():
+            reference = ours[setting]
+            print(
+                f"{method:<18} {setting:<17}"
+                + "".join(
+                    f" {result[key]:>13.2f} {result[key] / reference[key]:>5.1f}×"
+                    for key in columns
+                )
+            )
+
+
+if __name__ == "__main__":
+    main()
