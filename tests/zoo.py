@@ -520,11 +520,16 @@ def closed_form_error(model, table, words):
     return pytest.raises(UnsupportedModelError, match=words.format(missing[0]))
 
 
-def seeded_monte_carlo(monkeypatch, draws: int = 64) -> None:
-    """Make the Monte Carlo Fisher information that the bound, the natural gradient and the
-    simulation study compute inside take ``draws`` data sets and one seed, so that two
-    calls give the same matrix. (The defaults live on the function that ``progress_switch``
-    wraps: the wrapper's own ``__kwdefaults__`` only holds ``progressbar``.)"""
-    defaults = pmfisher.fisher_information.__wrapped__.__kwdefaults__
-    monkeypatch.setitem(defaults, "draws", draws)
-    monkeypatch.setitem(defaults, "random_seed", 1)
+def seeded_monte_carlo(monkeypatch, replicates: int = 64) -> None:
+    """Make the Monte Carlo Fisher information of the information, the bound and the natural
+    gradient take ``replicates`` data sets and one seed by default, so that two calls give
+    the same matrix. (The defaults live on the function that ``progress_switch`` wraps: the
+    wrapper's own ``__kwdefaults__`` only holds ``progressbar``.)"""
+    for function in (
+        pmfisher.fisher_information,
+        pmfisher.cramer_rao_bound,
+        pmfisher.natural_gradient,
+    ):
+        defaults = function.__wrapped__.__kwdefaults__
+        monkeypatch.setitem(defaults, "replicates", replicates)
+        monkeypatch.setitem(defaults, "random_seed", 1)
