@@ -36,7 +36,12 @@ def test_an_allowed_value_passes(name, value, allowed):
             Space,
             "space='Constrained' is not allowed; choose one of 'constrained', 'unconstrained'.",
         ),
-        ("hyper", None, Hyper, "hyper=None is not allowed; choose one of 'gaussian', 'nuts'."),
+        (
+            "hyper",
+            None,
+            Hyper,
+            "hyper=None is not allowed; choose one of 'gaussian', 'quadrature', 'nuts'.",
+        ),
         ("kind", 4, (1, 2, 3), "kind=4 is not allowed; choose one of 1, 2, 3."),
     ],
 )
