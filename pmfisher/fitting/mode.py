@@ -60,6 +60,9 @@ class Mode:
         One label per entry of ``x``.
     terms, space : str
         Which density was maximized, in which coordinates.
+    boundary : tuple[str, ...]
+        The free variables at the edge of their support where the search stopped on a
+        boundary (``converged`` is then ``False``), else ``()``.
     latent : tuple[str, ...]
         The free variables integrated out of it (``()``: none). With ``terms`` and
         ``space`` this names the density (:mod:`pmfisher._core.model.target`): a function given
@@ -82,6 +85,7 @@ class Mode:
     space: str
     message: str = field(default="", repr=False)
     latent: tuple[str, ...] = ()
+    boundary: tuple[str, ...] = ()
 
 
 @progress_switch
@@ -243,6 +247,7 @@ def find_mode(
         space=space,
         message=message,
         latent=tuple(target.latent),
+        boundary=best.edge,
     )
 
 
@@ -286,6 +291,7 @@ class _Reached:
     logp: float
     grad: np.ndarray
     boundary: str
+    edge: tuple[str, ...]
 
     @classmethod
     def of(cls, search: _Search, objective, target) -> _Reached:
@@ -294,10 +300,10 @@ class _Reached:
         x = target.flatten(point) if target is not objective else x_unconstrained
         logp, grad = target.logp_and_grad_fn(x)
         logp, grad = float(logp), np.asarray(grad)
-        boundary = ""
+        boundary, edge = "", ()
         if search.status != "failed" and np.isfinite(logp):
-            boundary = _boundary(objective, x_unconstrained, target, point, grad, logp)
-        return cls(search, point, np.asarray(x), logp, grad, boundary)
+            boundary, edge = _boundary(objective, x_unconstrained, target, point, grad, logp)
+        return cls(search, point, np.asarray(x), logp, grad, boundary, edge)
 
     @property
     def interior(self) -> bool:
@@ -310,7 +316,9 @@ class _Reached:
         return self.search.better_than(other.search)
 
 
-def _boundary(objective, x_unconstrained, target, point, grad: np.ndarray, logp: float) -> str:
+def _boundary(
+    objective, x_unconstrained, target, point, grad: np.ndarray, logp: float
+) -> tuple[str, tuple[str, ...]]:
     """Why a stationary point of the search is not an interior mode of the target, or ``""``:
     coordinates of the search space ran off to infinity (the supremum is approached at the
     edge of the support), or the target's gradient does not vanish there.
@@ -354,23 +362,30 @@ def _boundary(objective, x_unconstrained, target, point, grad: np.ndarray, logp:
         if abs(here - float(objective.logp_fn(pulled_back))) <= tolerance:
             runaway = []
     if not runaway and not steep:
-        return ""
+        return "", ()
     if runaway:
         where = f"at {', '.join(at_edge)} ({', '.join(runaway)} ran off towards the edge), "
+        names = tuple(entry.split(" = ")[0] for entry in at_edge)
     else:
-        steepest = np.argsort(-np.abs(grad))[: min(3, grad.size)]
-        along = ", ".join(
-            f"{target.labels[i]} = {float(x):.4g}"
-            for i, x in zip(steepest, target.flatten(point)[steepest], strict=True)
+        steepest = [
+            i
+            for i in np.argsort(-np.abs(grad))[: min(3, grad.size)]
             if abs(grad[i]) > 0.1 * np.abs(grad).max()
+        ]
+        flat = target.flatten(point)
+        where = "at " + ", ".join(f"{target.labels[i]} = {flat[i]:.4g}" for i in steepest) + ", "
+        names = tuple(
+            block.rv_name
+            for block in target.blocks
+            if any(block.start <= i < block.stop for i in steepest)
         )
-        where = f"at {along}, "
-    return (
+    message = (
         "The maximum lies on the boundary of the support, not in its interior: "
         f"{where}the gradient norm in the {target.space} space is {grad_norm:.3g}. The density "
         "keeps increasing towards the edge, so the curvature there is not that of a mode and "
         "asymptotic normal approximations do not apply."
     )
+    return message, names
 
 
 def _initial_point(graph) -> np.ndarray:

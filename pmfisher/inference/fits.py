@@ -14,8 +14,8 @@ import xarray as xr
 from pmfisher._core.model.model_graph import model_graph
 from pmfisher.errors import ArgumentError, NotPositiveDefiniteError
 from pmfisher.fitting.laplace_marginal import LaplaceMarginal, laplace_marginal
-from pmfisher.fitting.mode import Mode, find_mode
-from pmfisher.fitting.mode_cache import RESTART_SEED, current_mode
+from pmfisher.fitting.mode import Mode
+from pmfisher.fitting.mode_cache import current_mode
 from pmfisher.fitting.newton_search import GRADIENT_TOLERANCE
 from pmfisher.inference.components import FIXED, conditional_modes, parameter_roles
 from pmfisher.inference.wald import Covariance, covariance_from_information
@@ -94,7 +94,9 @@ def joint_fit(point, model: pm.Model, *, terms, information, structure, random_s
         message=message,
         point=graph.constrained_point(x),
         roles=(FIXED,) * graph.size,
-        at_boundary=_at_boundary(model, terms, graph.blocks, point, graph, x, converged),
+        at_boundary=_at_boundary(
+            model, terms, graph.blocks, point, graph, x, converged, _edge(point)
+        ),
         blocks=graph.blocks,
     )
 
@@ -111,13 +113,8 @@ def marginal_fit(point, model: pm.Model, *, terms, latent, information, structur
         model, latent, space="constrained", terms=terms, structure=structure
     )
     if point is None:
-        point = find_mode(
-            model=model,
-            terms=terms,
-            space="constrained",
-            latent=latent,
-            structure=structure,
-            random_seed=RESTART_SEED,
+        point = current_mode(
+            model, terms=terms, space="constrained", latent=latent, structure=structure
         )
     converged, message = _search_outcome(point)
     phi = marginal.flatten(point)
@@ -138,11 +135,18 @@ def marginal_fit(point, model: pm.Model, *, terms, latent, information, structur
         message=message,
         point=full,
         roles=tuple(roles[block.rv_name] for block in marginal.blocks for _ in block.labels),
-        at_boundary=_at_boundary(model, terms, marginal.blocks, full, marginal, phi, converged),
+        at_boundary=_at_boundary(
+            model, terms, marginal.blocks, full, marginal, phi, converged, _edge(point)
+        ),
         blocks=marginal.blocks,
         marginal=marginal,
         conditional_modes=conditional_modes(marginal, phi),
     )
+
+
+def _edge(point) -> tuple[str, ...]:
+    """The free variables a search found at the edge of their support (none for a point)."""
+    return point.boundary if isinstance(point, Mode) else ()
 
 
 def _search_outcome(point) -> tuple[bool, str]:
@@ -151,11 +155,15 @@ def _search_outcome(point) -> tuple[bool, str]:
     return True, ""
 
 
-def _at_boundary(model, terms, blocks, point, density, x, converged: bool) -> np.ndarray:
+def _at_boundary(
+    model, terms, blocks, point, density, x, converged: bool, edge: tuple[str, ...]
+) -> np.ndarray:
     """Per row of ``blocks`` (constrained): whether the estimate sits at the edge of the
     support (a standard deviation at 0) — its unconstrained coordinate ran off, or, where the
     search did not converge, the density still climbs along it in the constrained space
-    (find_mode's test of a boundary maximum, per coordinate)."""
+    (find_mode's test of a boundary maximum, per coordinate), or find_mode found the
+    variable at the edge (``edge``: where the density no longer changes towards it, as a
+    variance component's marginal likelihood does not near 0)."""
     unconstrained = model_graph(model, space="unconstrained", terms=terms)
     by_name = {block.rv_name: block for block in unconstrained.blocks}
     values = unconstrained.flatten(point)
@@ -167,7 +175,9 @@ def _at_boundary(model, terms, blocks, point, density, x, converged: bool) -> np
     for block in blocks:
         twin = by_name[block.rv_name]
         transformed = model.rvs_to_transforms.get(model[block.rv_name]) is not None
-        if twin.size != block.size or not transformed:
+        if block.rv_name in edge:
+            flags += [True] * block.size
+        elif twin.size != block.size or not transformed:
             flags += [False] * block.size
         else:
             ran_off = np.abs(values[twin.start : twin.stop]) > RUNAWAY

@@ -55,7 +55,9 @@ def test_quadrature_agrees_with_monte_carlo_without_a_closed_form():
     with pytest.raises(UnsupportedModelError):
         fisher_information(point, model=model, method="exact")
     quadrature = fisher_information(point, model=model, method="quadrature").matrix.values
-    mc = fisher_information(point, model=model, method="monte_carlo", draws=4000, random_seed=7)
+    mc = fisher_information(
+        point, model=model, method="monte_carlo", replicates=4000, random_seed=7
+    )
     for estimate, mcse in [
         (mc.score_covariance.values, mc.mcse.score_covariance.values),
         (mc.negative_hessian.values, mc.mcse.negative_hessian.values),
