@@ -303,6 +303,8 @@ class _Reached:
         boundary, edge = "", ()
         if search.status != "failed" and np.isfinite(logp):
             boundary, edge = _boundary(objective, x_unconstrained, target, point, grad, logp)
+            if not boundary:
+                boundary, edge = _unbounded_ray(objective, search.start, x_unconstrained, target)
         return cls(search, point, np.asarray(x), logp, grad, boundary, edge)
 
     @property
@@ -388,6 +390,45 @@ def _boundary(
     return message, names
 
 
+def _unbounded_ray(objective, start, x_unconstrained, target) -> tuple[str, tuple[str, ...]]:
+    """Why a stationary point far from the origin is no mode, or ``""``: the density is no
+    lower as far again along the way the search came, so its supremum lies at infinity along
+    that ray — a logistic regression with perfect separation, whose log-likelihood tends to 0
+    as its coefficients grow along the separating direction while its gradient vanishes
+    (statsmodels reports ``PerfectSeparationWarning`` there).
+
+    Only coordinates without a transform are probed (the transformed ones are
+    :func:`_boundary`'s) and only beyond ``EDGE_PROBE``; at an interior maximum the density
+    is strictly lower at :math:`\\hat x + (\\hat x - x_0)`."""
+    untransformed = np.zeros(x_unconstrained.size, dtype=bool)
+    for block, rv in zip(objective.blocks, objective.free_rvs, strict=True):
+        untransformed[block.start : block.stop] = objective.model.rvs_to_transforms.get(rv) is None
+    travelled = np.where(untransformed, x_unconstrained - start, 0.0)
+    if not np.any(np.abs(x_unconstrained[untransformed]) > EDGE_PROBE):
+        return "", ()
+    here = float(objective.logp_fn(x_unconstrained))
+    farther = float(objective.logp_fn(x_unconstrained + travelled))
+    if not farther >= here - GRADIENT_TOLERANCE * max(1.0, abs(here)):
+        return "", ()
+    moved = np.abs(travelled) > 0.1 * np.abs(travelled).max()
+    names = tuple(
+        block.rv_name for block in objective.blocks if moved[block.start : block.stop].any()
+    )
+    growing = ", ".join(
+        f"{label} = {value:.4g}"
+        for label, value, flag in zip(objective.labels, x_unconstrained, moved, strict=True)
+        if flag
+    )
+    message = (
+        f"The log-{objective.terms} has no finite maximum: it is no lower twice as far along "
+        f"the way the search came ({growing}, growing without bound), as in a logistic "
+        "regression with perfect separation (a linear combination of the covariates predicts "
+        "every outcome). The standard errors at this point are meaningless; drop or combine "
+        "the separating covariates, or add a prior (terms='posterior')."
+    )
+    return message, names
+
+
 def _initial_point(graph) -> np.ndarray:
     initial = graph.model.initial_point()
     names = [graph.model.rvs_to_values[rv].name for rv in graph.free_rvs]
@@ -401,17 +442,18 @@ class _Search:
 
     result: optimize.OptimizeResult
     status: str
+    start: np.ndarray
 
     @classmethod
     def run(cls, graph, x0: np.ndarray, chosen: str, *, quasi_newton: bool) -> _Search:
         result = newton_search(graph, x0, chosen, quasi_newton=quasi_newton)
         if not converged(result):
-            return cls(result, "failed")
+            return cls(result, "failed", x0)
         if chosen == "sparse" and _is_saddle_sparse(graph, result.x):
-            return cls(result, "saddle")
+            return cls(result, "saddle", x0)
         if chosen == "dense" and graph.size <= DENSE_HESSIAN_LIMIT and _is_saddle(graph, result.x):
-            return cls(result, "saddle")
-        return cls(result, "mode")
+            return cls(result, "saddle", x0)
+        return cls(result, "mode", x0)
 
     def better_than(self, other: _Search) -> bool:
         rank = {"mode": 2, "saddle": 1, "failed": 0}

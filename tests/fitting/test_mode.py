@@ -210,3 +210,46 @@ def test_a_start_for_the_hyperparameters_alone_with_latent_variables():
     np.testing.assert_allclose(started.x, default.x, rtol=1e-5)
     with pytest.raises(PointError, match="missing free variable"):
         pmfisher.find_mode(start={"mu": 0.5}, **options)
+
+
+SEPARATING_X = np.array([-2.0, -1.5, -1.0, -0.5, -0.3, 0.2, 0.5, 1.0, 1.5, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("labels", "separated"),
+    [
+        ((SEPARATING_X > 0).astype(int), True),  # the sign of x predicts every outcome
+        (np.r_[(SEPARATING_X[:-1] > 0).astype(int), 0], False),  # one outcome against it
+        (np.r_[1, (SEPARATING_X[1:] > 0).astype(int)], False),
+    ],
+)
+def test_perfect_separation_is_no_mode_as_statsmodels_says(labels, separated):
+    """A logistic log-likelihood whose supremum lies at infinity along a separating direction
+    has a vanishing gradient far out; find_mode must not call that a mode. statsmodels'
+    own separation check is the independent judge of which data separate."""
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sm.Logit(labels, sm.add_constant(SEPARATING_X)).fit(disp=0, maxiter=200)
+    assert any(issubclass(w.category, PerfectSeparationWarning) for w in caught) == separated
+
+    with pm.Model() as model:
+        x = pm.Data("x", SEPARATING_X)
+        a = pm.Normal("a", 0.0, 10.0)
+        b = pm.Normal("b", 0.0, 10.0)
+        pm.Bernoulli("y", logit_p=a + b * x, observed=labels)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mode = pmfisher.find_mode(model=model, terms="likelihood", space="constrained")
+    assert mode.converged == (not separated)
+    if separated:
+        assert "b" in mode.boundary
+        assert "perfect separation" in mode.message
+        assert any("no finite maximum" in str(w.message) for w in caught)
+    else:
+        assert mode.boundary == ()
+    # A prior bounds the posterior along the same ray: its mode is interior either way.
+    posterior = pmfisher.find_mode(model=model, terms="posterior", space="unconstrained")
+    assert posterior.converged
