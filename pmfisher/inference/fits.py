@@ -166,7 +166,9 @@ def _at_boundary(
     variance component's marginal likelihood does not near 0)."""
     unconstrained = model_graph(model, space="unconstrained", terms=terms)
     by_name = {block.rv_name: block for block in unconstrained.blocks}
-    values = unconstrained.flatten(point)
+    # The same point in the other coordinates, on purpose: a posterior Mode found in the
+    # constrained space is no mode of the unconstrained density, and is not offered as one.
+    values = unconstrained.flatten(point.point if isinstance(point, Mode) else point)
     steep = np.zeros(len(x), dtype=bool)
     if not converged:
         logp, gradient = density.logp_and_grad_fn(x)

@@ -88,18 +88,6 @@ def test_conditional_modes_and_standard_errors_equal_statsmodels(fitted):
     assert "Conditional modes of effect" in text
 
 
-def test_a_deterministic_of_the_variance_components_is_one(fitted):
-    _, reference, model, _ = fitted
-    table = pmfisher.summary(model=model, latent="effect", var_names="group_variance").table
-    row, sd = table.sel(param="group_variance"), table.sel(param="group_sd")
-    assert str(row["role"].values) == "variance component"
-    assert float(row["estimate"]) == pytest.approx(float(reference.cov_re.iloc[0, 0]), abs=1e-4)
-    # The delta method: se(σ²) = 2σ·se(σ).
-    assert float(row["se"]) == pytest.approx(2 * float(sd["estimate"] * sd["se"]), rel=1e-10)
-    with pytest.raises(PMFisherError, match="latent variables effect"):
-        pmfisher.summary(model=model, latent="effect", var_names="mean")
-
-
 def exact_log_likelihood(group, x, y, beta, group_sd, sigma) -> float:
     """The marginal log-likelihood of the random-intercept model, group by group."""
     total = 0.0

@@ -146,7 +146,5 @@ def test_options_are_checked():
         pmfisher.summary(model=model, information="fisher")
     with pytest.raises(PMFisherError, match="level=95"):
         pmfisher.summary(model=model, level=95)
-    with pytest.raises(PMFisherError, match="nonexistent"):
-        pmfisher.summary(model=model, var_names="nonexistent")
     with pytest.raises(PMFisherError, match="terms='posterior'"):
         pmfisher.summary(model=model, terms="posterior", information="sandwich")

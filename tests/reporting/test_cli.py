@@ -57,22 +57,6 @@ def test_nuts_without_a_folder_is_refused_before_any_work(tmp_path, capsys):
     assert f"pmfisher report {path} --out report --nuts" in captured.err
 
 
-def test_a_file_without_a_model_is_told_how_to_make_one(tmp_path, capsys):
-    path = tmp_path / "no_model.py"
-    path.write_text("import pymc as pm\nx = 1\n")
-    assert main(["report", str(path)]) == 1
-    error = capsys.readouterr().err
-    assert "defines no PyMC model at top level" in error
-    assert ":NAME" not in error
-
-
-def test_two_models_are_told_how_to_pick_one(tmp_path, capsys):
-    path = tmp_path / "two.py"
-    path.write_text(MODEL_FILE + MODEL_FILE.replace("as counts", "as other"))
-    assert main(["report", str(path)]) == 1
-    assert f"name one as {path}:counts." in capsys.readouterr().err
-
-
 def test_help_is_plain_text(capsys):
     for arguments in (["--help"], ["report", "--help"], ["case-studies", "--help"]):
         with pytest.raises(SystemExit):

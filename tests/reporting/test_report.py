@@ -6,12 +6,9 @@ import re
 import shutil
 import subprocess
 
-import numpy as np
 import pytest
-import xarray as xr
 
 from pmfisher.reporting.cli import main
-from pmfisher.reporting.verdicts import comparison_verdict, khat_verdict
 
 GLM_FILE = """
 import numpy as np, pymc as pm
@@ -130,24 +127,6 @@ def test_bad_inputs_give_one_line_errors_with_the_new_options(tmp_path, capsys):
         assert message in error
         assert len(error.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
-
-
-def test_verdicts_in_plain_words():
-    assert khat_verdict(-np.inf, 0.7).startswith("Good: k̂ = −∞")
-    assert khat_verdict(0.3, 0.7).startswith("Good: k̂ = 0.30 < 0.5")
-    assert khat_verdict(0.6, 0.7).startswith("Usable: k̂ = 0.60")
-    assert khat_verdict(0.8, 0.7).startswith("Unreliable: k̂ = 0.80 ≥ 0.70")
-    assert khat_verdict(1.4, 0.7).startswith("Unreliable: k̂ = 1.40 ≥ 1")
-
-    def table(z_gap, sd_ratio):
-        return xr.Dataset(
-            {"z_gap": ("param", z_gap), "sd_ratio": ("param", sd_ratio)},
-            coords={"param": ["a", "b"]},
-        )
-
-    assert comparison_verdict(table([0.1, -0.2], [1.1, 0.9])).startswith("Agree")
-    assert "at b" in comparison_verdict(table([0.1, -0.3], [1.0, 1.0]))
-    assert comparison_verdict(table([0.1, 0.0], [1.0, 0.7])).startswith("Disagree")
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
