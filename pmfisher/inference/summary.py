@@ -14,7 +14,7 @@ from pmfisher._core.options import Information, Interval, Structure, Terms, chec
 from pmfisher._core.progress import progress_switch
 from pmfisher.errors import ArgumentError
 from pmfisher.fitting.laplace_marginal import laplace_marginal
-from pmfisher.inference.components import VARIANCE
+from pmfisher.inference.components import VARIANCE, natural_scales
 from pmfisher.inference.derived import derived_rows
 from pmfisher.inference.fits import Fit, joint_fit, marginal_fit
 from pmfisher.inference.profile import Profiler, require_profilable
@@ -177,6 +177,10 @@ def summary(
             notes,
             unidentified | at_boundary,
         )
+    if fit.marginal is not None:
+        labels, roles, estimates, columns, marks = _on_natural_scales(
+            fit, labels, roles, estimates, columns, marks, level
+        )
     graph = model_graph(model, space="constrained", terms=terms)
     table = xr.Dataset(
         {
@@ -202,6 +206,28 @@ def summary(
     return Summary(
         table=table, conditional_modes=fit.conditional_modes, profiles=profiles, notes=notes
     )
+
+
+def _on_natural_scales(fit: Fit, labels, roles, estimates, columns, marks, level):
+    """The rows of every ``LKJCholeskyCov`` factor replaced by its standard deviations and
+    correlations (lme4's reading of a covariance), each carrying the marks of its factor;
+    their intervals are Wald ones, without z or p (a scale's test sits on an edge)."""
+    covariance = np.nan_to_num(fit.covariance.matrix)
+    for scale in reversed(natural_scales(fit.marginal, fit.blocks, fit.estimates, covariance)):
+        first, after = scale.rows[0], scale.rows[-1] + 1
+        unidentified = fit.covariance.unidentified[scale.rows].any()
+        errors = np.where(unidentified, np.nan, scale.errors)
+        new = wald_columns(scale.estimates, errors, level)
+        new["z"][:], new["p"][:] = np.nan, np.nan
+        inherited = sorted({mark for row in marks[first:after] for mark in row})
+        labels = labels[:first] + scale.labels + labels[after:]
+        roles = roles[:first] + [VARIANCE] * len(scale.labels) + roles[after:]
+        estimates = np.r_[estimates[:first], scale.estimates, estimates[after:]]
+        columns = {
+            key: np.r_[value[:first], new[key], value[after:]] for key, value in columns.items()
+        }
+        marks = marks[:first] + [list(inherited) for _ in scale.labels] + marks[after:]
+    return labels, roles, estimates, columns, marks
 
 
 def _mark(marks, notes, rows, mark: str, reason: str) -> None:

@@ -175,3 +175,75 @@ def test_a_variance_component_estimated_at_zero_is_marked():
     text = str(result)
     assert "group_sd *,b" in text
     assert text.count("[b]") == 1
+
+
+SUBJECTS, DAYS = 8, 7
+EFFECTS = ["intercept", "slope"]
+
+
+def random_slopes():
+    """A sleepstudy-shaped data set: correlated random intercepts and slopes (this seed's ML
+    correlation, 0.383, is interior)."""
+    rng = np.random.default_rng(5)
+    days = np.tile(np.arange(DAYS, dtype=float), SUBJECTS)
+    subject = np.repeat(np.arange(SUBJECTS), DAYS)
+    sds, correlation = np.array([20.0, 6.0]), 0.4
+    covariance = np.outer(sds, sds) * np.array([[1.0, correlation], [correlation, 1.0]])
+    b = rng.multivariate_normal([0.0, 0.0], covariance, size=SUBJECTS)
+    y = 250 + 10 * days + b[subject, 0] + b[subject, 1] * days + rng.normal(0, 15, days.size)
+    return subject, days, y
+
+
+def slopes_model(subject, days, y, *, lkj: bool) -> pm.Model:
+    """The same likelihood with the covariance of the effects written two ways: PyMC's
+    ``LKJCholeskyCov`` (a packed Cholesky factor) or its standard deviations and
+    correlation as free variables."""
+    with pm.Model(coords={"subject": range(SUBJECTS), "effect": EFFECTS}) as model:
+        day = pm.Data("days", days)
+        beta = pm.Normal("beta", 0, 1000, dims="effect")
+        if lkj:
+            chol, _, _ = pm.LKJCholeskyCov(
+                "chol", n=2, eta=1.0, sd_dist=pm.Exponential.dist(0.05, shape=2)
+            )
+            b = pm.MvNormal("b", 0, chol=chol, dims=("subject", "effect"))
+        else:
+            sds = pm.Exponential("sds", 0.05, dims="effect")
+            rho = pm.Uniform("rho", -1, 1)
+            off = rho * sds[0] * sds[1]
+            covariance = pm.math.stack([[sds[0] ** 2, off], [off, sds[1] ** 2]])
+            b = pm.MvNormal("b", 0, cov=covariance, dims=("subject", "effect"))
+        sigma = pm.Exponential("sigma", 0.05)
+        mean = beta[0] + b[subject, 0] + (beta[1] + b[subject, 1]) * day
+        pm.Normal("y", mean, sigma, observed=y)
+    return model
+
+
+def test_an_lkj_covariance_reads_as_standard_deviations_and_a_correlation():
+    """lme4 prints a covariance of random effects as its standard deviations and
+    correlations: the LKJ factor's rows give way to them, with delta-method standard errors
+    that equal those of the same quantities written as free variables (the observed
+    information transforms by the tensor law at the maximum), and estimates equal to
+    statsmodels' MixedLM (maximum likelihood)."""
+    subject, days, y = random_slopes()
+    packed = pmfisher.summary(model=slopes_model(subject, days, y, lkj=True), latent="b")
+    direct = pmfisher.summary(model=slopes_model(subject, days, y, lkj=False), latent="b")
+    natural = ["chol_stds[intercept]", "chol_stds[slope]", "chol_corr[intercept, slope]"]
+    written = ["sds[intercept]", "sds[slope]", "rho"]
+    assert [label for label in packed.table["param"].values if label.startswith("chol")] == natural
+    assert set(packed.table.sel(param=natural)["role"].values) == {"variance component"}
+    for column, tolerance in [("estimate", 1e-4), ("se", 1e-3)]:
+        np.testing.assert_allclose(
+            packed.table[column].sel(param=natural).values,
+            direct.table[column].sel(param=written).values,
+            rtol=tolerance,
+        )
+    frame = pd.DataFrame({"y": y, "days": days, "subject": subject})
+    reference = smf.mixedlm("y ~ days", frame, groups="subject", re_formula="~days").fit(
+        reml=False, method=["lbfgs"]
+    )
+    covariance = reference.cov_re.values
+    sds = np.sqrt(np.diag(covariance))
+    expected = np.r_[sds, covariance[0, 1] / (sds[0] * sds[1])]
+    np.testing.assert_allclose(
+        packed.table["estimate"].sel(param=natural).values, expected, rtol=1e-3
+    )
