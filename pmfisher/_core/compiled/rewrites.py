@@ -29,11 +29,11 @@ from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.replace import graph_replace
 from pytensor.graph.rewriting.basic import NodeRewriter, in2out
 from pytensor.graph.traversal import apply_ancestors
-from pytensor.scalar.basic import Second, Switch, upgrade_to_float
+from pytensor.scalar.basic import Add, Mul, Second, Switch, upgrade_to_float
 from pytensor.scalar.math import BetaInc, PolyGamma, TriGamma
 from pytensor.tensor.elemwise import DimShuffle, Elemwise
 
-__all__ = ["COMPILE_REWRITES", "logp_terms", "unit_b_betainc"]
+__all__ = ["COMPILE_REWRITES", "PYTHON_REWRITES", "logp_terms", "unit_b_betainc"]
 
 
 class _SinkUnaryIntoSwitch(NodeRewriter):
@@ -137,6 +137,37 @@ class _UseAccurateTriGamma(NodeRewriter):
         return None
 
 
+class _SplitWideSum(NodeRewriter):
+    """An elementwise sum or product of more than ``WIDEST_PYTHON_ELEMWISE`` inputs as a
+    tree of narrower ones: Python's ``Elemwise.perform`` refuses more than 32 operands, and
+    the accumulated derivatives of a Laplace marginal's Hessian sum 48. The same sum in
+    another order, exact to rounding. A class for pickling, as the others."""
+
+    def tracks(self):
+        return [Elemwise]
+
+    def transform(self, fgraph, node, enforce_tracks=True):
+        if not (
+            isinstance(node.op, Elemwise)
+            and isinstance(node.op.scalar_op, Add | Mul)
+            and len(node.inputs) > WIDEST_PYTHON_ELEMWISE
+        ):
+            return None
+        operands = list(node.inputs)
+        while len(operands) > WIDEST_PYTHON_ELEMWISE:
+            operands = [
+                node.op(*operands[start : start + WIDEST_PYTHON_ELEMWISE])
+                if len(operands[start : start + WIDEST_PYTHON_ELEMWISE]) > 1
+                else operands[start]
+                for start in range(0, len(operands), WIDEST_PYTHON_ELEMWISE)
+            ]
+        [out] = node.outputs
+        return [pt.cast(node.op(*operands), out.dtype)]
+
+
+# Operands (inputs and the output) Python's Elemwise.perform takes: 32, as NumPy's ufuncs.
+WIDEST_PYTHON_ELEMWISE = 31
+
 # pmfisher's compile-time rewrites, (rewrite, position) pairs registered in the compilation
 # mode by :mod:`.compilation`: after PyTensor's stabilization (position 1.5), which creates
 # the switch pattern, and before its specialization (2) and elementwise fusion (49), which
@@ -146,6 +177,9 @@ COMPILE_REWRITES = (
     (in2out(_SinkUnaryIntoSwitch(), name="pmfisher_switch_sink"), 1.9),
     (in2out(_UseAccurateTriGamma(), name="pmfisher_accurate_trigamma"), 1.91),
 )
+
+# The Python backend's own: after the canonicalization that merges sums and the last merge (49).
+PYTHON_REWRITES = ((in2out(_SplitWideSum(), name="pmfisher_split_wide_sum"), 49.2),)
 
 
 def _constant_value(variable: Variable):
