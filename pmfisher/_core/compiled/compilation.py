@@ -85,7 +85,6 @@ from pytensor.compile.mode import get_mode
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
-from pytensor.graph.traversal import ancestors
 from pytensor.link.vm import VMLinker
 
 from pmfisher._core.compiled.c_modules import read_modules, recording_modules
@@ -292,12 +291,13 @@ def _compile(inputs, sources, build, recipe, replaced, mode) -> CompiledFunction
         return CompiledFunction(function, shared, data, lock)
     function = _load(path) if path is not None else None
     if function is None:
+        # No creation traces on the variables a build and its rewrites make (see
+        # rewrites.FORGET_TRACES): recording one costs a stack walk per node.
         with (
             slow_work_notice(_compiling(recipe, inputs, kept=path is not None)),
             pytensor.config.change_flags(traceback__limit=0),
         ):
             outputs = build()
-            _forget_derived_traces(outputs, sources)
             # A rewrite may meet the containers in another order (a container read for its
             # shape only, as ``shape=X.shape`` makes it), and a derivative may drop data its
             # sources read (a logistic regression's Hessian does not read the response): the
@@ -324,24 +324,6 @@ def _compile(inputs, sources, build, recipe, replaced, mode) -> CompiledFunction
         while len(_IN_MEMORY) > _KEPT_IN_MEMORY:
             _IN_MEMORY.popitem(last=False)
     return compiled
-
-
-def _forget_derived_traces(outputs, sources) -> None:
-    """Drop the creation stack traces of the variables ``build`` made.
-
-    Every rewrite copies the traces of the nodes it replaces onto their replacement
-    (``copy_stack_trace``), so in a graph of third and fourth derivatives, rewritten thousands
-    of times, the lists grow with the rewrites behind each node: a Laplace marginal's Hessian
-    through an ``LKJCholeskyCov`` ran out of 6 GB in them. They serve PyTensor's error
-    messages only, and a derived graph's would point into pmfisher, not at the user's line;
-    the model's own variables keep theirs (and ``build`` runs with ``traceback__limit=0``, so
-    the rewrites' new variables get none either).
-    """
-    outputs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
-    own = set(ancestors(sources))
-    for variable in ancestors(outputs):
-        if variable not in own and getattr(variable.tag, "trace", None):
-            variable.tag.trace = []
 
 
 def _compiling(recipe: str, inputs, *, kept: bool) -> str:

@@ -27,7 +27,7 @@ import pytensor.tensor as pt
 from pymc.logprob.basic import transformed_conditional_logp
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.replace import graph_replace
-from pytensor.graph.rewriting.basic import NodeRewriter, in2out
+from pytensor.graph.rewriting.basic import GraphRewriter, NodeRewriter, in2out
 from pytensor.graph.traversal import apply_ancestors
 from pytensor.scalar.basic import Add, Mul, Second, Switch, upgrade_to_float
 from pytensor.scalar.math import BetaInc, PolyGamma, TriGamma
@@ -165,15 +165,34 @@ class _SplitWideSum(NodeRewriter):
         return [pt.cast(node.op(*operands), out.dtype)]
 
 
+class _ForgetTraces(GraphRewriter):
+    """Empty the creation stack traces of a function's graph before it is rewritten.
+
+    A rewrite copies the traces of the node it replaces, its inputs' included, onto the
+    replacement (``copy_stack_trace``); where the replacement is one of those inputs
+    (``switch(c, a, a) → a``) its list doubles. In the graph of a Laplace marginal's
+    gradient through an ``LKJCholeskyCov`` that ran out of 6 GB, and into the 23 GB a process
+    was killed at. Traces only serve PyTensor's error messages; the function's graph is a
+    clone, so the model's own variables keep theirs.
+    """
+
+    def apply(self, fgraph):
+        for variable in fgraph.variables:
+            if getattr(variable.tag, "trace", None):
+                variable.tag.trace = []
+
+
 # Operands (inputs and the output) Python's Elemwise.perform takes: 32, as NumPy's ufuncs.
 WIDEST_PYTHON_ELEMWISE = 31
 
 # pmfisher's compile-time rewrites, (rewrite, position) pairs registered in the compilation
-# mode by :mod:`.compilation`: after PyTensor's stabilization (position 1.5), which creates
+# mode by :mod:`.compilation`: the traces first, before PyTensor's first merge (0); the others
+# after PyTensor's stabilization (position 1.5), which creates
 # the switch pattern, and before its specialization (2) and elementwise fusion (49), which
 # would hide it. One rewriter per pass: ``in2out`` of several keeps them in a tracker holding
 # a lambda, and the mode, which every stored function pickles, would no longer pickle.
 COMPILE_REWRITES = (
+    (_ForgetTraces(), -0.5),
     (in2out(_SinkUnaryIntoSwitch(), name="pmfisher_switch_sink"), 1.9),
     (in2out(_UseAccurateTriGamma(), name="pmfisher_accurate_trigamma"), 1.91),
 )
