@@ -23,7 +23,39 @@ Run from the repository root (one case: ``--case a``)::
 
     PYTHONPATH=. .venv/bin/python benchmarks/latent_cold.py [--case a|b|c] [--timeout 600]
 
-Measured table: see the bottom of this docstring.
+Measured on 2026-12-04 on the shared 2-core machine, under the load of the other sessions
+(``uptime`` load average given per run: at 6–16 every process gets a fraction of a core, so
+compare rows of one run; none of these is a quiet-machine number). ``before`` is ``aa4da58``,
+``after`` this branch. Peak MiB is the child's ``ru_maxrss``; the cap was 6 GiB.
+
+===================================  =====  ======  ========  ========  ======  ========
+case                                 state  before  before    before    after   after
+                                            call s  MiB       load      call s  MiB
+===================================  =====  ======  ========  ========  ======  ========
+(c) binomial GLMM, latent ``a``      cold   515.5   228       1.4–6     176.4   189
+(c) binomial GLMM, latent ``a``      warm   7.8     176                 19.5    173
+(c) same model, joint (alternative)  cold   49.7    182                 62.8    176
+(c) same model, joint (alternative)  warm   10.8    167       —         15.5    165
+(a) sleepstudy, ``pm.MvNormal``      cold   no result in 600 s / 6 GiB  see below
+(b) AR(1), latent ``x``              cold   no result in 400 s          see below
+===================================  =====  ======  ========  ========  ======  ========
+
+The ``before`` runs of (a) and (b) ended without a result row (the first version of this
+script dropped the row of a child that timed out or failed; fixed since). Load at the
+``after`` runs: 15.7–15.9. The GLMM's value is the same to every printed digit
+(−924.83347631) before and after. Where the time and memory went (in-process profile,
+``compile_derived`` timed per recipe, cold, same load):
+
+* (c): the diagonal route's Hessian pullback was compiled without C, failed at its first call
+  (an ``Add`` of 48 operands, more than Python's ``Elemwise.perform`` takes) and was then
+  compiled with C: 393 of 519 s. The Python mode now splits wide sums.
+* (a): the rewrites copy every replaced node's creation traces onto its replacement; a
+  rewrite that returns one of its inputs (``switch(c, a, a) → a``) doubles that input's list.
+  In the marginal's gradient through ``LKJCholeskyCov`` this raised ``MemoryError`` at the
+  6 GiB cap (the dense route's "Laplace marginal and gradient", the sparse route's
+  "Hessian-matrix product", 4.1 GiB); with the traces emptied first, 205–220 MiB. The time
+  is still in rewriting the third- and fourth-derivative graphs without C: 67 s for the
+  gradient and 245 s for the Hessian pullback on the dense route under load 13.
 """
 
 from __future__ import annotations
@@ -220,14 +252,14 @@ def measure(case: str, *, joint: bool, timeout: float, cap: float) -> list[str]:
                     f"{name:45s} {state:5s} {'—':>8s} {wall:9.1f} {peak:9.0f}  "
                     f"{result['error'][:60]}"
                 )
-                if state == "cold":
-                    break
             else:
                 rows.append(
                     f"{name:45s} {state:5s} {result['call']:8.1f} {result['process']:9.1f} "
                     f"{peak:9.0f}  logp {result['logp']:.8f}"
                 )
             print(rows[-1], flush=True)
+            if "error" in result:
+                break
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return rows
