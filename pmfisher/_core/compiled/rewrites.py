@@ -170,9 +170,10 @@ class _ForgetTraces(GraphRewriter):
 
     A rewrite copies the traces of the node it replaces, its inputs' included, onto the
     replacement (``copy_stack_trace``); where the replacement is one of those inputs
-    (``switch(c, a, a) → a``) its list doubles. In the graph of a Laplace marginal's
-    gradient through an ``LKJCholeskyCov`` that ran out of 6 GB, and into the 23 GB a process
-    was killed at. Traces only serve PyTensor's error messages; the function's graph is a
+    (``switch(c, a, a) → a``) that input's list grows with every such rewrite. Rewriting the
+    Laplace marginal's gradient through an ``LKJCholeskyCov`` raised ``MemoryError`` in
+    ``copy_stack_trace`` at a 6 GiB cap (4.1 GiB for its sparse route's Hessian products;
+    205–220 MiB with the traces emptied first). Traces only serve PyTensor's error messages; the function's graph is a
     clone, so the model's own variables keep theirs.
     """
 
