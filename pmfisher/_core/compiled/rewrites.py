@@ -173,8 +173,9 @@ class _ForgetTraces(GraphRewriter):
     (``switch(c, a, a) → a``) that input's list grows with every such rewrite. Rewriting the
     Laplace marginal's gradient through an ``LKJCholeskyCov`` raised ``MemoryError`` in
     ``copy_stack_trace`` at a 6 GiB cap (4.1 GiB for its sparse route's Hessian products;
-    205–220 MiB with the traces emptied first). Traces only serve PyTensor's error messages; the function's graph is a
-    clone, so the model's own variables keep theirs.
+    205–220 MiB with the traces emptied first). Traces only serve PyTensor's error
+    messages; the function's graph is a clone, so the model's own variables keep theirs
+    (its explicit inputs, pmfisher's flat vectors, are not cloned and lose theirs).
     """
 
     def apply(self, fgraph):
