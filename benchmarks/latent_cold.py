@@ -5,8 +5,9 @@ pmfisher function cache (``PYTENSOR_FLAGS=compiledir=...``, ``PMFISHER_FUNCTION_
 a new machine or a new release meets it; the parent reads the child's peak resident memory
 from ``os.wait4`` (``ru_maxrss``) and caps its address space (``--memory-cap``, GiB) so that a
 route that runs away is reported, not killed by the kernel. The call itself is timed in the
-child (``call s``); ``process s`` adds imports and model building. A second, warm process on
-the same caches shows what compiling cost.
+child (``call s``); ``process s`` adds imports and model building; ``CPU s`` is the whole
+process's CPU time, gcc's included, which another session's load inflates least. A second,
+warm process on the same caches shows what compiling cost.
 
 * **(a) sleepstudy, correlated random effects** — a simulated data set of lme4's
   ``sleepstudy`` shape (18 subjects, days 0–9, ``Reaction ~ Days + (Days | Subject)`` at lme4's
@@ -231,11 +232,12 @@ def run(case: str, *, joint: bool, caches: tuple[str, str], timeout: float, cap:
         err.seek(0)
         out, err = out.read(), err.read()
     peak = usage.ru_maxrss
+    cpu = usage.ru_utime + usage.ru_stime  # the child's and its compilers' (reaped by it)
     if wall > timeout:
         err += f"\ntimed out after {timeout:.0f} s"
     lines = [line for line in out.splitlines() if line.startswith("{")]
     result = json.loads(lines[-1]) if lines else {"error": (err.strip().splitlines() or ["?"])[-1]}
-    return result, wall, peak / 1024
+    return result, wall, peak / 1024, cpu
 
 
 def measure(case: str, *, joint: bool, timeout: float, cap: float) -> list[str]:
@@ -245,17 +247,19 @@ def measure(case: str, *, joint: bool, timeout: float, cap: float) -> list[str]:
     caches = (os.path.join(root, "compiledir"), os.path.join(root, "functions"))
     try:
         for state in ("cold", "warm"):
-            result, wall, peak = run(case, joint=joint, caches=caches, timeout=timeout, cap=cap)
+            result, wall, peak, cpu = run(
+                case, joint=joint, caches=caches, timeout=timeout, cap=cap
+            )
             name = CASES[case][0] + (" [joint]" if joint else "")
             if "error" in result:
                 rows.append(
-                    f"{name:45s} {state:5s} {'—':>8s} {wall:9.1f} {peak:9.0f}  "
+                    f"{name:45s} {state:5s} {'—':>8s} {wall:9.1f} {cpu:7.1f} {peak:9.0f}  "
                     f"{result['error'][:60]}"
                 )
             else:
                 rows.append(
                     f"{name:45s} {state:5s} {result['call']:8.1f} {result['process']:9.1f} "
-                    f"{peak:9.0f}  logp {result['logp']:.8f}"
+                    f"{cpu:7.1f} {peak:9.0f}  logp {result['logp']:.8f}"
                 )
             print(rows[-1], flush=True)
             if "error" in result:
@@ -277,7 +281,9 @@ def main() -> None:
         child(arguments.child, arguments.joint)
         return
     print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
-    print(f"{'case':45s} {'state':5s} {'call s':>8s} {'process s':>9s} {'peak MiB':>9s}")
+    print(
+        f"{'case':45s} {'state':5s} {'call s':>8s} {'process s':>9s} {'CPU s':>7s} {'peak MiB':>9s}"
+    )
     for case in arguments.case or ["a", "b", "c"]:
         measure(case, joint=False, timeout=arguments.timeout, cap=arguments.memory_cap)
         if case in ALTERNATIVES:
