@@ -25,38 +25,48 @@ Run from the repository root (one case: ``--case a``)::
     PYTHONPATH=. .venv/bin/python benchmarks/latent_cold.py [--case a|b|c] [--timeout 600]
 
 Measured on 2026-12-04 on the shared 2-core machine, under the load of the other sessions
-(``uptime`` load average given per run: at 6–16 every process gets a fraction of a core, so
-compare rows of one run; none of these is a quiet-machine number). ``before`` is ``aa4da58``,
-``after`` this branch. Peak MiB is the child's ``ru_maxrss``; the cap was 6 GiB.
+(``uptime`` load average 1.4–6 for the ``before`` runs of (c), 12–16 for every ``after`` run,
+CPU pressure 99.8 %: a process got 4–8 % of a core, so wall times are 10–25× CPU times; none
+of these is a quiet-machine number). ``before`` is ``aa4da58``, ``after`` this branch. Peak
+MiB is the child's ``ru_maxrss``; the cap was 6 GiB. ``CPU s`` of the ``after`` rows was
+sampled with ``ps`` just before the child ended (the column the script now prints was added
+after these runs).
 
-===================================  =====  ======  ========  ========  ======  ========
-case                                 state  before  before    before    after   after
-                                            call s  MiB       load      call s  MiB
-===================================  =====  ======  ========  ========  ======  ========
-(c) binomial GLMM, latent ``a``      cold   515.5   228       1.4–6     176.4   189
-(c) binomial GLMM, latent ``a``      warm   7.8     176                 19.5    173
-(c) same model, joint (alternative)  cold   49.7    182                 62.8    176
-(c) same model, joint (alternative)  warm   10.8    167       —         15.5    165
-(a) sleepstudy, ``pm.MvNormal``      cold   no result in 600 s / 6 GiB  see below
-(b) AR(1), latent ``x``              cold   no result in 400 s          see below
-===================================  =====  ======  ========  ========  ======  ========
+==================================  =====  ============  =====  =============  ======  =====
+case                                state  before        before after          after   after
+                                           call s        MiB    call s (wall)  CPU s   MiB
+==================================  =====  ============  =====  =============  ======  =====
+(c) binomial GLMM, latent ``a``     cold   515.5         228    176.4          —       189
+(c) binomial GLMM, latent ``a``     warm   7.8           176    19.5           —       173
+(c) same model, joint               cold   49.7          182    62.8           —       176
+(c) same model, joint               warm   10.8          167    15.5           —       165
+(a) sleepstudy, ``pm.MvNormal``     cold   no result     —      712.8          ≈ 33    258
+                                           (600 s, 6 GiB)
+(a) sleepstudy, ``pm.MvNormal``     warm   —             —      190.5          ≈ 27    247
+(a) same, spherical ``u``           cold   no result     —      not finished   —       —
+(b) AR(1), latent ``x``             cold   no result     —      857.3          ≈ 68    413
+                                           (400 s)
+==================================  =====  ============  =====  =============  ======  =====
 
 The ``before`` runs of (a) and (b) ended without a result row (the first version of this
-script dropped the row of a child that timed out or failed; fixed since). Load at the
-``after`` runs: 15.7–15.9. The GLMM's value is the same to every printed digit
-(−924.83347631) before and after. Where the time and memory went (in-process profile,
-``compile_derived`` timed per recipe, cold, same load):
+script dropped the row of a child that timed out or failed; fixed since), so whether (a)
+hit the 600 s timeout or the 6 GiB cap first is not known. The GLMM's value is the same to
+every printed digit (−924.83347631) before and after; the MvNormal sleepstudy's marginal
+mode is at L = −891.12347314, the AR(1)'s at −89.81066035. Where the time and memory went
+(in-process profile, ``compile_derived`` timed per recipe, cold, same load):
 
 * (c): the diagonal route's Hessian pullback was compiled without C, failed at its first call
   (an ``Add`` of 48 operands, more than Python's ``Elemwise.perform`` takes) and was then
   compiled with C: 393 of 519 s. The Python mode now splits wide sums.
-* (a): the rewrites copy every replaced node's creation traces onto its replacement; a
-  rewrite that returns one of its inputs (``switch(c, a, a) → a``) doubles that input's list.
-  In the marginal's gradient through ``LKJCholeskyCov`` this raised ``MemoryError`` at the
-  6 GiB cap (the dense route's "Laplace marginal and gradient", the sparse route's
-  "Hessian-matrix product", 4.1 GiB); with the traces emptied first, 205–220 MiB. The time
-  is still in rewriting the third- and fourth-derivative graphs without C: 67 s for the
-  gradient and 245 s for the Hessian pullback on the dense route under load 13.
+* (a): the rewrites copy every replaced node's creation traces onto its replacement, and a
+  rewrite that returns one of its inputs (``switch(c, a, a) → a``) adds to that input's own
+  list. In the marginal's gradient through ``LKJCholeskyCov`` this raised ``MemoryError`` in
+  ``copy_stack_trace`` at the 6 GiB cap (the dense route's "Laplace marginal and gradient";
+  the sparse route's "Hessian-matrix product" reached 4.1 GiB); with the traces emptied
+  first, 205–220 MiB. The time is still in rewriting the third- and fourth-derivative graphs
+  without C (wall, load 13: 67 s for the gradient, 245 s for the Hessian pullback).
+* (b): every function of the sparse route is now compiled without C (no gcc); its
+  fourth-derivative graphs are still rewritten in full.
 """
 
 from __future__ import annotations
