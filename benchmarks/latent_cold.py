@@ -43,17 +43,24 @@ case                                state  before        before after          a
 (a) sleepstudy, ``pm.MvNormal``     cold   no result     —      712.8          ≈ 33    258
                                            (600 s, 6 GiB)
 (a) sleepstudy, ``pm.MvNormal``     warm   —             —      190.5          ≈ 27    247
-(a) same, spherical ``u``           cold   no result     —      not finished   —       —
+(a) same, spherical ``u``           cold   no result     —      119.3          ≈ 11    221
+(a) same, spherical ``u``           warm   —             —      47.4           ≈ 9     217
 (b) AR(1), latent ``x``             cold   no result     —      857.3          ≈ 68    413
                                            (400 s)
+(b) AR(1), latent ``x``             warm   —             —      10.4           —       213
+(b) same model, joint               cold   no result     —      220.8          ≈ 13    212
+(b) same model, joint               warm   —             —      7.1            —       169
 ==================================  =====  ============  =====  =============  ======  =====
 
 The ``before`` runs of (a) and (b) ended without a result row (the first version of this
 script dropped the row of a child that timed out or failed; fixed since), so whether (a)
 hit the 600 s timeout or the 6 GiB cap first is not known. The GLMM's value is the same to
 every printed digit (−924.83347631) before and after; the MvNormal sleepstudy's marginal
-mode is at L = −891.12347314, the AR(1)'s at −89.81066035. Where the time and memory went
-(in-process profile, ``compile_derived`` timed per recipe, cold, same load):
+mode and the spherical form's agree to every printed digit (L = −891.12347314), the AR(1)'s
+is at −89.81066035. Against its spherical form the MvNormal model now takes 1.2× the peak
+memory (target 2×: met) but about 3× the CPU time cold and warm (target 2×: not met).
+Where the time and memory went (in-process profile, ``compile_derived`` timed per recipe,
+cold, same load):
 
 * (c): the diagonal route's Hessian pullback was compiled without C, failed at its first call
   (an ``Add`` of 48 operands, more than Python's ``Elemwise.perform`` takes) and was then
