@@ -208,7 +208,11 @@ class LaplaceMarginal:
             return [split.logp, gradient, derivatives.hessian(split.logp, split.u)]
 
         return compile_derived(
-            [split.u, split.phi], [split.logp], build, recipe="inner Newton: f, ∇_u f, ∇²_uu f"
+            [split.u, split.phi],
+            [split.logp],
+            build,
+            recipe="inner Newton: f, ∇_u f, ∇²_uu f",
+            backend=few_calls_backend(split.graph.size),
         )
 
     @functools.cached_property
@@ -220,6 +224,7 @@ class LaplaceMarginal:
             [split.logp],
             lambda: marginal_graphs(split, u_hat),
             recipe="Laplace marginal and gradient",
+            backend=few_calls_backend(split.graph.size),
         )
 
     @functools.cached_property

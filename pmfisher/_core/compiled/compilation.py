@@ -95,7 +95,7 @@ from pmfisher._core.compiled.graph_digest import (
     shared_ancestors,
 )
 from pmfisher._core.compiled.pickling import pickled
-from pmfisher._core.compiled.rewrites import COMPILE_REWRITES
+from pmfisher._core.compiled.rewrites import COMPILE_REWRITES, PYTHON_REWRITES
 from pmfisher._core.compiled.toolchain_probes import use_stored_probes
 from pmfisher._core.options import Backend, check_option
 from pmfisher._core.progress import slow_work_notice
@@ -130,8 +130,8 @@ _PYTHON_MODE = (
     if "PMFISHER_MODE" in os.environ
     else CompileMode(
         linker=VMLinker(use_cloop=False, c_thunks=False),
-        optimizer=COMPILE_MODE.provided_optimizer.excluding("fusion"),
-    )
+        optimizer=COMPILE_MODE.provided_optimizer.excluding("fusion", "inplace"),
+    ).register(*PYTHON_REWRITES)
 )
 
 #: A function compiled without C is compiled with C once it has been called this often and
@@ -291,7 +291,12 @@ def _compile(inputs, sources, build, recipe, replaced, mode) -> CompiledFunction
         return CompiledFunction(function, shared, data, lock)
     function = _load(path) if path is not None else None
     if function is None:
-        with slow_work_notice(_compiling(recipe, inputs, kept=path is not None)):
+        # No creation traces on the variables a build and its rewrites make (see
+        # rewrites.FORGET_TRACES): recording one costs a stack walk per node.
+        with (
+            slow_work_notice(_compiling(recipe, inputs, kept=path is not None)),
+            pytensor.config.change_flags(traceback__limit=0),
+        ):
             outputs = build()
             # A rewrite may meet the containers in another order (a container read for its
             # shape only, as ``shape=X.shape`` makes it), and a derivative may drop data its

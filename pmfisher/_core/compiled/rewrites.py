@@ -27,13 +27,13 @@ import pytensor.tensor as pt
 from pymc.logprob.basic import transformed_conditional_logp
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.replace import graph_replace
-from pytensor.graph.rewriting.basic import NodeRewriter, in2out
+from pytensor.graph.rewriting.basic import GraphRewriter, NodeRewriter, in2out
 from pytensor.graph.traversal import apply_ancestors
-from pytensor.scalar.basic import Second, Switch, upgrade_to_float
+from pytensor.scalar.basic import Add, Mul, Second, Switch, upgrade_to_float
 from pytensor.scalar.math import BetaInc, PolyGamma, TriGamma
 from pytensor.tensor.elemwise import DimShuffle, Elemwise
 
-__all__ = ["COMPILE_REWRITES", "logp_terms", "unit_b_betainc"]
+__all__ = ["COMPILE_REWRITES", "PYTHON_REWRITES", "logp_terms", "unit_b_betainc"]
 
 
 class _SinkUnaryIntoSwitch(NodeRewriter):
@@ -137,15 +137,70 @@ class _UseAccurateTriGamma(NodeRewriter):
         return None
 
 
+class _SplitWideSum(NodeRewriter):
+    """An elementwise sum or product of more than ``WIDEST_PYTHON_ELEMWISE`` inputs as a
+    tree of narrower ones: Python's ``Elemwise.perform`` refuses more than 32 operands, and
+    the accumulated derivatives of a Laplace marginal's Hessian sum 48. The same sum in
+    another order, exact to rounding. A class for pickling, as the others."""
+
+    def tracks(self):
+        return [Elemwise]
+
+    def transform(self, fgraph, node, enforce_tracks=True):
+        if not (
+            isinstance(node.op, Elemwise)
+            and isinstance(node.op.scalar_op, Add | Mul)
+            and len(node.inputs) > WIDEST_PYTHON_ELEMWISE
+        ):
+            return None
+        operands = list(node.inputs)
+        while len(operands) > WIDEST_PYTHON_ELEMWISE:
+            operands = [
+                node.op(*operands[start : start + WIDEST_PYTHON_ELEMWISE])
+                if len(operands[start : start + WIDEST_PYTHON_ELEMWISE]) > 1
+                else operands[start]
+                for start in range(0, len(operands), WIDEST_PYTHON_ELEMWISE)
+            ]
+        [out] = node.outputs
+        return [pt.cast(node.op(*operands), out.dtype)]
+
+
+class _ForgetTraces(GraphRewriter):
+    """Empty the creation stack traces of a function's graph before it is rewritten.
+
+    A rewrite copies the traces of the node it replaces, its inputs' included, onto the
+    replacement (``copy_stack_trace``); where the replacement is one of those inputs
+    (``switch(c, a, a) → a``) that input's list grows with every such rewrite. Rewriting the
+    Laplace marginal's gradient through an ``LKJCholeskyCov`` raised ``MemoryError`` in
+    ``copy_stack_trace`` at a 6 GiB cap (4.1 GiB for its sparse route's Hessian products;
+    205–220 MiB with the traces emptied first). Traces only serve PyTensor's error
+    messages; the function's graph is a clone, so the model's own variables keep theirs
+    (its explicit inputs, pmfisher's flat vectors, are not cloned and lose theirs).
+    """
+
+    def apply(self, fgraph):
+        for variable in fgraph.variables:
+            if getattr(variable.tag, "trace", None):
+                variable.tag.trace = []
+
+
+# Operands (inputs and the output) Python's Elemwise.perform takes: 32, as NumPy's ufuncs.
+WIDEST_PYTHON_ELEMWISE = 31
+
 # pmfisher's compile-time rewrites, (rewrite, position) pairs registered in the compilation
-# mode by :mod:`.compilation`: after PyTensor's stabilization (position 1.5), which creates
+# mode by :mod:`.compilation`: the traces first, before PyTensor's first merge (0); the others
+# after PyTensor's stabilization (position 1.5), which creates
 # the switch pattern, and before its specialization (2) and elementwise fusion (49), which
 # would hide it. One rewriter per pass: ``in2out`` of several keeps them in a tracker holding
 # a lambda, and the mode, which every stored function pickles, would no longer pickle.
 COMPILE_REWRITES = (
+    (_ForgetTraces(), -0.5),
     (in2out(_SinkUnaryIntoSwitch(), name="pmfisher_switch_sink"), 1.9),
     (in2out(_UseAccurateTriGamma(), name="pmfisher_accurate_trigamma"), 1.91),
 )
+
+# The Python backend's own: after the canonicalization that merges sums and the last merge (49).
+PYTHON_REWRITES = ((in2out(_SplitWideSum(), name="pmfisher_split_wide_sum"), 49.2),)
 
 
 def _constant_value(variable: Variable):

@@ -84,6 +84,7 @@ class DiagonalLatent:
             [split.logp],
             lambda: list(self._curvature_graphs()),
             recipe="inner Newton: f, ∇_u f, diagonal of -∇²_uu f",
+            backend=few_calls_backend(split.graph.size),
         )
 
     def _curvature_graphs(self):
@@ -104,6 +105,7 @@ class DiagonalLatent:
             [split.logp],
             lambda: [*self._curvature_graphs(), self._gradient_graph()],
             recipe="inner Newton's last step with the Laplace marginal gradient, diagonal H",
+            backend=few_calls_backend(split.graph.size),
         )
 
     def curvature_and_gradient(self, u, phi):
@@ -131,6 +133,7 @@ class DiagonalLatent:
             [split.logp],
             build,
             recipe="Gaussian conditional: one Newton step, f, h and the marginal gradient at û",
+            backend=few_calls_backend(split.graph.size),
         )
 
     def gaussian_mode(self, u, phi):
@@ -182,6 +185,7 @@ class DiagonalLatent:
             [split.logp],
             self._gradient_graph,
             recipe="Laplace marginal gradient, diagonal latent Hessian",
+            backend=few_calls_backend(split.graph.size),
         )
 
     @functools.cached_property

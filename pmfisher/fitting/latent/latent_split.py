@@ -31,7 +31,11 @@ from pytensor.graph.replace import graph_replace
 from pytensor.graph.rewriting.utils import rewrite_graph
 from pytensor.graph.traversal import graph_inputs
 
-from pmfisher._core.compiled.compilation import compile_derived, compile_function
+from pmfisher._core.compiled.compilation import (
+    compile_derived,
+    compile_function,
+    few_calls_backend,
+)
 from pmfisher._core.compiled.rewrites import logp_terms
 from pmfisher._core.compiled.stored_results import stored_result
 from pmfisher._core.curvature import derivatives
@@ -202,6 +206,7 @@ class LatentSplit:
             [self.logp],
             lambda: derivatives.jacobian_forward(derivatives.gradient(self.logp, self.u), self.phi),
             recipe="mixed second derivatives in u and phi",
+            backend=few_calls_backend(self.graph.size),
         )
 
     @functools.cached_property

@@ -52,7 +52,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from sksparse.cholmod import CholmodNotPositiveDefiniteError, CholmodTypeConversionWarning, analyze
 
-from pmfisher._core.compiled.compilation import compile_derived
+from pmfisher._core.compiled.compilation import compile_derived, few_calls_backend
 from pmfisher._core.curvature import derivatives, memory
 from pmfisher._core.curvature.colouring import recovery_sources
 from pmfisher._core.curvature.sparse_hessian import SparseHessian, hessian_pattern
@@ -120,6 +120,8 @@ class SparseLatent:
         self.n_u = split.n_u
         self.joint = split.companion(JointGraph)
         self.joint_hessian = self.joint.companion(SparseHessian)
+        # Every function of this route is called a few times per point of the search.
+        self.backend = few_calls_backend(self.joint.size)
         pattern = self.joint_hessian.pattern
         rows, cols, latent = _latent_entries(pattern, self.n_u)
         self._rows, self._cols = rows[latent], cols[latent]
@@ -148,6 +150,7 @@ class SparseLatent:
             [joint.logp],
             lambda: [joint.logp, derivatives.gradient(joint.logp, joint.theta)],
             recipe="log-density and gradient",
+            backend=self.backend,
         )
 
     def _x(self, u, phi) -> np.ndarray:
@@ -161,7 +164,9 @@ class SparseLatent:
 
     def latent_block(self, x) -> sparse.csc_array:
         """:math:`H = -\\nabla^2_{uu} f` at the joint ``x``, on its pattern."""
-        return sparse.csc_array(-self.joint_hessian(x)[: self.n_u, : self.n_u])
+        return sparse.csc_array(
+            -self.joint_hessian(x, backend=self.backend)[: self.n_u, : self.n_u]
+        )
 
     def factor(self, precision: sparse.csc_array) -> SparsePositiveDefinite | None:
         """CHOLMOD's factor of ``precision``, or ``None`` if it is not positive definite."""
@@ -223,6 +228,7 @@ class SparseLatent:
             [joint.logp],
             build,
             recipe="gradient of weighted Hessian products",
+            backend=self.backend,
         )
 
     def gradient(self, u, phi, precision: SparsePositiveDefinite) -> np.ndarray:
@@ -236,7 +242,9 @@ class SparseLatent:
         weights = self._weights(precision)
         trace_gradient = np.asarray(self._trace_gradient_fn(x, self._directions, weights))
         adjoint = precision.solve(trace_gradient[: self.n_u])
-        mixed = self.joint_hessian(x)[: self.n_u, self.n_u :].toarray()  # M, n_u × n_φ
+        mixed = self.joint_hessian(x, backend=self.backend)[
+            : self.n_u, self.n_u :
+        ].toarray()  # M, n_u × n_φ
         value = (
             np.asarray(gradient)[self.n_u :]
             + 0.5 * trace_gradient[self.n_u :]
@@ -246,7 +254,9 @@ class SparseLatent:
 
     def sensitivity(self, u, phi, precision: SparsePositiveDefinite) -> np.ndarray:
         """:math:`\\partial\\hat u/\\partial\\varphi = H^{-1}M` (``n_u × n_φ``)."""
-        mixed = self.joint_hessian(self._x(u, phi))[: self.n_u, self.n_u :].toarray()
+        mixed = self.joint_hessian(self._x(u, phi), backend=self.backend)[
+            : self.n_u, self.n_u :
+        ].toarray()
         return precision.solve(mixed)
 
     # -- Hessian ------------------------------------------------------------------------------
@@ -270,6 +280,7 @@ class SparseLatent:
             [joint.logp],
             build,
             recipe="directional derivative of Hessian products",
+            backend=self.backend,
         )
 
     @functools.cached_property
@@ -293,6 +304,7 @@ class SparseLatent:
             [joint.logp],
             build,
             recipe="directional derivative of the gradient of weighted Hessian products",
+            backend=self.backend,
         )
 
     def _recover(self, compressed: np.ndarray) -> sparse.csc_array:
@@ -312,7 +324,9 @@ class SparseLatent:
         along_adjoint = self._moved_products_fn(
             x, self._directions, np.concatenate([adjoint, np.zeros(n_phi)])
         )
-        joint = self.joint_hessian(x) + 0.5 * self._recover(np.asarray(along_adjoint))
+        joint = self.joint_hessian(x, backend=self.backend) + 0.5 * self._recover(
+            np.asarray(along_adjoint)
+        )
         first = tangents.T @ (joint @ tangents)
         solved = []
         for tangent in tangents.T:

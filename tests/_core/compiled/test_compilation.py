@@ -13,6 +13,7 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from pytensor import scalar as ps
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.scalar import add as scalar_add
@@ -454,13 +455,48 @@ def test_a_pytensor_without_blas_is_told_once_in_one_line_what_it_costs():
 
 def test_a_function_python_cannot_run_is_run_in_c():
     """PyTensor's Python VM cannot run an elementwise node of more than 32 operands (NumPy's
-    limit), which the derivatives of a Gaussian process's covariance produce: a function
-    compiled without C makes that call, and every later one, with its C twin."""
+    limit), which a fused loop of a Gaussian process's covariance derivatives can be: a
+    function compiled without C makes that call, and every later one, with its C twin."""
     x = pt.vector("x", shape=(40,))
-    terms = [pt.exp(x[i]) * (i + 1.0) for i in range(40)]
-    function = compile_function([x], Elemwise(scalar_add)(*terms), backend="python")
+    scalars = [ps.float64(f"s{i}") for i in range(40)]
+    loop = ps.Composite(scalars, [ps.add(*[ps.exp(s) * (i + 1.0) for i, s in enumerate(scalars)])])
+    function = compile_function([x], Elemwise(loop)(*[x[i] for i in range(40)]), backend="python")
     values = np.linspace(0.0, 1.0, 40)
     expected = np.sum(np.exp(values) * np.arange(1.0, 41.0))
     np.testing.assert_allclose(function(values), expected, rtol=1e-14)
     assert function._upgrade is None  # the C twin from now on
     np.testing.assert_allclose(function(values), expected, rtol=1e-14)
+
+
+def test_a_wide_sum_runs_without_c():
+    """A sum of 40 operands (the accumulated derivatives of a Laplace marginal's Hessian
+    sum 48) is split into sums Python's VM can run: no C compilation, the same value."""
+    x = pt.vector("x", shape=(40,))
+    terms = [pt.exp(x[i]) * (i + 1.0) for i in range(40)]
+    function = compile_function([x], Elemwise(scalar_add)(*terms), backend="python")
+    values = np.linspace(0.0, 1.0, 40)
+    np.testing.assert_allclose(
+        function(values), np.sum(np.exp(values) * np.arange(1.0, 41.0)), rtol=1e-14
+    )
+    assert function._upgrade is not None  # still the function without C
+    assert not function.function.maker.linker.c_thunks
+    widest = max(len(node.inputs) for node in function.function.maker.fgraph.apply_nodes)
+    assert widest <= 31
+
+
+def test_a_rewrite_that_returns_an_input_does_not_double_its_trace(cache):
+    """``switch(c, a, a) → a`` copies the switch's traces, ``a``'s among them, onto ``a``:
+    with PyTensor's own rewrites alone, twelve of them leave lists of six traces here (in a
+    Laplace marginal's gradient through an ``LKJCholeskyCov`` such lists ran a compile out of
+    memory). The compiled graph starts without traces; the model's variables keep theirs."""
+    x = pt.vector("x", shape=(3,))
+    value = exponential = pt.exp(x)
+    for _ in range(12):
+        value = pt.switch(x > 0, value, value) * 1.0
+    traced = list(exponential.tag.trace)
+    function = compile_function([x], value.sum(), backend="python")
+    np.testing.assert_allclose(function(np.array([0.1, 0.2, 0.3])), np.exp([0.1, 0.2, 0.3]).sum())
+    for variable in function.function.maker.fgraph.variables:
+        assert len(getattr(variable.tag, "trace", [])) <= 1
+    assert traced
+    assert exponential.tag.trace == traced
