@@ -8,8 +8,11 @@ closed form (zero-inflated, hurdle, truncated, custom): observation :math:`i`'s 
   mass function itself (a graph of θ), and the mass left beyond :math:`K` as a second output,
   which the caller keeps below :data:`~pmfisher.information.quadrature_fisher.TAIL_MASS` by
   doubling :math:`K`;
-* continuous observations: :math:`y_{ik} = F_i^{-1}(\Phi(z_k))` at the Gauss–Hermite nodes
-  :math:`z_k` (a graph of θ through the quantile function) and :math:`w_k` their weights.
+* continuous observations: the nodes and weights of
+  :func:`~pmfisher.information.symbolic_nodes.continuous_rule` (graphs of θ through the
+  quantile and distribution functions): Gauss–Hermite on the probit scale, with the point
+  masses of censored and hurdle distributions summed exactly and the interval of a censored
+  or truncated one integrated by Gauss–Legendre.
 
 The scores are taken at fixed :math:`y` and the nodes substituted afterwards, so the graph
 differentiates correctly through both the weights and the nodes — with respect to anything
@@ -22,12 +25,11 @@ import pymc as pm
 import pytensor.tensor as pt
 from pytensor.graph.replace import vectorize_graph
 from pytensor.graph.traversal import ancestors
-from scipy import special
 
 from pmfisher._core.curvature import derivatives
 from pmfisher._core.model import labelled
 from pmfisher._core.model.model_graph import ModelGraph
-from pmfisher.errors import UnsupportedModelError
+from pmfisher.information.symbolic_nodes import HERMITE_NODES, continuous_rule
 
 __all__ = [
     "FIRST_SUPPORT",
@@ -40,12 +42,6 @@ __all__ = [
 
 #: A discrete observation's support is summed until less probability than this is left.
 TAIL_MASS = 1e-14
-#: Gauss–Hermite nodes on the probit scale for a continuous observation. Sixteen keep the
-#: outermost node's tail probability at 1.4e-6, where quantile functions written through
-#: ``erfinv(2p - 1)`` are still accurate (at twenty, PyMC's Beta quantile is not finite), and
-#: reproduce the closed forms of the Normal, Gamma and Beta to 6e-10, relative
-#: (``tests/information/test_quadrature_fisher.py``).
-HERMITE_NODES = 16
 # The largest support searched for a discrete observation before giving up.
 LARGEST_SUPPORT = 2**20
 
@@ -56,6 +52,15 @@ FIRST_SUPPORT = 64
 
 def quadrature_reason(graph: ModelGraph) -> str | None:
     """Why the quadrature estimator does not apply to ``graph``'s model, or ``None``."""
+    if graph.model.potentials:
+        names = ", ".join(repr(potential.name) for potential in graph.model.potentials)
+        return (
+            f"the model has the pm.Potential {names}, a term of the log density that is not "
+            "the distribution of an observation, so quadrature has nothing to take its "
+            "expectation over; write a likelihood term as pm.CustomDist(..., logp=..., "
+            "observed=...), and leave a prior term out of the model given here (the "
+            "likelihood's information does not depend on it)"
+        )
     observed = set(graph.observed_rvs)
     for rv in graph.observed_rvs:
         if getattr(rv.owner.op, "ndim_supp", 0) != 0:
@@ -80,34 +85,26 @@ def quadrature_observation_information(graph: ModelGraph, rv, support: int):
     batch_shape = random.shape
     flat = random.ravel()
     count = flat.shape[0]
-    discrete = rv.dtype.startswith(("int", "uint"))
     # One node per observation, then vectorized over the nodes: a variable whose shape is
     # specified (``shape=x.shape``) takes values of its own shape only.
     placeholder = pt.vector("node", dtype=rv.dtype)
     log_density = pt.cast(pm.logp(flat, placeholder), "float64")
     scores = derivatives.jacobian_forward(log_density, graph.theta)
-    if discrete:
+    if rv.dtype.startswith(("int", "uint")):
         nodes = pt.broadcast_to(pt.arange(support, dtype=rv.dtype)[:, None], (support, count))
         scores, log_mass = vectorize_graph([scores, log_density], replace={placeholder: nodes})
         weights = pt.exp(log_mass)
         tail = (1.0 - weights.sum(0)).max()
     else:
-        z, w = special.roots_hermitenorm(HERMITE_NODES)
-        probability = pt.vector("probability", dtype="float64")
-        try:
-            quantile = pm.icdf(flat, probability)
-        except NotImplementedError:
-            raise UnsupportedModelError(
-                f"the observed variable {rv.name} ({labelled.distribution_name(rv)}) has no "
-                "closed-form information and no quantile function (icdf) in PyMC, which the "
-                "continuous quadrature needs."
-            ) from None
-        probabilities = pt.broadcast_to(pt.as_tensor(special.ndtr(z))[:, None], (z.size, count))
-        [nodes] = vectorize_graph([quantile], replace={probability: probabilities})
+        pieces = continuous_rule(random, rv.name)
+        nodes = pt.concatenate([n.reshape((n.shape[0], count)) for n, _ in pieces])
+        weights = pt.concatenate([w.reshape((w.shape[0], count)) for _, w in pieces])
         [scores] = vectorize_graph([scores], replace={placeholder: pt.cast(nodes, rv.dtype)})
-        weights = pt.broadcast_to(pt.as_tensor(w / w.sum())[:, None], (z.size, count))
         tail = None
     d = graph.size
-    information = (weights[:, :, None, None] * scores[:, :, :, None] * scores[:, :, None, :]).sum(0)
+    # A node without mass (past a discrete support's end, a censoring bound that is
+    # infinite in the data) may have a score that is not finite; it contributes nothing.
+    outer = weights[:, :, None, None] * scores[:, :, :, None] * scores[:, :, None, :]
+    information = pt.switch(weights[:, :, None, None] > 0, outer, 0.0).sum(0)
     shape = [batch_shape[i] for i in range(rv.ndim)]
     return information.reshape((*shape, d, d)), tail
