@@ -34,16 +34,19 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.censored import CensoredRV
 from pymc.distributions.continuous import TruncatedNormalRV
+from pymc.distributions.dist_math import normal_lccdf, normal_lcdf
 from pymc.distributions.distribution import DiracDeltaRV
 from pymc.distributions.mixture import _BaseMixtureRV
 from pymc.distributions.truncated import TruncatedRV
+from pytensor.tensor.exceptions import NotScalarConstantError
+from pytensor.tensor.random import basic as random_ops
 from pytensor.tensor.variable import TensorConstant
 from scipy import special
 
 from pmfisher._core.model import labelled
 from pmfisher.errors import UnsupportedModelError
 
-__all__ = ["HERMITE_NODES", "LEGENDRE_NODES", "PROBIT_LIMIT", "continuous_rule"]
+__all__ = ["HERMITE_NODES", "LEGENDRE_NODES", "PROBIT_LIMIT", "continuous_rule", "log_density"]
 
 #: Gauss–Hermite nodes on the probit scale for a continuous observation. Sixteen keep the
 #: outermost node's tail probability at 1.4e-6, where quantile functions written through
@@ -57,6 +60,8 @@ LEGENDRE_NODES = 64
 PROBIT_LIMIT = 8.0
 
 _SQRT2 = np.sqrt(2.0)
+# An infinite bound, where a distribution function is evaluated.
+FAR = np.float64(1e300)
 
 
 def continuous_rule(rv, name: str) -> list[tuple[pt.TensorVariable, pt.TensorVariable]]:
@@ -66,9 +71,9 @@ def continuous_rule(rv, name: str) -> list[tuple[pt.TensorVariable, pt.TensorVar
     if isinstance(op, CensoredRV):
         base, lower, upper = rv.owner.inputs
         pieces = interval_rule(base, lower, upper, normalized=False, name=name)
-        for bound, log_mass in ((lower, pm.logcdf), (upper, pm.logccdf)):
+        for bound, side in ((lower, -1.0), (upper, 1.0)):
             if not _infinite_constant(bound):
-                pieces.append(_atom(base, bound, log_mass))
+                pieces.append(_atom(base, bound, side))
         return pieces
     if isinstance(op, TruncatedNormalRV):
         mu, sigma, lower, upper = op.dist_params(rv.owner)
@@ -99,11 +104,9 @@ def interval_rule(base, lower, upper, *, normalized: bool, name: str):
     z_lower = pt.full(shape, -PROBIT_LIMIT)
     z_upper = pt.full(shape, PROBIT_LIMIT)
     if not _infinite_constant(lower):
-        below = pt.exp(pm.logcdf(base, _finite(lower, shape)))
-        z_lower = pt.maximum(z_lower, -_SQRT2 * pt.erfcinv(2 * below))
+        z_lower = pt.maximum(z_lower, _probit(base, lower))
     if not _infinite_constant(upper):
-        above = pt.exp(pm.logccdf(base, _finite(upper, shape)))
-        z_upper = pt.minimum(z_upper, _SQRT2 * pt.erfcinv(2 * above))
+        z_upper = pt.minimum(z_upper, _probit(base, upper))
     t, w = special.roots_legendre(LEGENDRE_NODES)
     half = pt.maximum(z_upper - z_lower, 0.0)[None] / 2
     z = (z_upper + z_lower)[None] / 2 + half * pt.as_tensor(t).reshape((-1, *[1] * base.ndim))
@@ -133,25 +136,65 @@ def _quantile(rv, probabilities, name: str):
         raise UnsupportedModelError(
             f"the observed variable {name} ({labelled.distribution_name(rv)}) has no "
             "closed-form information and no quantile function (icdf) in PyMC, which the "
-            "continuous quadrature needs; a pm.CustomDist takes one as icdf=."
+            "continuous quadrature needs; a continuous pm.CustomDist has one when it is "
+            "given as dist= (a graph of PyMC distributions) rather than logp=, and "
+            "method='monte_carlo' needs none."
         ) from None
 
 
-def _atom(base, bound, log_mass):
-    """The point mass of a censored ``base`` at ``bound``: ``log_mass`` is ``pm.logcdf``
-    (lower) or ``pm.logccdf`` (upper). An infinite bound in the data carries no mass."""
-    shape = base.shape
-    value = pt.broadcast_to(pt.cast(bound, "float64"), shape)
+def _atom(base, bound, side: float):
+    """The point mass of a censored ``base`` at ``bound``, :math:`\\Phi(\\pm z)` with ``side``
+    −1 (lower: F(l)) or +1 (upper: 1 − F(u)). An infinite bound in the data has no mass."""
+    value = pt.broadcast_to(pt.cast(bound, "float64"), base.shape)
     finite = pt.isfinite(value)
     node = pt.switch(finite, value, 0.0)
-    weight = pt.switch(finite, pt.exp(log_mass(base, node)), 0.0)
+    weight = pt.switch(finite, 0.5 * pt.erfc(side * _probit(base, node) / _SQRT2), 0.0)
     return node[None], weight[None]
 
 
-def _finite(bound, shape):
-    value = pt.broadcast_to(pt.cast(bound, "float64"), shape)
-    return pt.switch(pt.isinf(value), pt.sign(value) * 1e300, value)
+def _probit(base, bound):
+    """:math:`\\Phi^{-1}(F(b))`: the standardized bound of a Normal or LogNormal ``base``
+    exactly (PyMC's normal log-CDF is accurate to about 1e-8), else through the log-CDF
+    (below the median) or the log-survival (above it), each accurate in its own tail."""
+    value = pt.broadcast_to(pt.cast(bound, "float64"), base.shape)
+    op = base.owner.op
+    if isinstance(op, random_ops.NormalRV | random_ops.LogNormalRV):
+        mu, sigma = op.dist_params(base.owner)
+        location = value if isinstance(op, random_ops.NormalRV) else pt.log(value)
+        return (location - mu) / sigma
+    finite = pt.switch(pt.isinf(value), pt.sign(value) * pt.constant(FAR, dtype="float64"), value)
+    below = -_SQRT2 * pt.erfcinv(2 * pt.exp(pm.logcdf(base, finite)))
+    above = _SQRT2 * pt.erfcinv(2 * pt.exp(pm.logccdf(base, finite)))
+    return pt.switch(below < 0, below, above)
 
 
 def _infinite_constant(bound) -> bool:
-    return isinstance(bound, TensorConstant) and bool(np.all(np.isinf(bound.data)))
+    """Whether ``bound`` is infinite, known statically (through casts and broadcasts)."""
+    if isinstance(bound, TensorConstant):
+        return bool(np.all(np.isinf(bound.data)))
+    try:
+        return bool(np.isinf(pt.get_underlying_scalar_constant_value(bound)))
+    except NotScalarConstantError:
+        return False
+
+
+def log_density(rv, value):
+    """``pm.logp(rv.ravel(), value)``, except for PyMC's ``TruncatedNormal`` with batched
+    parameters and an infinite bound: PyMC keeps that bound (expanded to the batch shape,
+    so it cannot see it is infinite) in its normalizing constant, whose gradient is NaN
+    there; here the constant is the one-sided one PyMC uses for a constant bound."""
+    op = rv.owner.op
+    if isinstance(op, TruncatedNormalRV):
+        params = op.dist_params(rv.owner)
+        unbounded = [_infinite_constant(bound) for bound in params[2:]]
+        if any(unbounded):
+            mu, sigma, lower, upper = (pt.broadcast_to(p, rv.shape).ravel() for p in params)
+            log_pdf = pm.logp(pm.Normal.dist(mu, sigma), value)
+            if all(unbounded):
+                return log_pdf
+            if unbounded[1]:
+                log_pdf = pt.switch(value < lower, -np.inf, log_pdf)
+                return log_pdf - normal_lccdf(mu, sigma, lower)
+            log_pdf = pt.switch(value > upper, -np.inf, log_pdf)
+            return log_pdf - normal_lcdf(mu, sigma, upper)
+    return pm.logp(rv.ravel(), value)

@@ -21,7 +21,6 @@ the distribution's parameters read, such as a design's containers.
 
 from __future__ import annotations
 
-import pymc as pm
 import pytensor.tensor as pt
 from pytensor.graph.replace import vectorize_graph
 from pytensor.graph.traversal import ancestors
@@ -29,7 +28,7 @@ from pytensor.graph.traversal import ancestors
 from pmfisher._core.curvature import derivatives
 from pmfisher._core.model import labelled
 from pmfisher._core.model.model_graph import ModelGraph
-from pmfisher.information.symbolic_nodes import HERMITE_NODES, continuous_rule
+from pmfisher.information.symbolic_nodes import HERMITE_NODES, continuous_rule, log_density
 
 __all__ = [
     "FIRST_SUPPORT",
@@ -88,11 +87,11 @@ def quadrature_observation_information(graph: ModelGraph, rv, support: int):
     # One node per observation, then vectorized over the nodes: a variable whose shape is
     # specified (``shape=x.shape``) takes values of its own shape only.
     placeholder = pt.vector("node", dtype=rv.dtype)
-    log_density = pt.cast(pm.logp(flat, placeholder), "float64")
-    scores = derivatives.jacobian_forward(log_density, graph.theta)
+    log_densities = pt.cast(log_density(random, placeholder), "float64")
+    scores = derivatives.jacobian_forward(log_densities, graph.theta)
     if rv.dtype.startswith(("int", "uint")):
         nodes = pt.broadcast_to(pt.arange(support, dtype=rv.dtype)[:, None], (support, count))
-        scores, log_mass = vectorize_graph([scores, log_density], replace={placeholder: nodes})
+        scores, log_mass = vectorize_graph([scores, log_densities], replace={placeholder: nodes})
         weights = pt.exp(log_mass)
         tail = (1.0 - weights.sum(0)).max()
     else:
