@@ -47,8 +47,9 @@ from pmfisher.information.symbolic_quadrature import TAIL_MASS
 
 __all__ = ["e_optimal_design"]
 
-# The program stops when its upper bound and its design's criterion agree to this.
-GAP_TOLERANCE = 1e-11
+# The program stops when its upper bound and its design's criterion agree to this; where
+# λ_min is simple, the smooth polish takes the rest of the way.
+GAP_TOLERANCE = 1e-6
 CUTTING_ROUNDS = 200
 # Weights below this, relative to the largest, are not support points.
 PRUNED_WEIGHT = 1e-7
@@ -70,7 +71,7 @@ def e_optimal_design(design: DesignGraph, thetas: np.ndarray, candidates: list[n
     # E_s = Σ_j α_sj v_j v_jᵀ / Σ_j α_sj: the sensitivity tr(I(x) E_s), averaged over draws.
     sensitivity = np.mean(
         [
-            alpha @ _quadratic(np.array(vs), m) / alpha.sum()
+            alpha @ _quadratic(vs, m) / alpha.sum()
             for alpha, vs, m in zip(alphas, directions, matrices, strict=True)
         ],
         axis=0,
@@ -85,14 +86,16 @@ def e_optimal_design(design: DesignGraph, thetas: np.ndarray, candidates: list[n
 def _cutting_planes(scaled):
     """Kelley's cutting planes until the gap closes: the weights, and per draw the directions
     and their dual weights α."""
-    draws = scaled.shape[0]
-    directions = [list(np.linalg.eigh(scaled[s].mean(0))[1].T) for s in range(draws)]
+    directions = [np.linalg.eigh(matrices.mean(0))[1].T for matrices in scaled]
+    cuts = [_quadratic(vs, matrices) for vs, matrices in zip(directions, scaled, strict=True)]
     for _ in range(CUTTING_ROUNDS):
-        weights, upper, alphas = _program(scaled, directions)
+        weights, upper, alphas = _program(cuts)
         lowest, vectors = _minimal(scaled, weights)
         if upper - lowest.mean() <= GAP_TOLERANCE * abs(upper):
             break
-        directions = [[*used, *new] for used, new in zip(directions, vectors, strict=True)]
+        for s, (new, matrices) in enumerate(zip(vectors, scaled, strict=True)):
+            directions[s] = np.vstack([directions[s], new])
+            cuts[s] = np.vstack([cuts[s], _quadratic(new, matrices)])
     else:  # the last program's directions, with its duals
         directions = [used[: alpha.size] for used, alpha in zip(directions, alphas, strict=True)]
     return weights, directions, alphas
@@ -171,19 +174,18 @@ def per_run_information(design: DesignGraph, thetas, candidates) -> np.ndarray:
     return np.array(matrices)
 
 
-def _program(scaled, directions):
-    """The cutting-plane program's weights, value and dual solution (one α per draw)."""
-    draws, runs = scaled.shape[:2]
+def _program(cuts):
+    """The cutting-plane program's weights, value and dual solution (one α per draw), from
+    each draw's cuts :math:`v_j^\\top I_r v_j` ``(J, R)``."""
+    draws, runs = len(cuts), cuts[0].shape[1]
     rows, counts = [], []
-    for s in range(draws):
-        vs = np.array(directions[s])
-        quadratic = _quadratic(vs, scaled[s])
+    for s, quadratic in enumerate(cuts):
         # t_s − Σ_r w_r v_jᵀ I_sr v_j ≤ 0
-        block = np.zeros((len(vs), runs + draws))
+        block = np.zeros((len(quadratic), runs + draws))
         block[:, :runs] = -quadratic
         block[:, runs + s] = 1.0
         rows.append(block)
-        counts.append(len(vs))
+        counts.append(len(quadratic))
     result = optimize.linprog(
         np.r_[np.zeros(runs), -np.ones(draws) / draws],
         A_ub=sparse.csr_array(np.vstack(rows)),
@@ -206,5 +208,5 @@ def _minimal(scaled, weights):
     for matrices in scaled:
         values, basis = np.linalg.eigh(np.tensordot(weights, matrices, 1))
         lowest.append(values[0])
-        vectors.append(list(basis.T))
+        vectors.append(basis.T)
     return np.array(lowest), vectors

@@ -41,6 +41,8 @@ __all__ = [
 
 #: A discrete observation's support is summed until less probability than this is left.
 TAIL_MASS = 1e-14
+#: Below this, 1 − Σ p(k) is no longer trusted to measure the tail (see ``_tail_mass``).
+ROUNDING = 1e-10
 # The largest support searched for a discrete observation before giving up.
 LARGEST_SUPPORT = 2**20
 
@@ -76,6 +78,19 @@ def quadrature_reason(graph: ModelGraph) -> str | None:
     return None
 
 
+def _tail_mass(weights, support: int):
+    """The largest mass an observation leaves beyond ``support``: :math:`1 - \\sum_k p(k)`,
+    which is exact only to the rounding of the masses (about 1e-13 for a Poisson mean in the
+    hundreds, whose log-mass is a difference of terms near 700). Once that is below
+    :data:`ROUNDING`, the mass on the support's upper half — which the last doubling added
+    — is taken instead when smaller: for a mass function decreasing past ``support / 2`` at
+    least as fast as :math:`y^{-2}` it bounds the tail beyond ``support`` within a factor of
+    a few."""
+    left = 1.0 - weights.sum(0)
+    upper_half = weights[support // 2 :].sum(0)
+    return pt.switch(left <= ROUNDING, pt.minimum(left, upper_half), left).max()
+
+
 def quadrature_observation_information(graph: ModelGraph, rv, support: int):
     """``(information, tail)`` of observed variable ``rv``: its per-observation information
     ``(*shape, d, d)`` and, for a discrete variable, the largest mass left beyond ``support``
@@ -93,7 +108,7 @@ def quadrature_observation_information(graph: ModelGraph, rv, support: int):
         nodes = pt.broadcast_to(pt.arange(support, dtype=rv.dtype)[:, None], (support, count))
         scores, log_mass = vectorize_graph([scores, log_densities], replace={placeholder: nodes})
         weights = pt.exp(log_mass)
-        tail = (1.0 - weights.sum(0)).max()
+        tail = _tail_mass(weights, support)
     else:
         pieces = continuous_rule(random, rv.name)
         nodes = pt.concatenate([n.reshape((n.shape[0], count)) for n, _ in pieces])

@@ -63,3 +63,18 @@ def test_e_efficiency_of_a_users_design_and_its_certified_lower_bound():
     user = design_criterion({"x": runs}, model=model, point=point, criterion="E")
     expected = (7 / 4 - np.sqrt(1 / 16 + 1 / 4)) / 2
     assert optimum.efficiency(user, runs=4) == pytest.approx(expected, rel=1e-9)
+
+
+def test_quadratic_e_optimal_design_in_a_box_is_found_on_its_grid():
+    """In the box [−1, 1] the candidates are a grid of 2001 points (step 0.001): the same
+    design, certified over the whole grid."""
+    result = optimal_design(
+        model=polynomial(2),
+        design={"x": (-1.0, 1.0)},
+        point={"beta": np.array([0.1, 0.4, 0.7])},
+        criterion="E",
+    )
+    np.testing.assert_allclose(result.support["x"], [-1.0, 0.0, 1.0], atol=1e-12)
+    np.testing.assert_allclose(result.weights, [0.2, 0.6, 0.2], atol=1e-6)
+    assert result.sensitivity.sizes["candidate"] == 2001
+    assert result.efficiency_bound >= 1 - 1e-6

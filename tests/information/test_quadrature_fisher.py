@@ -160,7 +160,8 @@ def test_censored_normal_and_exponential_equal_their_closed_forms():
 
 def test_censored_poisson_and_a_support_that_must_grow():
     """A Poisson right-censored at 3 (the mass P(Y ≥ 3) at 3), and a Poisson of mean
-    e⁵ ≈ 148 whose support must grow past 64 and 128 before less than 1e-14 is left."""
+    e⁵ ≈ 148 whose support must grow past 64 and 128 before less than 1e-14 is left (its
+    1 − Σ p(k) rounds to about 2e-14, so the tail is read off the support's upper half)."""
     with pm.Model() as model:
         a = pm.Normal("a")
         pm.Censored(
@@ -179,7 +180,7 @@ def test_censored_poisson_and_a_support_that_must_grow():
         expected += np.sum(stats.poisson.pmf(below, mu) * (below - mu) ** 2)
         expected += survival * (mu * stats.poisson.pmf(2, mu) / survival) ** 2
     assert float(info.matrix.values[0, 0]) == pytest.approx(expected, rel=1e-12)
-    assert info.matrix.attrs["discrete_support"] == 256
+    assert info.matrix.attrs["discrete_support"] >= 256  # 128 leaves 2 % of "big" out
     assert info.matrix.attrs["tail_mass"] <= info.matrix.attrs["tail_mass_tolerance"] == 1e-14
 
 
@@ -261,7 +262,7 @@ def test_a_custom_dist_given_by_dist_equals_the_closed_form():
     point = {"a": 0.2, "s": 0.8}
     quadrature = fisher_information(point, model=custom, method="quadrature").matrix.values
     exact = fisher_information(point, model=closed, method="exact").matrix.values
-    np.testing.assert_allclose(quadrature, exact, rtol=1e-9)
+    np.testing.assert_allclose(quadrature, exact, rtol=1e-9, atol=1e-12 * np.abs(exact).max())
 
 
 def test_a_potential_and_a_custom_logp_without_quantile_are_refused():
