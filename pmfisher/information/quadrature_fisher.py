@@ -111,7 +111,9 @@ class _Functions:
             for rv in discrete:
                 [random] = graph.of_theta([rv], observed="random")
                 flat = random.ravel()
-                values.append(pm.logp(flat, pt.full_like(flat, -1)).max())
+                # The value reads the variable's shape only, so its random graph is harmless.
+                below = pm.logp(flat, pt.full_like(flat, -1), warn_rvs=False)
+                values.append(below.max())
             self.below_support = (
                 [rv.name for rv in discrete],
                 compile_function([graph.theta], pt.stack(values)),
