@@ -131,7 +131,8 @@ def _hermite_rule(rv, name: str):
 
 def _quantile(rv, probabilities, name: str):
     try:
-        return pm.icdf(rv, probabilities)
+        # ``rv`` is a graph of θ (its random inputs are clones of the model's, on purpose).
+        return pm.icdf(rv, probabilities, warn_rvs=False)
     except NotImplementedError:
         raise UnsupportedModelError(
             f"the observed variable {name} ({labelled.distribution_name(rv)}) has no "
@@ -163,8 +164,8 @@ def _probit(base, bound):
         location = value if isinstance(op, random_ops.NormalRV) else pt.log(value)
         return (location - mu) / sigma
     finite = pt.switch(pt.isinf(value), pt.sign(value) * pt.constant(FAR, dtype="float64"), value)
-    below = -_SQRT2 * pt.erfcinv(2 * pt.exp(pm.logcdf(base, finite)))
-    above = _SQRT2 * pt.erfcinv(2 * pt.exp(pm.logccdf(base, finite)))
+    below = -_SQRT2 * pt.erfcinv(2 * pt.exp(pm.logcdf(base, finite, warn_rvs=False)))
+    above = _SQRT2 * pt.erfcinv(2 * pt.exp(pm.logccdf(base, finite, warn_rvs=False)))
     return pt.switch(below < 0, below, above)
 
 
