@@ -32,8 +32,8 @@ import numpy as np
 from scipy import optimize
 
 from pmfisher.design.design_graph import DesignGraph
+from pmfisher.design.e_optimal import e_optimal_design
 from pmfisher.design.evaluation import CriterionSpec, evaluate
-from pmfisher.errors import ArgumentError
 
 __all__ = ["Certificate", "approximate_design"]
 
@@ -78,12 +78,8 @@ def approximate_design(
 ) -> Certificate:
     """The optimal approximate design over ``candidates`` (one array per container, equal
     lengths); with ``box`` the support may move off the candidates within it."""
-    if spec.criterion == "E":
-        raise ArgumentError(
-            "criterion='E' has no sensitivity function where the smallest eigenvalue is "
-            "repeated, as it is at most E-optimal designs; use criterion='D', 'A', 'Ds' or 'c' "
-            "for an approximate design, or runs=n for an exact one."
-        )
+    if spec.criterion == "E":  # not differentiable: a linear program, on the candidates
+        return Certificate(**e_optimal_design(design, thetas, candidates))
     delta = 1.0 if spec.criterion in {"D", "Ds"} else 0.5
     count = candidates[0].size
     weights = np.full(count, 1.0 / count)

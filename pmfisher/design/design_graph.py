@@ -119,6 +119,17 @@ class DesignGraph:
         ]
         return pt.add(*per_run) if len(per_run) > 1 else per_run[0]
 
+    def per_run_function(self) -> CompiledFunction:
+        """The compiled map ``(theta, *design)`` → ``(I_r (runs, d, d), tail)``: every run's
+        information, for a criterion that needs the matrices themselves (E-optimal
+        approximate designs, :mod:`pmfisher.design.e_optimal`)."""
+        if "per_run" not in self._functions:
+            tail = self.tail if self.tail is not None else pt.constant(0.0)
+            self._functions["per_run"] = compile_function(
+                [self.graph.theta, *self.inputs], [self.per_run(), tail]
+            )
+        return self._functions["per_run"]
+
     def contrast(self, deterministic: str):
         """:math:`\\nabla_\\theta g` of a scalar deterministic, a graph of θ and the design."""
         [value] = graph_replace(

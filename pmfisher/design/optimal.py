@@ -47,7 +47,10 @@ class ApproximateDesign:
     criterion : float
         The criterion of the design's normalized information :math:`\sum_r w_r I(x_r)`.
     name : str
-        Which criterion (``"D"``, ``"A"``, ``"Ds"``, ``"c"``).
+        Which criterion (``"D"``, ``"A"``, ``"E"``, ``"Ds"``, ``"c"``). For E, ``bound`` is
+        :math:`\lambda_{\min}(M(\xi))` and the sensitivity
+        :math:`\operatorname{tr}(I(x) E)` with :math:`E` a convex combination of the minimal
+        eigenprojections (:mod:`pmfisher.design.e_optimal`).
     """
 
     support: dict[str, np.ndarray]
@@ -69,7 +72,8 @@ class ApproximateDesign:
 
             \text{D: } \left(\frac{\det M_n / n^p}{\det M^*}\right)^{1/p}, \quad
             \text{Ds: the same with } s, \quad
-            \text{A, c: } \frac{\Psi(M^*)}{n\,\Psi(M_n)},
+            \text{A, c: } \frac{\Psi(M^*)}{n\,\Psi(M_n)}, \quad
+            \text{E: } \frac{\lambda_{\min}(M_n)}{n\,\lambda_{\min}(M^*)},
 
         the fraction of the runs the optimum would need for the same precision.
         """
@@ -81,6 +85,8 @@ class ApproximateDesign:
             # The bound is p (D) or s (Ds): the exponent's dimension.
             log_ratio = design.value - self.bound * np.log(runs) - self.criterion
             return float(np.exp(log_ratio / self.bound))
+        if self.name == "E":
+            return float(design.value / (runs * self.criterion))
         return float(self.criterion / (runs * design.value))
 
 
@@ -118,7 +124,10 @@ def optimal_design(
         As in :func:`~pmfisher.design_criterion`: the parameters (locally optimal design) or
         draws of them (the criterion averaged).
     criterion : {"D", "A", "E", "Ds", "c"}
-        As in :func:`~pmfisher.design_criterion`; an approximate design takes all but E.
+        As in :func:`~pmfisher.design_criterion`. An approximate E-optimal design is found by
+        linear programming over the candidates (in a box: over its grid, the support is not
+        moved off it), with the equivalence theorem's certificate for E
+        (:mod:`pmfisher.design.e_optimal`).
     runs : int, optional
         ``None``: an approximate design (support points and weights), over the candidates,
         or in a box (a grid of about 2,000 candidates, the support then moved off the grid by

@@ -192,10 +192,12 @@ def fisher_information(
                 "structure='sparse' is not available for method='quadrature', which forms "
                 "the dense matrix; method='exact' has a sparse route."
             )
-        matrix = quadrature_fisher_matrix(graph, x)
+        matrix, statement = quadrature_fisher_matrix(graph, x)
         require_finite(matrix, graph.labels, "the quadrature Fisher information")
         zeros = np.zeros_like(matrix)
-        return _result(graph, matrix, matrix, zeros, zeros, "quadrature", estimator="quadrature")
+        return _result(
+            graph, matrix, matrix, zeros, zeros, "quadrature", estimator="quadrature", **statement
+        )
     if structure == "sparse":
         reason = unsupported_reason(graph)
         raise ArgumentError(
@@ -330,9 +332,10 @@ def _result(
     estimator,
     max_standardized_difference=None,
     replicates=None,
+    **statement,
 ) -> FisherInformation:
     labels = graph.labels
-    attrs = {"space": graph.space, "method": method, "structure": "dense"}
+    attrs = {"space": graph.space, "method": method, "structure": "dense", **statement}
     chosen = score_covariance if estimator == "score_covariance" else negative_hessian
     chosen_se = se_outer if estimator == "score_covariance" else se_hessian
 
