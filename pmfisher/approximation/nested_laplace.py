@@ -226,15 +226,19 @@ def nested_laplace(
             model,
             terms,
             None,
-            "not available: the negative Hessian of the Laplace marginal is not positive "
-            "definite at its mode, so there is no Gaussian to weigh the NUTS draws against",
+            reason="not available: the negative Hessian of the Laplace marginal is not "
+            "positive definite at its mode, so there is no Gaussian to weigh the NUTS draws "
+            "against",
         )
     else:
-        standard = (phis - mode.x) @ precision.cholesky  # z = Lᵀ(φ − φ̂), row by row
-        log_q_gaussian = gaussian_log_density(standard, precision.log_determinant)
         log_marginals = sampler_stats["lp"].values  # L at each draw: NUTS's log-density
+        standard = (phis - mode.x) @ precision.cholesky  # z = Lᵀ(φ − φ̂), row by row
         likelihood = nuts_fit(
-            model, terms, log_q_gaussian.reshape(log_marginals.shape) - log_marginals
+            model,
+            terms,
+            standard.reshape(*log_marginals.shape, -1),
+            precision.log_determinant,
+            log_marginals,
         )
     attrs |= likelihood.attrs
     checked = np.vstack([mode.x, phis[: INNER_CHECKS - 1]])
