@@ -222,7 +222,15 @@ CHILD = textwrap.dedent(
         start = time.perf_counter()
         result = call()
         seconds.append(time.perf_counter() - start)
-    extra = {} if method == "NUTS" else {"route": result.attrs["latent_structure"]}
+    extra = {}
+    if method != "NUTS":
+        fit = result.fit
+        extra = {
+            "route": result.attrs["latent_structure"],
+            "log_marginal_likelihood": float(fit["log_marginal_likelihood"]),
+            "log_marginal_likelihood_se": float(fit["log_marginal_likelihood_se"]),
+            "method": fit.attrs["log_marginal_likelihood_method"][:60],
+        }
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     posterior = result["posterior"]
     moments = {
