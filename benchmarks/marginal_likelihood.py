@@ -49,10 +49,10 @@ eight schools          −0.141 ± 0.076          −0.0357 ± 0.0680        −
 
 The Gauss–Hermite bound (the change from k to k + 2 times (k + 2)/2) covers the error in
 every case but the Gaussian's on eight schools, which it understates 1.9×; at ``nodes=5`` it
-overstates by 1.4× (6 groups), 1.9× (eight schools) and 3× (30 groups). With four hyperparameters (Smolyak's grid,
-``test_four_hyperparameters_on_the_sparse_grid``) the errors at 5, 7, 9 nodes are 0.035,
-0.012, 0.0053 (a NumPy replica): the default stops at 9 nodes (681 evaluations), a bound near 0.03, with a
-warning.
+overstates by 1.4× (6 groups), 1.9× (eight schools) and 3× (30 groups). With four
+hyperparameters (Smolyak's grid, ``test_four_hyperparameters_on_the_sparse_grid``) the
+errors at 5, 7, 9 nodes are 0.035, 0.012, 0.0053 (a NumPy replica): the default stops at 9
+nodes (681 evaluations), a bound near 0.03, with a warning.
 
 Run: ``.venv/bin/python benchmarks/marginal_likelihood.py``.
 """
