@@ -35,7 +35,7 @@ FUNCTIONS = {
     ),
     "laplace": (
         "*, model=None, draws=4000, terms='posterior', space='unconstrained', latent=None, "
-        "hyper='gaussian', nodes=5, importance_sampling=None, not_positive_definite='raise', "
+        "hyper='gaussian', nodes='auto', importance_sampling=None, not_positive_definite='raise', "
         "structure='auto', random_seed=None, chains=2, tune=1000, progressbar=True"
     ),
     "delta_method": "result, *, var_names=None, model=None, progressbar=True",

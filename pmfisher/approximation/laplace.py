@@ -85,7 +85,7 @@ def laplace(
     space: Space = "unconstrained",
     latent: Sequence[str] | str | None = None,
     hyper: Hyper = "gaussian",
-    nodes: int = DEFAULT_NODES,
+    nodes: int | str = DEFAULT_NODES,
     importance_sampling: ImportanceSampling | None = None,
     not_positive_definite: NotPositiveDefinite = "raise",
     structure: Structure = "auto",
@@ -140,9 +140,10 @@ def laplace(
         (:mod:`pmfisher.approximation.nested_laplace`): the hyperparameters :math:`\varphi`
         come from ``hyper``, the latent variables from their conditional Gaussian given each
         draw of :math:`\varphi`; in the unconstrained space, without ``importance_sampling``.
-    hyper, nodes : {"gaussian", "quadrature", "nuts"}, int
+    hyper, nodes : {"gaussian", "quadrature", "nuts"}, int or "auto"
         With ``latent``: the Gaussian at the mode of the Laplace marginal, adaptive
-        Gauss–Hermite quadrature on it, ``nodes`` (odd) per dimension (``adaptive_quadrature``),
+        quadrature on it, ``nodes`` (odd) Gauss–Hermite nodes per dimension or ``"auto"``,
+        enough for an error bound below 1e-3 nats (``adaptive_quadrature``),
         or PyMC's NUTS on it (``chains`` chains of ``draws / chains`` after ``tune`` steps).
     not_positive_definite : {"raise", "regularize"}
         What to do when :math:`H` is not positive definite at the mode: raise a

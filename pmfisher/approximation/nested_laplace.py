@@ -70,6 +70,7 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pymc as pm
@@ -88,7 +89,7 @@ from pmfisher._core.options import Hyper, NotPositiveDefinite, Structure, Terms,
 from pmfisher._core.progress import progress_wanted
 from pmfisher.approximation.adaptive_quadrature import (
     MarginalValues,
-    integrate,
+    adaptive_integral,
     mode_precision,
 )
 from pmfisher.approximation.conditional_draws import (
@@ -99,7 +100,7 @@ from pmfisher.approximation.conditional_draws import (
 from pmfisher.approximation.group_check import GROUP_CHECK_DRAWS, GroupTerms, group_errors
 from pmfisher.approximation.importance_sampling import khat_threshold, psis
 from pmfisher.approximation.laplace_draws import laplace_datatree, values_pushforward
-from pmfisher.approximation.marginal_likelihood import nested_fit
+from pmfisher.approximation.marginal_likelihood import nested_fit, nuts_fit
 from pmfisher.approximation.quadrature import check_nodes
 from pmfisher.errors import ArgumentError, NotPositiveDefiniteError, warn
 from pmfisher.fitting.laplace_marginal import InnerModeError, LaplaceMarginal, laplace_marginal
@@ -135,7 +136,7 @@ def nested_laplace(
     tune: int = 1000,
     structure: Structure = "auto",
     progressbar: bool = True,
-    nodes: int,
+    nodes: int | Literal["auto"],
 ) -> xr.DataTree:
     """The nested Laplace approximation (module docstring); called by
     :func:`~pmfisher.laplace` with ``latent``. ``chains`` and ``tune`` apply to NUTS,
@@ -165,21 +166,31 @@ def nested_laplace(
         "mode_grad_norm": float(mode.grad_norm),
     }
     if hyper == "gaussian":
-        phis, log_q_phi, fit, regularization = _gaussian_hyper(
-            marginal, mode.x, draws, not_positive_definite, rng
-        )
-        attrs["regularization"] = regularization
-        sampler_stats, n_chains, quadrature = None, 1, None
+        precision = mode_precision(marginal, mode.x, not_positive_definite)
+        phis, log_q_phi, fit = _gaussian_hyper(marginal, mode.x, precision, draws, rng)
+        attrs["regularization"] = precision.regularization
+        sampler_stats, n_chains = None, 1
+        # One node: the Laplace value of the integral, its error bounded from three.
+        quadrature = adaptive_integral(MarginalValues(marginal), mode.x, precision, 1)
     elif hyper == "quadrature":
         precision = mode_precision(marginal, mode.x, not_positive_definite)
-        quadrature = integrate(MarginalValues(marginal), mode.x, precision, nodes)
+        quadrature = adaptive_integral(MarginalValues(marginal), mode.x, precision, nodes)
         phis, log_q_phi = quadrature.draws(draws, rng)
         fit = quadrature.fit(split.phi_labels)
         attrs["regularization"] = precision.regularization
         sampler_stats, n_chains = None, 1
     else:
+        precision = _precision_or_none(marginal, mode.x)
+        variances = np.ones(marginal.size) if precision is None else np.diag(precision.inverse())
         phis, sampler_stats, n_chains = _nuts_hyper(
-            marginal, mode.x, draws, chains=chains, tune=tune, rng=rng, progressbar=progressbar
+            marginal,
+            mode.x,
+            draws,
+            variances,
+            chains=chains,
+            tune=tune,
+            rng=rng,
+            progressbar=progressbar,
         )
         fit = _sample_moments(phis, split.phi_labels)
         attrs["regularization"], quadrature = "", None
@@ -208,17 +219,27 @@ def nested_laplace(
     else:
         stats = {"log_p": log_p, "log_q_latent": log_q_latent}
 
-    values = quadrature.values if quadrature else MarginalValues(marginal)
-    likelihood = nested_fit(
-        model,
-        terms,
-        values,
-        mode.x,
-        nodes,
-        hyper=hyper,
-        action=not_positive_definite,
-        quadrature=quadrature,
-    )
+    if quadrature is not None:
+        likelihood = nested_fit(model, terms, quadrature)
+    elif precision is None:
+        likelihood = nuts_fit(
+            model,
+            terms,
+            None,
+            reason="not available: the negative Hessian of the Laplace marginal is not "
+            "positive definite at its mode, so there is no Gaussian to weigh the NUTS draws "
+            "against",
+        )
+    else:
+        log_marginals = sampler_stats["lp"].values  # L at each draw: NUTS's log-density
+        standard = (phis - mode.x) @ precision.cholesky  # z = Lᵀ(φ − φ̂), row by row
+        likelihood = nuts_fit(
+            model,
+            terms,
+            standard.reshape(*log_marginals.shape, -1),
+            precision.log_determinant,
+            log_marginals,
+        )
     attrs |= likelihood.attrs
     checked = np.vstack([mode.x, phis[: INNER_CHECKS - 1]])
     fit = fit.merge(likelihood).merge(_inner_check(marginal, checked, rng))
@@ -234,16 +255,8 @@ def nested_laplace(
 # -- q(φ) ----------------------------------------------------------------------------------------
 
 
-def _gaussian_hyper(marginal: LaplaceMarginal, phi_mode, draws, action, rng):
+def _gaussian_hyper(marginal: LaplaceMarginal, phi_mode, precision, draws, rng):
     labels = marginal.labels
-    precision = positive_definite(
-        -marginal.hessian(phi_mode),
-        labels,
-        what="negative Hessian of the Laplace marginal at its mode (unconstrained space)",
-        action=action,
-    )
-    if precision.regularization:
-        warn(precision.regularization)
     standard = rng.standard_normal((draws, marginal.size))
     phis = phi_mode + precision.deviations(standard)
     log_q = gaussian_log_density(standard, precision.log_determinant)
@@ -255,7 +268,7 @@ def _gaussian_hyper(marginal: LaplaceMarginal, phi_mode, draws, action, rng):
             "precision_matrix": labelled.square(precision.matrix, labels, name="precision_matrix"),
         }
     )
-    return phis, log_q, fit, precision.regularization
+    return phis, log_q, fit
 
 
 def warm_nuts_step(model: pm.Model, mean, variances, *, seed, mode=None) -> pm.NUTS:
@@ -274,16 +287,13 @@ def warm_nuts_step(model: pm.Model, mean, variances, *, seed, mode=None) -> pm.N
     )
 
 
-def _mode_variances(marginal: LaplaceMarginal, phi_mode) -> np.ndarray:
-    """The diagonal of :math:`(-\\nabla^2 L)^{-1}` at the mode (the Gaussian hyper's
-    variances), or ones where :math:`-\\nabla^2 L` is not positive definite there."""
+def _precision_or_none(marginal: LaplaceMarginal, phi_mode):
+    """:math:`-\\nabla^2 L` at the mode (the Gaussian hyper's precision), or ``None`` where
+    it is not positive definite."""
     try:
-        precision = positive_definite(
-            -marginal.hessian(phi_mode), marginal.labels, what="negative Hessian"
-        )
+        return positive_definite(-marginal.hessian(phi_mode), marginal.labels, what="Hessian")
     except NotPositiveDefiniteError:
-        return np.ones(marginal.size)
-    return np.diag(precision.inverse())
+        return None
 
 
 def _sample_moments(phis: np.ndarray, labels) -> xr.Dataset:
@@ -296,9 +306,11 @@ def _sample_moments(phis: np.ndarray, labels) -> xr.Dataset:
     )
 
 
-def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng, progressbar):
+def _nuts_hyper(
+    marginal: LaplaceMarginal, phi_mode, draws, variances, *, chains, tune, rng, progressbar
+):
     """Draws of :math:`\\exp L(\\varphi)` by PyMC's NUTS, flat ``(chains·draws, n_φ)``, and
-    the sampler's statistics (dims chain, draw)."""
+    the sampler's statistics (dims chain, draw); tuning starts from ``variances``."""
     if draws % chains:
         raise ArgumentError(f"draws={draws} must be a multiple of chains={chains} with NUTS.")
     density = _MarginalDensityOp(marginal)
@@ -312,7 +324,7 @@ def _nuts_hyper(marginal: LaplaceMarginal, phi_mode, draws, *, chains, tune, rng
         step = warm_nuts_step(
             hyper_model,
             phi_mode,
-            _mode_variances(marginal, phi_mode),
+            variances,
             seed=seeds[0],
             mode=COMPILE_MODE,
         )

@@ -59,12 +59,20 @@ def gauss_hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return points, weights / np.sqrt(2 * np.pi)
 
 
-def check_nodes(nodes) -> int:
-    """``nodes`` as an odd positive integer (the mode is the middle node), or an error."""
-    if int(nodes) != nodes or nodes < 1 or nodes % 2 == 0:
+def check_nodes(nodes) -> int | str:
+    """``nodes`` as ``"auto"`` or an odd positive integer (the mode is the middle node), or
+    an error."""
+    if isinstance(nodes, str) and nodes == "auto":
+        return nodes
+    if (
+        isinstance(nodes, str | bool)
+        or not isinstance(nodes, int | np.integer)
+        or nodes < 1
+        or nodes % 2 == 0
+    ):
         raise ArgumentError(
-            f"nodes={nodes!r} must be an odd positive integer (1, 3, 5, ...): the middle node "
-            "of each dimension is the mode; nodes=1 is the Gaussian at the mode."
+            f"nodes={nodes!r} must be 'auto' or an odd positive integer (1, 3, 5, ...): the "
+            "middle node of each dimension is the mode; nodes=1 is the Gaussian at the mode."
         )
     return int(nodes)
 
@@ -120,7 +128,7 @@ def _lagrange_basis(points: np.ndarray, at: np.ndarray) -> np.ndarray:
 def rule(*, dimension: int, nodes: int) -> QuadratureRule:
     """The product rule of ``nodes`` nodes per dimension up to
     ``PRODUCT_GRID_MAX_DIMENSION`` dimensions, Smolyak's of the same widest rule above."""
-    nodes = check_nodes(nodes)
+    nodes = int(check_nodes(nodes))
     if dimension <= PRODUCT_GRID_MAX_DIMENSION or nodes == 1:
         return _combination([(1.0, (nodes,) * dimension)], "product")
     level = (nodes + 1) // 2
