@@ -19,7 +19,11 @@ effects of a linear mixed model, :math:`\sum_i X_i^\top V_i^{-1} X_i` — come o
 
 This is the information PopED and PFIM approximate by linearizing the model in the random
 effects (first order, FO; Mentré, Mallet and Baccar 1997): here the model is not
-linearized, so the two differ where the random effects enter nonlinearly.
+linearized, so the two differ where the random effects enter nonlinearly. On a
+one-compartment pharmacokinetic model with log-normal random effects of sd 0.3
+(``tests/design/test_population_pk.py``), it agrees with the reduced (block-diagonal) FO
+information, PopED's default, to Monte Carlo error, while the full FO information credits
+the fixed effects with 2.4 times the information the model delivers.
 
 The criterion of a design is :math:`\Psi(\bar M)` with its Monte Carlo standard error by the
 delta method, :math:`\mathrm{sd}_r \langle \partial\Psi/\partial M, M_r \rangle / \sqrt R`.
