@@ -52,6 +52,10 @@ gcc compiling the Laplace marginal's Hessian (a profile of ``nested_laplace_eigh
 712 of its 911 s in gcc, 499 s for the Hessian's pullback alone), which now runs without C
 on small models.
 
+``optimal_design_dose_response`` (added later; same machine, load average 9–13): 65 s of CPU
+(420 s of wall time) with a compile directory that held only other design tests' modules, and
+16.5 s of CPU (75 s of wall time) warm, as its smoke test.
+
 **Full scale** (``--full``), as last measured (on the same machine, under load, recorded in
 each study's docstring; the others were not run at full scale):
 

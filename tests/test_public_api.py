@@ -73,11 +73,11 @@ FUNCTIONS = {
     ),
     "design_criterion": (
         "design, *, model=None, point, criterion='D', parameters=None, information='auto', "
-        "progressbar=True"
+        "latent=None, replicates=200, random_seed=None, progressbar=True"
     ),
     "optimal_design": (
         "*, model=None, design, point, criterion='D', runs=None, parameters=None, "
-        "random_seed=None, progressbar=True"
+        "random_seed=None, latent=None, replicates=200, progressbar=True"
     ),
 }
 CLASSES = {
@@ -102,7 +102,7 @@ CLASSES = {
 }
 PLOTS = {
     "khat_threshold": "draws",
-    "plot_design": "result, *, path=None",
+    "plot_design": "result, *, efficiencies=None, path=None",
     "plot_forest": (
         "approx, reference, *, var_names=None, coords=None, "
         "names=('approximation', 'reference'), path=None"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +16,12 @@ from pmfisher._core.progress import progress_switch
 from pmfisher.design.criteria import MAXIMIZED
 from pmfisher.design.design_graph import design_graph
 from pmfisher.design.evaluation import criterion_spec, evaluate, parameter_draws
+from pmfisher.design.population import (
+    criterion_mcse,
+    population_criterion,
+    population_information,
+    population_spec,
+)
 from pmfisher.errors import ArgumentError
 
 __all__ = ["DesignCriterion", "design_criterion"]
@@ -29,9 +35,9 @@ class DesignCriterion:
     ----------
     value : float
         The criterion (averaged over the draws when ``point`` held draws).
-    gradient : dict of str to numpy.ndarray
+    gradient : dict of str to numpy.ndarray, or None
         Container name → :math:`\\partial\\,\\text{value} / \\partial x`, shaped like the
-        design's values.
+        design's values; ``None`` with ``latent`` (:mod:`pmfisher.design.population`).
     information : xarray.DataArray
         The Fisher information of the whole data set at the design, over
         (``param_i``, ``param_j``), with a leading ``draw`` dim for draws.
@@ -40,7 +46,10 @@ class DesignCriterion:
     goal : str
     mcse : float or None
         Monte Carlo standard error of ``value`` over independent draws
-        (:math:`\\mathrm{sd}/\\sqrt{S}`), ``None`` for one point.
+        (:math:`\\mathrm{sd}/\\sqrt{S}`), or over the simulated data sets with ``latent``
+        (delta method); ``None`` for one point.
+    information_mcse : xarray.DataArray or None
+        With ``latent``: the Monte Carlo standard error of each entry of ``information``.
     """
 
     value: float
@@ -49,6 +58,7 @@ class DesignCriterion:
     criterion: str
     goal: str
     mcse: float | None = None
+    information_mcse: xr.DataArray | None = None
 
 
 @progress_switch
@@ -60,6 +70,9 @@ def design_criterion(
     criterion: Criterion = "D",
     parameters=None,
     information: DesignInformation = "auto",
+    latent: Sequence[str] | str | None = None,
+    replicates: int = 200,
+    random_seed=None,
     progressbar: bool = True,
 ) -> DesignCriterion:
     r"""The optimality criterion of an experimental design, with its exact gradient.
@@ -105,6 +118,18 @@ def design_criterion(
         (:mod:`pmfisher.information.symbolic_quadrature`), for distributions with no closed
         form (zero-inflated, hurdle, truncated, custom); ``"auto"``: the closed form where
         one exists, quadrature elsewhere.
+    latent : list of str, optional
+        Random effects to integrate out: the criterion is then of the *population*
+        information, that of the Laplace marginal likelihood, averaged over ``replicates``
+        data sets simulated at ``point`` and the design (:mod:`pmfisher.design.population`).
+        The design may then also change integer containers (a subject index) and name a
+        dimension of the model with its new length or coordinates (``"subject": 24``);
+        observed values must be in ``pm.Data`` containers. ``point`` is one point, and
+        ``gradient`` is ``None``.
+    replicates : int
+        With ``latent``: the number of simulated data sets.
+    random_seed : int, optional
+        With ``latent``: seeds the random effects and the data sets.
 
     progressbar : bool
         Show the progress of long work (slow compiles included), as PyMC does, when stderr is
@@ -138,6 +163,18 @@ def design_criterion(
     check_option("criterion", criterion, Criterion)
     check_option("information", information, DesignInformation)
     model = resolve_model(model)
+    if latent is not None:
+        return _population_criterion(
+            model,
+            design,
+            point,
+            criterion,
+            parameters,
+            information,
+            latent,
+            replicates,
+            random_seed,
+        )
     graph = model_graph(model, space="constrained", terms="likelihood")
     if not isinstance(design, Mapping) or not design:
         raise ArgumentError("design must map pm.Data container names to values.")
@@ -165,4 +202,36 @@ def design_criterion(
         mcse=float(values_per_draw.std(ddof=1) / np.sqrt(values_per_draw.size))
         if is_draws
         else None,
+    )
+
+
+def _population_criterion(
+    model, design, point, criterion, parameters, information, latent, replicates, random_seed
+) -> DesignCriterion:
+    """The criterion of the population information (random effects integrated out)."""
+    if information != "auto":
+        raise ArgumentError(
+            f"information={information!r} with latent variables: the population information "
+            "is the Monte Carlo average of the Laplace marginal's negative Hessian; leave "
+            "information='auto'."
+        )
+    if not isinstance(design, Mapping) or not design:
+        raise ArgumentError("design must map pm.Data container names to values.")
+    spec = population_spec(model, latent, criterion, parameters)
+    result = population_information(
+        model, latent, point, design, replicates=replicates, random_seed=random_seed
+    )
+    value, gradient = population_criterion(spec, result.matrix, result.labels)
+    return DesignCriterion(
+        value=value,
+        gradient=None,
+        information=labelled.square(
+            result.matrix, result.labels, name="fisher_information", space="constrained"
+        ),
+        criterion=criterion,
+        goal="maximize" if criterion in MAXIMIZED else "minimize",
+        mcse=criterion_mcse(gradient, result),
+        information_mcse=labelled.square(
+            result.mcse, result.labels, name="information_mcse", space="constrained"
+        ),
     )

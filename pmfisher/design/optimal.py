@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
 import xarray as xr
 
+from pmfisher._core.data.seeds import child_seeds
 from pmfisher._core.model.model_graph import model_graph, resolve_model
 from pmfisher._core.options import Criterion, check_option
 from pmfisher._core.progress import progress_switch
@@ -17,7 +18,13 @@ from pmfisher.design.criterion import DesignCriterion
 from pmfisher.design.design_graph import design_graph
 from pmfisher.design.evaluation import criterion_spec, parameter_draws
 from pmfisher.design.exact import exact_design
-from pmfisher.errors import ArgumentError
+from pmfisher.design.population import (
+    NO_DESIGN_GRADIENT,
+    population_information,
+    population_spec,
+)
+from pmfisher.design.population_design import population_design
+from pmfisher.errors import ArgumentError, UnsupportedModelError
 
 __all__ = ["ApproximateDesign", "ExactDesign", "optimal_design"]
 
@@ -109,6 +116,8 @@ def optimal_design(
     runs: int | None = None,
     parameters=None,
     random_seed=None,
+    latent: Sequence[str] | str | None = None,
+    replicates: int = 200,
     progressbar: bool = True,
 ) -> ApproximateDesign | ExactDesign:
     r"""An optimal experimental design for a PyMC model, with proof or best effort.
@@ -135,7 +144,18 @@ def optimal_design(
     parameters : optional
         As in :func:`~pmfisher.design_criterion` (``"Ds"``, ``"c"``).
     random_seed : int, optional
-        Seeds the random starts of an exact design.
+        Seeds the random starts of an exact design; with ``latent``, the simulated data
+        sets (the same for every candidate).
+    latent : list of str, optional
+        Random effects to integrate out: a *population* design over candidate elementary
+        designs (:mod:`pmfisher.design.population_design`). Each container's candidates
+        are then stacked along the first axis (``{"t": array (C, n)}``: candidate ``c``
+        samples a subject at ``t[c]``; a dimension of the model may be given per candidate
+        too), the weights are the shares of the subjects, and the certificate is over the
+        candidates. Exact designs and boxes need the design gradient, which this route has
+        not: they raise ``UnsupportedModelError``.
+    replicates : int
+        With ``latent``: the simulated data sets per candidate.
 
     progressbar : bool
         Show the progress of long work (slow compiles included), as PyMC does, when stderr is
@@ -161,9 +181,13 @@ def optimal_design(
     """
     check_option("criterion", criterion, Criterion)
     model = resolve_model(model)
-    graph = model_graph(model, space="constrained", terms="likelihood")
     if not isinstance(design, Mapping) or not design:
         raise ArgumentError("design must map pm.Data container names to candidates or boxes.")
+    if latent is not None:
+        return _population_design(
+            model, design, point, criterion, runs, parameters, random_seed, latent, replicates
+        )
+    graph = model_graph(model, space="constrained", terms="likelihood")
     names = tuple(design)
     boxes = {name: _box(design[name]) for name in names}
     spec = criterion_spec(graph, criterion, parameters)
@@ -201,6 +225,64 @@ def optimal_design(
         raise ArgumentError("give every container candidates, or every container a box.")
     certificate = approximate_design(graph_of_design, spec, thetas, candidates, box)
     coords = {name: ("candidate", values) for name, values in zip(names, candidates, strict=True)}
+    return ApproximateDesign(
+        support=dict(zip(names, certificate.support, strict=True)),
+        weights=certificate.weights,
+        sensitivity=xr.DataArray(
+            certificate.sensitivity, dims=["candidate"], coords=coords, name="sensitivity"
+        ),
+        sensitivity_max=certificate.sensitivity_max,
+        bound=certificate.bound,
+        efficiency_bound=certificate.efficiency_bound,
+        criterion=certificate.value,
+        name=criterion,
+    )
+
+
+def _population_design(
+    model, design, point, criterion, runs, parameters, random_seed, latent, replicates
+) -> ApproximateDesign:
+    """An approximate population design over candidate elementary designs."""
+    if runs is not None or any(_box(values) is not None for values in design.values()):
+        raise UnsupportedModelError(
+            f"an exact design or a box with latent variables: {NO_DESIGN_GRADIENT}. Give "
+            "candidate designs (design={name: array with one candidate per row}) for an "
+            "approximate design over them, certified by the equivalence theorem."
+        )
+    names = tuple(design)
+    candidates = [np.asarray(design[name]) for name in names]
+    if (
+        any(values.ndim == 0 for values in candidates)
+        or len({values.shape[0] for values in candidates}) > 1
+    ):
+        raise ArgumentError(
+            "with latent, each design entry stacks its candidates along the first axis, the "
+            f"same number for every entry; got shapes {[v.shape for v in candidates]}."
+        )
+    spec = population_spec(model, latent, criterion, parameters)
+    # Common random numbers: every candidate sees the same seeds, so their informations
+    # differ by the design, not by independent Monte Carlo noise.
+    entropy = child_seeds(random_seed, 1)[0].entropy
+    informations = [
+        population_information(
+            model,
+            latent,
+            point,
+            {name: values[c] for name, values in zip(names, candidates, strict=True)},
+            replicates=replicates,
+            random_seed=np.random.SeedSequence(entropy),
+        )
+        for c in range(candidates[0].shape[0])
+    ]
+    labels = informations[0].labels
+    certificate = population_design(
+        spec, np.array([info.matrix for info in informations]), labels, candidates
+    )
+    coords = {
+        name: ("candidate", values)
+        for name, values in zip(names, candidates, strict=True)
+        if values.ndim == 1
+    }
     return ApproximateDesign(
         support=dict(zip(names, certificate.support, strict=True)),
         weights=certificate.weights,

@@ -418,6 +418,11 @@ class LaplaceMarginal:
             self._last_hessian = (phi.copy(), self._hessian(phi))
         return self._last_hessian[1].copy()
 
+    def data_changed(self) -> None:
+        """Forget the Hessian kept for the last :math:`\\varphi`: the data changed in place
+        (``pm.set_data`` with values of the same shape keeps this marginal)."""
+        self._last_hessian = None
+
     def _hessian(self, phi: np.ndarray) -> np.ndarray:
         inner = self.conditional_mode(phi)
         if self.structured is not None:

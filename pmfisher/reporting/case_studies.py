@@ -34,7 +34,7 @@ DEFAULT_DIRECTORY = Path("case_studies")
 #: The case studies: the score's two moments, curvature at the peak, Cramér–Rao, KL
 #: curvature, the Gaussian information matrix, reparameterization, the logistic Hessian and
 #: the Gauss–Newton collapse; then Laplace against NUTS (up to 10,000 groups); then an optimal
-#: pharmacokinetic sampling schedule.
+#: pharmacokinetic sampling schedule and an optimal dose-response experiment.
 CASE_STUDIES = (
     "score_two_forms",
     "curvature_at_the_peak",
@@ -56,6 +56,7 @@ CASE_STUDIES = (
     "nested_laplace_gaussian_process",
     "nested_laplace_glmm",
     "optimal_design_pk",
+    "optimal_design_dose_response",
 )
 
 

@@ -12,7 +12,7 @@ from pmfisher.reporting.plots import _save
 __all__ = ["plot_design"]
 
 
-def plot_design(result: ApproximateDesign, *, path=None) -> Figure:
+def plot_design(result: ApproximateDesign, *, efficiencies=None, path=None) -> Figure:
     r"""The design's support points and weights over its sensitivity function and bound.
 
     The top panel draws the sensitivity :math:`s(x, \xi)` over the candidates and its bound
@@ -20,6 +20,11 @@ def plot_design(result: ApproximateDesign, *, path=None) -> Figure:
     the line at the support points and stays below it elsewhere, and the title states the
     efficiency bound :math:`b / \max_x s`. The bottom panel draws the support points as
     stems whose heights are their weights. Designs of one container only.
+
+    ``efficiencies`` (label → efficiency against this optimum, e.g. from
+    :meth:`~pmfisher.design.optimal.ApproximateDesign.efficiency`) adds a panel of bars
+    against the optimum's 1: the share of the runs the optimal design needs for the same
+    precision.
 
     Examples
     --------
@@ -35,6 +40,8 @@ def plot_design(result: ApproximateDesign, *, path=None) -> Figure:
     >>> figure = plot_design(best)
     >>> len(figure.axes)
     2
+    >>> len(plot_design(best, efficiencies={"x = -1, 0, 1": 0.75}).axes)
+    3
     """
     if len(result.support) != 1:
         raise ArgumentError(
@@ -44,8 +51,14 @@ def plot_design(result: ApproximateDesign, *, path=None) -> Figure:
     [(name, support)] = result.support.items()
     candidates = np.asarray(result.sensitivity[name].values)
     order = np.argsort(candidates)
-    figure = Figure(figsize=(7.0, 5.0), layout="constrained")
-    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    if efficiencies is None:
+        figure = Figure(figsize=(7.0, 5.0), layout="constrained")
+        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    else:
+        figure = Figure(figsize=(12.0, 5.0), layout="constrained")
+        left, right = figure.subfigures(1, 2, width_ratios=[7, 5])
+        top, bottom = left.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+        _efficiency_panel(right.subplots(), efficiencies)
     top.plot(
         candidates[order],
         result.sensitivity.values[order],
@@ -73,3 +86,19 @@ def plot_design(result: ApproximateDesign, *, path=None) -> Figure:
     bottom.set_ylabel("weight")
     bottom.set_xlabel(name)
     return _save(figure, path)
+
+
+def _efficiency_panel(axis, efficiencies) -> None:
+    """Bars of each design's efficiency against the optimum's 1."""
+    labels = list(efficiencies)
+    values = np.array([float(efficiencies[label]) for label in labels])
+    positions = np.arange(len(labels))
+    axis.barh(positions, values, color="tab:blue")
+    axis.axvline(1.0, color="black", linestyle="--", label="the optimum")
+    for position, value in zip(positions, values, strict=True):
+        axis.annotate(f"{value:.3f}", (value, position), xytext=(4, 0),
+                      textcoords="offset points", va="center")  # fmt: skip
+    axis.set_yticks(positions, labels)
+    axis.set_xlim(0, 1.15)
+    axis.set_xlabel("efficiency against the optimum")
+    axis.legend(loc="lower right", frameon=False)

@@ -268,6 +268,29 @@ def test_optimal_design_pk(out_dir):
     np.testing.assert_allclose(optimal["variance"], optimal["bound_variance"], rtol=0.2)
 
 
+def test_optimal_design_dose_response(out_dir):
+    summary = run("optimal_design_dose_response", out_dir)
+    approximate = summary["approximate_design"]
+    # Dette et al. (2010): 0, ED50·d_max/(2·ED50 + d_max) = 18.75 and d_max, equal weights,
+    # certified: max sensitivity = p = 3.
+    np.testing.assert_allclose(approximate["support"], summary["closed_form_support"], atol=1e-4)
+    np.testing.assert_allclose(approximate["weights"], [1 / 3] * 3, atol=1e-4)
+    assert approximate["sensitivity_max"] == pytest.approx(3.0, rel=1e-6)
+    assert approximate["efficiency_bound"] >= 1 - 1e-6
+    assert summary["optimal_efficiency"] == pytest.approx(1.0, rel=1e-6)
+    assert summary["naive_efficiency"] == pytest.approx(
+        np.exp((summary["log_det_naive"] - summary["log_det_optimal"]) / 3), rel=1e-6
+    )
+    assert summary["naive_efficiency"] < 0.9
+    # The simulation confirms the bound: the optimal design's MLE has the smaller generalized
+    # variance, and its variances are at their Cramér–Rao bound within 4 MCSE.
+    naive, optimal = summary["naive"], summary["optimal"]
+    assert optimal["generalized_variance"] < naive["generalized_variance"]
+    assert optimal["generalized_variance_bound"] < naive["generalized_variance_bound"]
+    gap = np.abs(np.array(optimal["variance"]) - np.array(optimal["bound_variance"]))
+    np.testing.assert_array_less(gap, 4 * np.array(optimal["variance_mcse"]))
+
+
 def test_every_case_study_is_tested():
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
     laplace_tests = (Path(__file__).parent / "test_laplace_case_studies.py").read_text()
