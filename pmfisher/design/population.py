@@ -152,9 +152,7 @@ def population_information(
         for r in range(int(replicates)):
             for rv, container in zip(graph.observed_rvs, containers, strict=True):
                 container.set_value(data[rv.name][r].astype(container.dtype), borrow=True)
-            target.data_changed()
             matrices.append(-target.hessian(phi))
-        target.data_changed()
     matrices = np.array(matrices)
     require_finite(matrices.reshape(-1), ["population information"] * matrices.size, "the design")
     return PopulationInformation(matrices, tuple(target.labels))

@@ -67,6 +67,7 @@ import pymc as pm
 from scipy import sparse
 
 from pmfisher._core.compiled.compilation import compile_derived, few_calls_backend
+from pmfisher._core.compiled.graph_digest import data_digest
 from pmfisher._core.curvature import derivatives, memory
 from pmfisher._core.curvature.structure import hessian_structure
 from pmfisher._core.linalg.definiteness import PositiveDefinite, cholesky_or_none, shifted_cholesky
@@ -194,7 +195,7 @@ class LaplaceMarginal:
         self.free_rvs = [rv for rv in split.graph.free_rvs if rv.name not in split.latent]
         self.blocks = split.phi_blocks
         self._last_u = None
-        self._last_hessian: tuple[np.ndarray, np.ndarray] | None = None
+        self._last_hessian: tuple[np.ndarray, str, np.ndarray] | None = None
 
     # -- compiled functions ---------------------------------------------------------------
 
@@ -413,15 +414,13 @@ class LaplaceMarginal:
         gradient's rather than :math:`n_\\varphi` times).
         """
         phi = np.asarray(phi, dtype="float64")
-        # The mode search's checks and the Gaussian at the mode ask for it at the same point.
-        if self._last_hessian is None or not np.array_equal(self._last_hessian[0], phi):
-            self._last_hessian = (phi.copy(), self._hessian(phi))
-        return self._last_hessian[1].copy()
-
-    def data_changed(self) -> None:
-        """Forget the Hessian kept for the last :math:`\\varphi`: the data changed in place
-        (``pm.set_data`` with values of the same shape keeps this marginal)."""
-        self._last_hessian = None
+        # The mode search's checks and the Gaussian at the mode ask for it at the same point,
+        # on the same data (pm.set_data with values of the same shape keeps this marginal).
+        data = data_digest([self.split.graph.logp])
+        last = self._last_hessian
+        if last is None or last[1] != data or not np.array_equal(last[0], phi):
+            self._last_hessian = (phi.copy(), data, self._hessian(phi))
+        return self._last_hessian[2].copy()
 
     def _hessian(self, phi: np.ndarray) -> np.ndarray:
         inner = self.conditional_mode(phi)

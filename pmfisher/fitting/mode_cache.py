@@ -15,13 +15,12 @@ call found it first (and a caller's random stream is not consumed by a search it
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 import pymc as pm
 
-from pmfisher._core.compiled.graph_digest import shared_ancestors
+from pmfisher._core.compiled.graph_digest import data_digest
 from pmfisher._core.model.model_graph import ModelGraph, model_graph
 from pmfisher._core.options import Space, Structure, Terms
 from pmfisher.fitting.mode import Mode, find_mode, require_converged
@@ -56,7 +55,7 @@ def current_mode(
     """
     graph = model_graph(model, space=space, terms=terms)
     modes = graph.companion(_Modes)
-    digest = _data_digest(graph)
+    digest = data_digest([graph.logp])
     if not any(key[0] == digest for key in modes.found):
         modes.found.clear()  # only the current data's modes are worth keeping
     latent = (latent,) if isinstance(latent, str) else tuple(latent or ())
@@ -78,16 +77,6 @@ class _Modes:
 
     def __init__(self, graph: ModelGraph):
         self.found: dict[tuple[str, str, tuple[str, ...]], Mode] = {}
-
-
-def _data_digest(graph: ModelGraph) -> str:
-    """A digest of the current values of the data containers the density reads."""
-    digest = hashlib.blake2b(digest_size=16)
-    for container in shared_ancestors([graph.logp]):
-        value = np.asarray(container.get_value(borrow=True))
-        digest.update(f"{container.name}|{value.dtype}|{value.shape}".encode())
-        digest.update(np.ascontiguousarray(value).tobytes())
-    return digest.hexdigest()
 
 
 def point_on(target, point, *, structure: Structure = "auto") -> np.ndarray:

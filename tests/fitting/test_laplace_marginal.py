@@ -341,3 +341,29 @@ def test_an_overflowing_conditional_hessian_is_an_inner_mode_error(poisson_glmm,
     )
     with pytest.raises(InnerModeError, match="latent variables u"):
         marginal.conditional_mode(np.array([0.3, 0.5, -400.0]))
+
+
+def test_the_hessian_follows_set_data_of_the_same_shape():
+    """``pm.set_data`` with new values of the same shape keeps the marginal; its Hessian at
+    the same φ must be the new data's (a marginal built on the new data from scratch)."""
+
+    def model_on(y):
+        with pm.Model() as model:
+            response = pm.Data("y_data", y)
+            mu = pm.Normal("mu", 0, 10)
+            tau = pm.HalfNormal("tau", 2)
+            b = pm.Normal("b", 0, tau, shape=GROUPS)
+            pm.Normal("y", mu + b[GROUP], 0.7, observed=response)
+        return model
+
+    shifted = 1.7 * Y + 0.3
+    model = model_on(Y)
+    marginal = laplace_marginal(model, ["b"], space="unconstrained", terms="likelihood")
+    phi = np.array([0.9, np.log(0.6)])
+    before = marginal.hessian(phi)
+    with model:
+        pm.set_data({"y_data": shifted})
+    after = marginal.hessian(phi)
+    fresh = laplace_marginal(model_on(shifted), ["b"], space="unconstrained", terms="likelihood")
+    np.testing.assert_allclose(after, fresh.hessian(phi), rtol=1e-10)
+    assert not np.allclose(after, before)

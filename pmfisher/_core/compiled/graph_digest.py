@@ -13,12 +13,20 @@ among them and its type; any other constant by its type and value.
 import hashlib
 from copy import copy
 
+import numpy as np
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
 
 from pmfisher._core.compiled.pickling import pickled
 
-__all__ = ["DATA_SIZE", "UndigestibleGraph", "data_constants", "graph_digest", "shared_ancestors"]
+__all__ = [
+    "DATA_SIZE",
+    "UndigestibleGraph",
+    "data_constants",
+    "data_digest",
+    "graph_digest",
+    "shared_ancestors",
+]
 
 #: A constant of at least this many entries is data written into the model (observed values,
 #: a design matrix, a group index), not a shape or a parameter: compiled functions take it as
@@ -126,4 +134,15 @@ def graph_digest(inputs, outputs, shared, data=()) -> str:
         digest.update(entry.encode())
         digest.update(b"\n")
     digest.update(repr([number[output] for output in outputs]).encode())
+    return digest.hexdigest()
+
+
+def data_digest(outputs) -> str:
+    """A digest of the current values of the data containers ``outputs`` read: what changes
+    when ``pm.set_data`` does, even to values of the same shape."""
+    digest = hashlib.blake2b(digest_size=16)
+    for container in shared_ancestors(outputs):
+        value = np.asarray(container.get_value(borrow=True))
+        digest.update(f"{container.name}|{value.dtype}|{value.shape}".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
     return digest.hexdigest()
