@@ -63,5 +63,7 @@ def negative_hessian(target: TargetDensity, x: np.ndarray, route: Literal["dense
     if target.latent:
         return -target.hessian(x)
     if route == "sparse":
-        return -target.companion(SparseHessian)(x, backend=few_calls_backend(target.size))
+        hessian = target.companion(SparseHessian)(x, backend=few_calls_backend(target.size))
+        hessian.data *= -1  # in place: a negated copy would check the whole pattern again
+        return hessian
     return -np.asarray(target.hessian_fn(x))
