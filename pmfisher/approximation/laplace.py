@@ -34,7 +34,9 @@ The root, ``posterior`` and ``fit`` carry the same ``attrs``: ``method="laplace"
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
@@ -46,7 +48,7 @@ from pmfisher._core.curvature.structure import hessian_structure
 from pmfisher._core.linalg.definiteness import PositiveDefinite, positive_definite
 from pmfisher._core.linalg.sparse_cholesky import sparse_positive_definite
 from pmfisher._core.model import labelled
-from pmfisher._core.model.model_graph import model_graph
+from pmfisher._core.model.model_graph import ModelGraph
 from pmfisher._core.options import (
     Hyper,
     ImportanceSampling,
@@ -67,8 +69,10 @@ from pmfisher.approximation.laplace_draws import laplace_datatree, pushforward
 from pmfisher.approximation.marginal_likelihood import DEFAULT_NODES, joint_fit
 from pmfisher.approximation.nested_laplace import nested_laplace
 from pmfisher.errors import ArgumentError, NotFiniteError, warn
+from pmfisher.fitting.laplace_marginal import LaplaceMarginal
 from pmfisher.fitting.mode import require_converged
 from pmfisher.fitting.mode_cache import current_mode
+from pmfisher.fitting.target_density import target_density
 
 __all__ = ["laplace"]
 
@@ -194,53 +198,67 @@ def laplace(
             f"draws={draws!r} must be an integer of at least {MIN_DRAWS}: the Pareto k̂ "
             "diagnostic of the approximation fits the tail of at least 5 of its weights."
         )
-    draws = int(draws)
-    if latent is not None:
-        if space != "unconstrained" or importance_sampling is not None:
-            raise ArgumentError(
-                "laplace(latent=...) works in space='unconstrained' without importance_sampling "
-                "(draws of the hyperparameters must stay in the support)."
-            )
-        return nested_laplace(
-            model=model_graph(model, space=space, terms=terms).model,
-            latent=latent,
-            draws=draws,
-            terms=terms,
-            hyper=hyper,
-            not_positive_definite=not_positive_definite,
-            random_seed=random_seed,
-            chains=chains,
-            tune=tune,
-            structure=structure,
-            nodes=nodes,
-            progressbar=progressbar,
-        )
-    graph = model_graph(model, space=space, terms=terms)
-    model = graph.model
-    chosen = hessian_structure(graph, structure)
-    rng = np.random.default_rng(random_seed)
+    target = target_density(model, terms=terms, space=space, latent=latent, structure=structure)
+    options = _Options(
+        draws=int(draws),
+        hyper=hyper,
+        nodes=nodes,
+        importance_sampling=importance_sampling,
+        not_positive_definite=not_positive_definite,
+        structure=structure,
+        random_seed=random_seed,
+        chains=chains,
+        tune=tune,
+        progressbar=progressbar,
+    )
+    return _approximation(target, options)
 
+
+@dataclass(frozen=True)
+class _Options:
+    """The options of a :func:`laplace` call, for the approximation its target takes."""
+
+    draws: int
+    hyper: Hyper
+    nodes: int
+    importance_sampling: ImportanceSampling | None
+    not_positive_definite: NotPositiveDefinite
+    structure: Structure
+    random_seed: object
+    chains: int
+    tune: int
+    progressbar: bool
+
+
+@functools.singledispatch
+def _approximation(graph: ModelGraph, options: _Options) -> xr.DataTree:
+    """The approximation of the target's type: for the model's own density (a
+    :class:`ModelGraph`), the Gaussian at its mode, checked by importance sampling."""
+    terms, space, model = graph.terms, graph.space, graph.model
     mode = require_converged(
-        current_mode(model, terms=terms, space=space, structure=structure),
+        current_mode(model, terms=terms, space=space, structure=options.structure),
         advice="Reparameterize the model, or sample it with NUTS (pm.sample).",
     )
+    chosen = hessian_structure(graph, options.structure)
+    rng = np.random.default_rng(options.random_seed)
     what = f"negative Hessian of the log-{terms} at its mode ({space} space)"
     if chosen == "sparse":
         precision = sparse_positive_definite(
             -graph.companion(SparseHessian)(mode.x, backend=few_calls_backend(graph.size)),
             graph.labels,
             what=what,
-            action=not_positive_definite,
+            action=options.not_positive_definite,
         )
     else:
         precision = positive_definite(
             -np.asarray(graph.hessian_fn(mode.x)),
             graph.labels,
             what=what,
-            action=not_positive_definite,
+            action=options.not_positive_definite,
         )
         if precision.regularization:
             warn(precision.regularization)
+    draws = options.draws
     pushed, log_q = pushforward(graph).draw(mode.x, precision, draws, rng)
     log_p = _require_usable_log_p(pushed.pop("log_p"), space)
 
@@ -253,7 +271,7 @@ def laplace(
             "sampling cannot correct it reliably. Compare with NUTS before using it.",
         )
     stats = {"log_p": log_p, "log_q": log_q}
-    if importance_sampling == "psis":
+    if options.importance_sampling == "psis":
         resampled = systematic_resample(log_weights, draws, rng)
         pushed = {name: values[resampled] for name, values in pushed.items()}
         stats = {
@@ -268,7 +286,7 @@ def laplace(
         "terms": terms,
         "space": space,
         **likelihood.attrs,
-        "importance_sampling": importance_sampling or "none",
+        "importance_sampling": options.importance_sampling or "none",
         "pareto_k": float(pareto_k),
         "mode_logp": float(mode.logp),
         "mode_grad_norm": float(mode.grad_norm),
@@ -277,8 +295,7 @@ def laplace(
     }
     fit = xr.Dataset(
         {
-            "mean_vector": labelled.vector(mode.x, graph.labels, name="mean_vector"),
-            **_fit_matrices(precision, graph.labels),
+            **_fit_arrays(mode.x, precision, graph.labels),
             "pareto_k": xr.DataArray(float(pareto_k), name="pareto_k"),
             **likelihood.data_vars,
         },
@@ -287,17 +304,43 @@ def laplace(
     return laplace_datatree(model, graph, pushed, stats, fit, attrs)
 
 
-def _fit_matrices(precision, labels) -> dict[str, xr.DataArray]:
-    """Dense covariance and precision matrices, or the sparse precision alone for a large
-    model on the sparse route."""
+@_approximation.register
+def _(marginal: LaplaceMarginal, options: _Options) -> xr.DataTree:
+    """For a Laplace marginal (latent variables integrated out): the hyperparameters by
+    ``hyper``, the latent variables Gaussian given each of them (:func:`nested_laplace`)."""
+    if marginal.space != "unconstrained" or options.importance_sampling is not None:
+        raise ArgumentError(
+            "laplace(latent=...) works in space='unconstrained' without importance_sampling "
+            "(draws of the hyperparameters must stay in the support)."
+        )
+    return nested_laplace(
+        model=marginal.model,
+        latent=list(marginal.latent),
+        draws=options.draws,
+        terms=marginal.terms,
+        hyper=options.hyper,
+        not_positive_definite=options.not_positive_definite,
+        random_seed=options.random_seed,
+        chains=options.chains,
+        tune=options.tune,
+        structure=options.structure,
+        nodes=options.nodes,
+        progressbar=options.progressbar,
+    )
+
+
+def _fit_arrays(mean, precision, labels) -> dict[str, xr.DataArray]:
+    """The Gaussian's mean vector with its dense covariance and precision matrices, or with
+    the sparse precision alone for a large model on the sparse route."""
+    arrays = {"mean_vector": labelled.vector(mean, labels, name="mean_vector")}
     if isinstance(precision, PositiveDefinite):
         matrix, covariance = precision.matrix, precision.inverse()
     elif precision.matrix.shape[0] <= DENSE_FIT_LIMIT:
         matrix = precision.matrix.toarray()
         covariance = precision.solve(np.eye(matrix.shape[0]))
     else:
-        return precision.fit_variables(labels)
-    return {
+        return arrays | precision.fit_variables(labels)
+    return arrays | {
         "covariance_matrix": labelled.square(
             0.5 * (covariance + covariance.T), labels, name="covariance_matrix"
         ),

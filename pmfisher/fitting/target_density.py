@@ -40,11 +40,11 @@ def target_density(
     """The density of ``terms`` in ``space`` with ``latent`` integrated out (none: the model's
     graph), built once per model and options; ``structure`` chooses the route of a Laplace
     marginal's latent Hessian, ``jacobian`` as in :func:`model_graph`."""
-    if latent is None:
-        return model_graph(model, space=space, terms=terms, jacobian=jacobian)
-    return laplace_marginal(
-        model, latent, space=space, terms=terms, jacobian=jacobian, structure=structure
-    )
+    if latent is not None:
+        return laplace_marginal(
+            model, latent, space=space, terms=terms, jacobian=jacobian, structure=structure
+        )
+    return model_graph(model, space=space, terms=terms, jacobian=jacobian)
 
 
 def hessian_route(target: TargetDensity, structure: Structure) -> Literal["dense", "sparse"]:
@@ -63,5 +63,7 @@ def negative_hessian(target: TargetDensity, x: np.ndarray, route: Literal["dense
     if target.latent:
         return -target.hessian(x)
     if route == "sparse":
-        return -target.companion(SparseHessian)(x, backend=few_calls_backend(target.size))
+        hessian = target.companion(SparseHessian)(x, backend=few_calls_backend(target.size))
+        hessian.data *= -1  # in place: a negated copy would check the whole pattern again
+        return hessian
     return -np.asarray(target.hessian_fn(x))

@@ -75,9 +75,10 @@ def require_finite(values: np.ndarray, labels, what: str) -> None:
     ``values`` (a vector, a matrix or a stack of them over parameters in the last axis, or a
     SciPy sparse matrix) are not finite."""
     if sparse.issparse(values):
-        coo = sparse.coo_array(values)
-        rows = np.zeros(coo.shape[0], dtype=bool)
-        rows[coo.row[~np.isfinite(coo.data)]] = True
+        rows = np.zeros(values.shape[0], dtype=bool)
+        if not np.isfinite(values.data).all():  # the stored values alone, before any copy
+            coo = sparse.coo_array(values)
+            rows[coo.row[~np.isfinite(coo.data)]] = True
     else:
         bad = ~np.isfinite(values)
         rows = bad.reshape(-1, bad.shape[-1]).any(axis=0)

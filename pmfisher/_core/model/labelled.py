@@ -1,10 +1,18 @@
 """Labels of parameters, observations and distributions, and labelling flat NumPy results
-into xarray objects, once, at the public edge."""
+into xarray objects, once, at the public edge.
 
+A call labels its result every time, but a target's labels do not change between calls: the
+coordinates (their pandas indexes: 28 ms to build for 50,000 labels, 9 ms to copy) are built
+once per set of labels, in an empty template result, and every result over them is a shallow
+copy of it holding its own values, so that labelling costs no more than wrapping. Sharing the
+indexes is safe: pandas keeps their values read-only."""
+
+import functools
 import sys
 
 import numpy as np
 import xarray as xr
+from scipy import sparse as scipy_sparse
 
 from pmfisher._core.curvature import memory
 
@@ -32,14 +40,7 @@ def is_sparse(result: xr.DataArray) -> bool:
 
 def square(matrix: np.ndarray, labels, *, name: str, **attrs) -> xr.DataArray:
     """A square matrix over parameters: dims ``param_i`` × ``param_j`` sharing the labels."""
-    labels = list(labels)
-    return xr.DataArray(
-        np.asarray(matrix, dtype="float64"),
-        dims=(ROW, COLUMN),
-        coords={ROW: labels, COLUMN: labels},
-        name=name,
-        attrs=attrs,
-    )
+    return _labelled(np.asarray(matrix, dtype="float64"), labels, (ROW, COLUMN), name, attrs)
 
 
 def sparse_square(matrix, labels, *, name: str, requested: str = "sparse", **attrs) -> xr.DataArray:
@@ -55,26 +56,48 @@ def sparse_square(matrix, labels, *, name: str, requested: str = "sparse", **att
     dense_bytes = _FLOAT * size * size
     if requested != "sparse" and dense_bytes <= DENSE_RESULT_BYTES and memory.fits(dense_bytes):
         return square(matrix.toarray(), labels, name=name, **attrs)
-    import sparse  # with numba, 0.3 s: imported by the sparse results only
-
-    labels = list(labels)
-    return xr.DataArray(
-        sparse.COO.from_scipy_sparse(matrix).astype("float64"),
-        dims=(ROW, COLUMN),
-        coords={ROW: labels, COLUMN: labels},
-        name=name,
-        attrs=attrs,
-    )
+    return _labelled(_coo(matrix), labels, (ROW, COLUMN), name, attrs)
 
 
 def vector(values: np.ndarray, labels, *, name: str, dim: str = "param", **attrs) -> xr.DataArray:
     """A vector over parameters (or observations, with ``dim``)."""
-    return xr.DataArray(
-        np.asarray(values, dtype="float64"),
-        dims=(dim,),
-        coords={dim: list(labels)},
-        name=name,
-        attrs=attrs,
+    return _labelled(np.asarray(values, dtype="float64"), labels, (dim,), name, attrs)
+
+
+def _labelled(data, labels, dims: tuple[str, ...], name: str, attrs: dict) -> xr.DataArray:
+    """``data`` over ``dims``, each labelled by ``labels``: a shallow copy of the template
+    of these labels (module docstring) holding ``data``, ``name`` and ``attrs``."""
+    result = _template(tuple(labels), dims).copy(deep=False, data=data)
+    result.name, result.attrs = name, attrs
+    return result
+
+
+@functools.lru_cache(maxsize=16)
+def _template(labels: tuple, dims: tuple[str, ...]) -> xr.DataArray:
+    """A result over ``dims`` labelled by ``labels``, its values a read-only zero that
+    takes no memory: built once per labels."""
+    shape = (len(labels),) * len(dims)
+    coords = xr.Coordinates({dim: list(labels) for dim in dims})
+    return xr.DataArray(np.broadcast_to(0.0, shape), dims=dims, coords=coords)
+
+
+def _coo(matrix):
+    """A SciPy sparse matrix as a pydata ``sparse.COO`` array, in linear time: CSR's
+    canonical order (rows, then sorted columns) is the row-major order COO keeps, so no
+    sort and no search for duplicates is needed."""
+    import sparse  # with numba, 0.3 s: imported by the sparse results only
+
+    rows = scipy_sparse.csr_array(matrix)
+    if not rows.has_canonical_format:
+        rows = rows.copy()
+        rows.sum_duplicates()
+    row_of_entry = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    return sparse.COO(
+        np.stack([row_of_entry, rows.indices.astype(row_of_entry.dtype)]),
+        rows.data.astype("float64"),  # a copy: the result shares nothing with the caller
+        shape=rows.shape,
+        has_duplicates=False,
+        sorted=True,
     )
 
 

@@ -113,6 +113,43 @@ def test_a_sparse_result_is_dense_unless_asked_for_or_too_large(monkeypatch):
     assert is_sparse(sparse_square(matrix, LABELS, name="H", requested="auto"))
 
 
+ASYMMETRIC = np.array([[0.0, -0.5, 4.0], [1.5, 0.0, 0.25], [0.0, 2.0, 3.0]])
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        scipy_sparse.csc_array(ASYMMETRIC),
+        scipy_sparse.csr_array(ASYMMETRIC),
+        # Unsorted, with a duplicate entry that sums to 3.0 (not canonical).
+        scipy_sparse.coo_array(
+            ([1.0, 2.0, 4.0, 1.5, -0.5, 0.25, 2.0], ([2, 2, 0, 1, 0, 1, 2], [2, 2, 2, 0, 1, 2, 1])),
+            shape=(3, 3),
+        ),
+    ],
+    ids=["csc", "csr", "coo-with-duplicates"],
+)
+def test_a_sparse_result_holds_the_matrix_in_any_scipy_format(given):
+    result = sparse_square(given, LABELS, name="H")
+    assert isinstance(result.data, sparse.COO)
+    np.testing.assert_array_equal(result.data.todense(), ASYMMETRIC)
+    # Rows stay rows: an asymmetric entry is read where it was written.
+    assert float(result.sel(param_i="mu", param_j="z[A]")) == 4.0
+    assert float(result.sel(param_i="z[A]", param_j="mu")) == 0.0
+    # The result shares no memory with the matrix it was given.
+    given.data[:] = 0.0
+    np.testing.assert_array_equal(result.data.todense(), ASYMMETRIC)
+
+
+def test_results_over_the_same_labels_are_labelled_alike_and_independently():
+    first = square(MATRIX, tuple(LABELS), name="H")
+    second = square(2 * MATRIX, tuple(LABELS), name="H")
+    assert list(second.param_i.values) == list(first.param_j.values) == LABELS
+    renamed = first.assign_coords(param_i=["a", "b", "c"])
+    assert list(second.param_i.values) == LABELS
+    assert list(renamed.param_i.values) == ["a", "b", "c"]
+
+
 @pytest.mark.parametrize(
     ("variable", "name"),
     [
