@@ -105,4 +105,4 @@ def test_a_singular_matrix_gives_nan_for_log_det():
 
 
 def test_which_criteria_are_maximized():
-    assert MAXIMIZED == {"D", "E", "Ds"}
+    assert {"D", "E", "Ds"} == MAXIMIZED
