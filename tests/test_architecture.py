@@ -115,18 +115,6 @@ def test_no_import_cycle_between_modules():
         pytest.fail(f"import cycle: {' → '.join(error.args[1])}")
 
 
-#: Modules whose mirrored test files are being written on other branches; emptied when those
-#: branches are merged (a module listed here that has its test file fails the test below).
-AWAITING_MIRRORED_TESTS = {
-    "design/approximate.py",
-    "design/criteria.py",
-    "design/design_graph.py",
-    "design/evaluation.py",
-    "design/exact.py",
-    "information/symbolic_quadrature.py",
-}
-
-
 def _mirrored_test(module_path: Path) -> Path:
     """``pmfisher/X/m.py`` ↔ ``tests/X/test_m.py``; ``pmfisher/m.py`` ↔ ``tests/test_m.py``."""
     relative = module_path.relative_to(PACKAGE)
@@ -140,14 +128,6 @@ def test_every_module_has_its_mirrored_test_file():
         for path in modules
         if not _mirrored_test(path).is_file()
     }
-    unexpected = {
-        module: test for module, test in missing.items() if module not in AWAITING_MIRRORED_TESTS
-    }
-    assert not unexpected, "modules without their mirrored test file: " + ", ".join(
-        f"{module} (wants {test})" for module, test in sorted(unexpected.items())
-    )
-    arrived = AWAITING_MIRRORED_TESTS - set(missing)
-    assert not arrived, (
-        f"these have their test files now; drop them from AWAITING_MIRRORED_TESTS: "
-        f"{sorted(arrived)}"
+    assert not missing, "modules without their mirrored test file: " + ", ".join(
+        f"{module} (wants {test})" for module, test in sorted(missing.items())
     )

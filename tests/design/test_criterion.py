@@ -8,9 +8,7 @@ import pytest
 from pmfisher import (
     NotPositiveDefiniteError,
     PMFisherError,
-    UnsupportedModelError,
     design_criterion,
-    fisher_information,
 )
 from pmfisher.testing import finite_difference_jacobian
 
@@ -142,50 +140,3 @@ def test_a_singular_information_names_what_it_cannot_determine():
     with pytest.raises(NotPositiveDefiniteError, match=r"along a \(.*\), b \(") as error:
         design_criterion({"x": np.full(4, 2.0)}, model=model, point={"a": 0.0, "b": 1.0})
     assert set(error.value.loadings) == {"a", "b"}
-
-
-X5 = np.linspace(-1.0, 1.0, 5)
-X4 = np.array([-1.0, -0.3, 0.4, 1.0])
-COUNT_POINT = {"a": 0.3, "b": 0.8, "psi": 0.6}
-
-
-def zero_inflated(x_values):
-    """Zero-inflated Poisson counts and Weibull times: no closed form, so quadrature."""
-    with pm.Model() as model:
-        x = pm.Data("x", x_values)
-        a, b = pm.Normal("a"), pm.Normal("b")
-        psi = pm.Beta("psi", 2.0, 2.0)
-        n = x_values.size
-        pm.ZeroInflatedPoisson(
-            "y", psi=psi, mu=pm.math.exp(a + b * x), observed=np.ones(n, dtype=int), shape=x.shape
-        )
-        pm.Weibull("w", alpha=2.0, beta=pm.math.exp(a - b * x), observed=np.ones(n), shape=x.shape)
-    return model
-
-
-def test_quadrature_design_information_is_fisher_information_by_quadrature():
-    model = zero_inflated(X5)
-    result = design_criterion({"x": X4}, model=model, point=COUNT_POINT)
-    at_design = fisher_information(COUNT_POINT, model=zero_inflated(X4), method="quadrature")
-    np.testing.assert_allclose(result.information.values, at_design.matrix.values, rtol=1e-12)
-
-    def value(x):
-        return design_criterion({"x": x}, model=model, point=COUNT_POINT).value
-
-    reference = finite_difference_jacobian(value, X4, step=1e-3)
-    np.testing.assert_allclose(result.gradient["x"], reference, rtol=1e-6, atol=1e-9)
-    with pytest.raises(UnsupportedModelError, match=r"y has a Mixture .* information='quadrature'"):
-        design_criterion({"x": X4}, model=model, point=COUNT_POINT, information="exact")
-
-
-def test_quadrature_equals_the_closed_forms_with_its_gradient():
-    with pm.Model() as model:
-        x = pm.Data("x", X5)
-        a, b = pm.Normal("a"), pm.Normal("b")
-        pm.Poisson("y", pm.math.exp(a + b * x), observed=np.ones(5, dtype=int), shape=x.shape)
-        pm.Gamma("g", alpha=3.0, beta=pm.math.exp(a * x), observed=np.ones(5), shape=x.shape)
-    point = {"a": 0.3, "b": 0.8}
-    exact = design_criterion({"x": X4}, model=model, point=point, information="exact")
-    quadrature = design_criterion({"x": X4}, model=model, point=point, information="quadrature")
-    assert quadrature.value == pytest.approx(exact.value, rel=1e-12)
-    np.testing.assert_allclose(quadrature.gradient["x"], exact.gradient["x"], rtol=1e-9)
