@@ -13,6 +13,7 @@ import xarray as xr
 
 from pmfisher._core.model.model_graph import model_graph
 from pmfisher.errors import ArgumentError, NotPositiveDefiniteError
+from pmfisher.fitting.boundary import RUNAWAY
 from pmfisher.fitting.laplace_marginal import LaplaceMarginal, laplace_marginal
 from pmfisher.fitting.mode import Mode
 from pmfisher.fitting.mode_cache import current_mode
@@ -24,10 +25,6 @@ from pmfisher.information.observed import observed_information
 from pmfisher.information.sandwich import sandwich_covariance
 
 __all__ = ["Fit", "joint_fit", "marginal_fit"]
-
-# An unconstrained coordinate beyond this magnitude has run off to the edge of the support
-# (as in find_mode).
-RUNAWAY = 15.0
 
 
 @dataclass(frozen=True)
