@@ -225,18 +225,7 @@ def optimal_design(
         raise ArgumentError("give every container candidates, or every container a box.")
     certificate = approximate_design(graph_of_design, spec, thetas, candidates, box)
     coords = {name: ("candidate", values) for name, values in zip(names, candidates, strict=True)}
-    return ApproximateDesign(
-        support=dict(zip(names, certificate.support, strict=True)),
-        weights=certificate.weights,
-        sensitivity=xr.DataArray(
-            certificate.sensitivity, dims=["candidate"], coords=coords, name="sensitivity"
-        ),
-        sensitivity_max=certificate.sensitivity_max,
-        bound=certificate.bound,
-        efficiency_bound=certificate.efficiency_bound,
-        criterion=certificate.value,
-        name=criterion,
-    )
+    return _approximate_design(certificate, names, coords, criterion)
 
 
 def _population_design(
@@ -283,6 +272,12 @@ def _population_design(
         for name, values in zip(names, candidates, strict=True)
         if values.ndim == 1
     }
+    return _approximate_design(certificate, names, coords, criterion)
+
+
+def _approximate_design(certificate, names, coords, criterion: str) -> ApproximateDesign:
+    """The result of an approximate design's certificate, its sensitivity labelled by the
+    candidates (``coords``)."""
     return ApproximateDesign(
         support=dict(zip(names, certificate.support, strict=True)),
         weights=certificate.weights,
