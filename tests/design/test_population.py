@@ -7,7 +7,6 @@ import pytest
 
 from pmfisher import design_criterion, find_mode, optimal_design
 from pmfisher.errors import ArgumentError, UnsupportedModelError
-from pmfisher.fitting.laplace_marginal import laplace_marginal
 
 TRUTH = {"b0": 1.0, "b1": 0.5, "tau0": 0.8, "tau1": 0.3, "sigma": 0.5}
 LATENT = ["u0", "u1"]
@@ -195,8 +194,6 @@ def test_against_the_simulated_marginal_mle():
         noise = rng.normal(0, TRUTH["sigma"], times.shape)
         y = TRUTH["b0"] + u0 + (TRUTH["b1"] + u1) * times + noise
         pm.set_data({"y_observed": y.ravel()}, model=model)
-        for space in ("constrained", "unconstrained"):  # the data changed in place
-            laplace_marginal(model, LATENT, space=space, terms="likelihood").data_changed()
         mode = find_mode(model=model, terms="likelihood", latent=LATENT, start=TRUTH)
         estimates.append([mode.point[name] for name in ("b0", "b1", "sigma")])
     estimates = np.array(estimates)
