@@ -225,6 +225,7 @@ class LaplaceMarginal:
             [split.logp],
             lambda: marginal_graphs(split, u_hat),
             recipe="Laplace marginal and gradient",
+            replaced=[split.u],
             backend=few_calls_backend(split.graph.size),
         )
 
@@ -248,6 +249,7 @@ class LaplaceMarginal:
             [split.logp],
             build,
             recipe="Laplace marginal: pullback of the gradient",
+            replaced=[split.u],
             backend=few_calls_backend(split.graph.size),
         )
 
