@@ -190,12 +190,16 @@ def find_mode(
     rng = np.random.default_rng(random_seed)
     x0 = _start(model, objective, start) if start is not None else _initial_point(objective)
 
-    best, iterations = None, 0
+    best, iterations, edge = None, 0, set()
     for attempt in range(RESTARTS + 1):
-        begin = x0 if attempt == 0 else x0 + rng.normal(scale=1.0, size=x0.size)
+        begin = x0
+        if attempt:
+            base = _away_from_the_edge(objective, x0, edge)
+            begin = base + rng.normal(scale=1.0, size=x0.size)
         search = _Search.run(objective, begin, chosen, quasi_newton=bool(objective.latent))
         iterations += search.result.nit
         reached = _Reached.of(search, objective, target)
+        edge.update(reached.edge)
         if best is None or reached.better_than(best):
             best = reached
         # A search that stopped on the boundary may have missed an interior maximum (a
@@ -310,6 +314,20 @@ class _Reached:
         if self.interior != other.interior:
             return self.interior
         return self.search.better_than(other.search)
+
+
+def _away_from_the_edge(objective, x0: np.ndarray, edge: set[str]) -> np.ndarray:
+    """Where restarts are jittered around: the first start, with the variables a search ran
+    off towards the edge of the support taken back to the model's initial point. A start near
+    the edge (a variance component's factor close to 0) leads every search jittered around it
+    back there, while the interior maximum lies elsewhere."""
+    if not edge:
+        return x0
+    base, initial = x0.copy(), _initial_point(objective)
+    for block in objective.blocks:
+        if block.rv_name in edge:
+            base[block.start : block.stop] = initial[block.start : block.stop]
+    return base
 
 
 def _initial_point(graph) -> np.ndarray:

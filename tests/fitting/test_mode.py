@@ -190,3 +190,56 @@ def test_a_start_for_the_hyperparameters_alone_with_latent_variables():
     np.testing.assert_allclose(started.x, default.x, rtol=1e-5)
     with pytest.raises(PointError, match="missing free variable"):
         pmfisher.find_mode(start={"mu": 0.5}, **options)
+
+
+def sleepstudy_in_lme4s_form():
+    """lme4's ``Reaction ~ Days + (Days | Subject)`` in its own form, ``b = Λu`` with
+    ``u ~ N(0, I)`` and a lower-triangular ``Λ``, on 18 subjects × 10 days simulated at lme4's
+    published ML estimates of ``sleepstudy``; and statsmodels' ML fit of the same data."""
+    import pandas as pd
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(2024)
+    sds, correlation = np.array([23.78, 5.72]), 0.08
+    covariance = np.outer(sds, sds) * np.array([[1.0, correlation], [correlation, 1.0]])
+    effects = rng.multivariate_normal(np.zeros(2), covariance, size=18)
+    subject, days = np.repeat(np.arange(18), 10), np.tile(np.arange(10.0), 18)
+    mean = 251.405 + effects[subject, 0] + (10.467 + effects[subject, 1]) * days
+    reaction = mean + 25.59 * rng.standard_normal(subject.size)
+    with pm.Model(coords={"subject": range(18), "effect": ["intercept", "slope"]}) as model:
+        day = pm.Data("days", days)
+        beta = pm.Normal("beta", 0.0, 1000.0, dims="effect")
+        scale = pm.HalfNormal("lambda_sd", 50.0, dims="effect")
+        cross = pm.Normal("lambda_cross", 0.0, 50.0)
+        sigma = pm.HalfNormal("sigma", 50.0)
+        u = pm.Normal("u", 0.0, 1.0, dims=("subject", "effect"))
+        intercepts, slopes = scale[0] * u[:, 0], cross * u[:, 0] + scale[1] * u[:, 1]
+        mean = beta[0] + intercepts[subject] + (beta[1] + slopes[subject]) * day
+        pm.Normal("reaction", mean, sigma, observed=reaction)
+    frame = pd.DataFrame({"reaction": reaction, "days": days, "subject": subject})
+    fit = smf.mixedlm("reaction ~ days", frame, groups="subject", re_formula="~days")
+    return model, fit.fit(reml=False, method=["lbfgs"])
+
+
+@pytest.mark.parametrize("near_zero", ["intercept", "slope"])
+def test_restarts_leave_a_start_that_leads_to_the_edge(monkeypatch, near_zero):
+    """A start with one of Λ's diagonal entries near 0 leads the marginal search to that
+    edge of the support, where it stops (said, not converged); the restarts take that
+    variable back to the model's initial point and reach the interior maximum, statsmodels'
+    MixedLM. Restarts jittered around the start itself all went back to the edge."""
+    model, reference = sleepstudy_in_lme4s_form()
+    scales = {"intercept": [1e-6, 5.0], "slope": [20.0, 1e-8]}[near_zero]
+    start = {"beta": [250.0, 10.0], "lambda_sd": scales, "lambda_cross": 0.0, "sigma": 25.0}
+    options = {"model": model, "terms": "likelihood", "latent": "u", "start": start}
+    monkeypatch.setattr("pmfisher.fitting.mode.RESTARTS", 0)
+    with pytest.warns(UserWarning, match="boundary of the support"):
+        alone = pmfisher.find_mode(**options, random_seed=1)
+    assert alone.boundary == ("lambda_sd",)
+    monkeypatch.undo()
+    mode = pmfisher.find_mode(**options, random_seed=1)
+    assert mode.converged
+    assert mode.boundary == ()
+    assert mode.logp == pytest.approx(reference.llf, abs=1e-8)
+    (intercept, slope), cross = mode.point["lambda_sd"], mode.point["lambda_cross"]
+    factor = np.array([[intercept, 0.0], [cross, slope]])
+    np.testing.assert_allclose(factor @ factor.T, reference.cov_re.values, rtol=1e-4)
