@@ -110,7 +110,9 @@ def find_mode(
     uses the dense Hessian up to ``DENSE_HESSIAN_LIMIT`` parameters and Hessian-vector products
     (no matrix at all) above. If a start does not converge — or stops at a saddle, where the
     gradient vanishes but the density curves upwards along some direction (checked with the
-    dense or sparse Hessian) — up to ``RESTARTS`` jittered starts follow.
+    dense or sparse Hessian) — up to ``RESTARTS`` jittered starts follow; the variables a
+    search ran off towards the edge of the support with (a variance component's factor driven
+    to 0 from a start near it) are restarted from the model's initial point.
 
     With ``latent`` (names of free variables), those are integrated out by a Laplace
     approximation at their conditional mode (:mod:`pmfisher.fitting.laplace_marginal`) and
