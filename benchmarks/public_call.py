@@ -45,6 +45,24 @@ indexes are built once per set of labels (``pmfisher._core.model.labelled``).
 At J = 5,000 the result is dense: writing its 25 million entries is what ``public`` adds to
 the engine (``sparse`` shows the same call without it); at J = 500 a call adds a fixed
 fraction of a millisecond (the point read and checked, the route, the labels).
+
+2026-12-05 00:18 UTC, load average 5.3–5.5 (helpers at work), after ``memory.fits`` stopped
+reading ``/proc/meminfo`` for intermediates under 64 MiB (0.12 ms a read, twice a call; a
+profile of 500 calls at J = 500 put it beside the point's transform to the unconstrained
+space, 0.28 ms, and the result's labelled copy, 0.37 ms, as the largest pieces around the
+engine):
+
+======  ======  ======  ========  ======  ======  ======  =============  =============  =======
+J       d       result  gradient  engine  public  sparse  public/engine  sparse/engine  added
+======  ======  ======  ========  ======  ======  ======  =============  =============  =======
+500     503     numpy   0.017 ms  16.4    36.3    34.2    2.21           2.08           0.34 ms
+5,000   5,003   numpy   0.296 ms  19.2    128.6   25.9    6.71           1.35           32 ms
+======  ======  ======  ========  ======  ======  ======  =============  =============  =======
+
+At J = 500 the call now adds 0.34 ms to its engine (0.81 before), 2.2× against the issue's
+2×; at J = 5,000 the 200 MB dense result is still what the call adds (the ``sparse`` column,
+the same call returning the sparse matrix, is 1.35×): the issue's other rule, a dense result
+wherever it is cheap, and this ratio cannot both hold there.
 """
 
 import argparse
