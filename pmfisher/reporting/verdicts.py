@@ -39,7 +39,12 @@ def khat_verdict(pareto_k: float, threshold: float) -> str:
     >>> khat_verdict(0.9, 0.7).split(":")[0]
     'Unreliable'
     """
-    if not pareto_k >= 0.5:
+    if np.isnan(pareto_k):
+        return (
+            "Unknown: k̂ could not be estimated (the importance ratios are not finite or too "
+            "few), so nothing is known about the Gaussian's tails; run NUTS (--nuts)."
+        )
+    if pareto_k < 0.5:
         shown = (
             "−∞ (the log-density is exactly Gaussian)"
             if np.isneginf(pareto_k)

@@ -29,6 +29,7 @@ RNG = np.random.default_rng(11)
         (0.6, "Usable: k̂ = 0.60 is between 0.5 and 0.70"),
         (0.8, "Unreliable: k̂ = 0.80 ≥ 0.70"),
         (1.4, "Unreliable: k̂ = 1.40 ≥ 1, so the importance ratios"),
+        (np.nan, "Unknown: k̂ could not be estimated"),  # once read "Good"
     ],
 )
 def test_khat_in_plain_words(pareto_k, opening):
