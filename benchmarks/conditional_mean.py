@@ -14,15 +14,20 @@ in lockstep, then one compiled call of δ a row):
 
 Reported: the least of ``--repeats`` timings of each, their ratio, and the load average.
 
-Measured at J = 2,000 (1,000 draws, least of 3; load 2.9–3.6, other sessions compiling on the
-other core):
+Measured at J = 2,000 (1,000 draws, least of 5; load 2.2–2.3, other sessions beside it):
 
-=========  ==========  ===============  =====
+=========  ==========  ================  =====
 model      gaussian s  mean_corrected s  ratio
-=========  ==========  ===============  =====
-normal     0.62        0.62             1.00
-poisson    2.76        3.31             1.20
-=========  ==========  ===============  =====
+=========  ==========  ================  =====
+normal     0.26        0.26              0.98
+poisson    1.83        2.04              1.12
+=========  ==========  ================  =====
+
+The shifts alone (``add_diagonal_mean_shifts`` on 1,000 rows, timed apart in the same
+conditions): 0.25 s, 0.25 ms a row, against 0.47 ms a row for the Newton iteration's
+``(f, ∇f, h)`` call, of which the lockstep makes a few per row. Earlier runs at higher load
+(3.3–5.2, the test suite beside them) gave ratios 1.07 and 0.99 (least of 3): the 0.2 s is
+within the noise of a loaded machine.
 
 Run: ``.venv/bin/python benchmarks/conditional_mean.py [--groups 2000] [--draws 1000]``.
 """
