@@ -111,10 +111,16 @@ def test_rows_the_batch_cannot_solve_are_solved_alone(marginal, monkeypatch):
     np.testing.assert_allclose(log_p, joint(draws, phis), rtol=1e-12, atol=1e-9)
 
 
-def test_a_dense_gaussian_conditional_gives_the_joint_density_in_closed_form():
+def test_a_dense_gaussian_conditional_gives_the_joint_density_in_closed_form(monkeypatch):
     """Correlated effects (an MvNormal with a non-diagonal covariance) and a normal response:
     the dense route, one solve per draw, and f at each draw from f(û) − ½ε'ε, which holds
-    only if the draw is û + L⁻ᵀε for the factor L of H itself."""
+    only if the draw is û + L⁻ᵀε for the factor L of H itself. The mean correction is not
+    computed (δ = 0 exactly)."""
+
+    def never(*args):
+        raise AssertionError("the mean shift of a Gaussian conditional was computed")
+
+    monkeypatch.setattr(module, "conditional_mean_shift", never)
     covariance = np.array([[1.0, 0.6, 0.2], [0.6, 2.0, -0.5], [0.2, -0.5, 1.5]])
     with pm.Model() as model:
         mu = pm.Normal("mu", 0, 1)
@@ -128,7 +134,6 @@ def test_a_dense_gaussian_conditional_gives_the_joint_density_in_closed_form():
     phi_mode = np.array([0.2, -0.3])
     phis = phi_mode + 0.4 * RNG.standard_normal((7, 2))
     u_mode = marginal.conditional_mode(phi_mode).u
-    # The mean correction is δ = 0 here: not computed, and f(û) − ½ε'ε stays exact.
     draws, log_q, log_p = conditional_draws(
         marginal, phis, phi_mode, u_mode, np.random.default_rng(8), conditional="mean_corrected"
     )
