@@ -35,8 +35,9 @@ FUNCTIONS = {
     ),
     "laplace": (
         "*, model=None, draws=4000, terms='posterior', space='unconstrained', latent=None, "
-        "hyper='gaussian', nodes='auto', importance_sampling=None, not_positive_definite='raise', "
-        "structure='auto', random_seed=None, chains=2, tune=1000, progressbar=True"
+        "hyper='gaussian', nodes='auto', conditional='mean_corrected', importance_sampling=None, "
+        "not_positive_definite='raise', structure='auto', random_seed=None, chains=2, tune=1000, "
+        "progressbar=True"
     ),
     "delta_method": "result, *, var_names=None, model=None, progressbar=True",
     "compare": "approx, reference, *, var_names=None",

@@ -20,6 +20,8 @@ NotPositiveDefinite = Literal["raise", "regularize"]
 ImportanceSampling = Literal["psis"]
 # How laplace(latent=...) treats the hyperparameters.
 Hyper = Literal["gaussian", "quadrature", "nuts"]
+# How laplace(latent=...) draws the latent variables given the hyperparameters.
+Conditional = Literal["gaussian", "mean_corrected"]
 # Which compiled backend a function gets (internal).
 Backend = Literal["c", "python"]
 # What a plot of an information matrix shows.

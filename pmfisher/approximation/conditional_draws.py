@@ -22,6 +22,17 @@ scatter in its gradient has no C implementation). A row whose Hessian is not pos
 definite or whose line search stalls is solved alone by
 :meth:`~pmfisher.fitting.laplace_marginal.LaplaceMarginal.conditional_mode`, which explains
 a failure. Other structures solve draw by draw.
+
+**The mean correction** (``conditional="mean_corrected"``,
+:mod:`pmfisher.fitting.conditional_mean`). The Gaussian's mean is moved from the mode to
+the conditional mean to first order, :math:`u_s = \hat u_{\varphi_s} + \delta_{\varphi_s}
++ L^{-\top}\varepsilon_s` with :math:`\delta = -\tfrac12 H^{-1}\nabla_u\log\det H` at
+:math:`\hat u` (for a diagonal :math:`H`, one more compiled call a solved row). :math:`\log
+q` is the density of that shifted Gaussian at its own draw, :math:`\log\mathcal
+N(\varepsilon_s; 0, I) + \tfrac12\log\det H`, unchanged in form, and :math:`f` is
+evaluated at the shifted draw, so :math:`f - \log q` are still the importance ratios of the
+approximation drawn from. Where the conditional is Gaussian :math:`\delta = 0` and nothing
+is computed.
 """
 
 from __future__ import annotations
@@ -34,6 +45,8 @@ from pymc.backends.arviz import find_observations
 from pytensor.graph import vectorize_graph
 
 from pmfisher._core.compiled.compilation import compile_derived
+from pmfisher._core.options import Conditional, check_option
+from pmfisher.fitting.conditional_mean import add_diagonal_mean_shifts, conditional_mean_shift
 from pmfisher.fitting.laplace_marginal import (
     INNER_DECREMENT_TOLERANCE,
     INNER_MAX_ITER,
@@ -60,10 +73,13 @@ PER_ROW_FROM_ELEMENTS = 2_500
 LINE_SEARCH_HALVINGS = 40
 
 
-def conditional_draws(marginal: LaplaceMarginal, phis, phi_mode, u_mode, rng):
-    """One draw of :math:`u \\sim \\mathcal N(\\hat u_\\varphi, H(\\varphi)^{-1})` per row of
-    ``phis``, its normalized log-density, and the joint log-density :math:`f(u, \\varphi)`
-    there (module docstring).
+def conditional_draws(
+    marginal: LaplaceMarginal, phis, phi_mode, u_mode, rng, *, conditional: Conditional
+):
+    """One draw of :math:`u \\sim \\mathcal N(\\hat u_\\varphi + \\delta_\\varphi,
+    H(\\varphi)^{-1})` per row of ``phis``, its normalized log-density, and the joint
+    log-density :math:`f(u, \\varphi)` there (module docstring); :math:`\\delta = 0` for
+    ``conditional="gaussian"``.
 
     Where the conditional is Gaussian (``split.conditional_is_gaussian``), :math:`f` is
     quadratic in :math:`u`, so at :math:`u = \\hat u + L^{-\\top}\\varepsilon` it is
@@ -71,6 +87,9 @@ def conditional_draws(marginal: LaplaceMarginal, phis, phi_mode, u_mode, rng):
     :math:`f(\\hat u)`; otherwise it is evaluated (:class:`JointOverDraws`: 1,000 draws at
     J = 20,000 groups took 1.1 s)."""
     n_u = marginal.split.n_u
+    check_option("conditional", conditional, Conditional)
+    # δ = 0 exactly where the conditional is Gaussian, and f(û) − ½ε'ε stays exact.
+    shifted = conditional == "mean_corrected" and not marginal.split.conditional_is_gaussian
     standard = rng.standard_normal((phis.shape[0], n_u))
     sensitivity = marginal.sensitivity(marginal.conditional_mode(phi_mode), phi_mode)
     starts = u_mode + (phis - phi_mode) @ sensitivity.T
@@ -84,6 +103,8 @@ def conditional_draws(marginal: LaplaceMarginal, phis, phi_mode, u_mode, rng):
             draws = np.divide(standard, root)
             draws += modes
             log_q = gaussian_log_density(standard, 2 * np.log(root).sum(axis=1))
+        if shifted:
+            add_diagonal_mean_shifts(marginal.split, draws, modes, phis, np.flatnonzero(solved))
     else:
         solved = np.zeros(phis.shape[0], dtype=bool)
         draws, log_q = np.empty_like(standard), np.empty(phis.shape[0])
@@ -94,6 +115,8 @@ def conditional_draws(marginal: LaplaceMarginal, phis, phi_mode, u_mode, rng):
         except InnerModeError:  # the prediction may lie where f is not finite
             inner = marginal.conditional_mode(phis[s], start=u_mode)
         draws[s] = inner.u + inner.precision.deviations(standard[s : s + 1])[0]
+        if shifted:
+            draws[s] += conditional_mean_shift(marginal, inner, phis[s])
         log_q[s] = gaussian_log_density(standard[s : s + 1], inner.precision.log_determinant)[0]
         at_modes[s] = inner.logp
     if marginal.split.conditional_is_gaussian:

@@ -6,7 +6,8 @@ For a split of the free variables into latent :math:`u` and hyperparameters :mat
 
 .. math::
 
-    q(u, \varphi) = q(\varphi)\;\mathcal N\!\big(u \mid \hat u_\varphi,\, H(\varphi)^{-1}\big),
+    q(u, \varphi) = q(\varphi)\;\mathcal N\!\big(u \mid \hat u_\varphi + \delta_\varphi,\,
+    H(\varphi)^{-1}\big),
 
 with :math:`q(\varphi)` the Gaussian at the mode of the Laplace marginal
 :math:`L(\varphi)` with its exact curvature (``hyper="gaussian"``, the empirical-Bayes / TMB
@@ -28,7 +29,10 @@ normalized density to weigh draws with), and the inner-approximation check below
 holds ``log_p`` (the joint log-density :math:`f(u, \varphi)`) and ``log_q`` (the
 approximation's normalized log-density, for ``hyper="gaussian"``) or, with NUTS, the
 sampler's statistics and ``log_q_latent`` (:math:`\log q(u \mid \varphi)`). The attrs add
-``latent`` and ``hyper``.
+``latent``, ``hyper`` and ``conditional``: :math:`\delta_\varphi = -\tfrac12
+H^{-1}\nabla_u\log\det H` moves the mean from the conditional mode to the conditional mean
+to first order (``"mean_corrected"``, :mod:`pmfisher.fitting.conditional_mean`), or is 0
+(``"gaussian"``, R-INLA's Gaussian strategy).
 
 **Checking the inner Laplace** (TMB's ``checkConsistency`` idea). At the mode and a few
 draws of :math:`\varphi`, importance sampling with the conditional Gaussian as proposal
@@ -85,7 +89,14 @@ from pmfisher._core.compiled.compilation import COMPILE_MODE
 from pmfisher._core.linalg.definiteness import positive_definite
 from pmfisher._core.model import labelled
 from pmfisher._core.model.model_graph import model_graph
-from pmfisher._core.options import Hyper, NotPositiveDefinite, Structure, Terms, check_option
+from pmfisher._core.options import (
+    Conditional,
+    Hyper,
+    NotPositiveDefinite,
+    Structure,
+    Terms,
+    check_option,
+)
 from pmfisher._core.progress import progress_wanted
 from pmfisher.approximation.adaptive_quadrature import (
     MarginalValues,
@@ -130,6 +141,7 @@ def nested_laplace(
     draws: int,
     terms: Terms,
     hyper: Hyper,
+    conditional: Conditional,
     not_positive_definite: NotPositiveDefinite,
     random_seed,
     chains: int = 2,
@@ -143,6 +155,7 @@ def nested_laplace(
     ``nodes`` to quadrature (:mod:`pmfisher.approximation.adaptive_quadrature`);
     ``structure`` chooses the route of the latent Hessian; ``progressbar`` shows NUTS's."""
     check_option("hyper", hyper, Hyper)
+    check_option("conditional", conditional, Conditional)
     nodes = check_nodes(nodes)
     rng = np.random.default_rng(random_seed)
     marginal = laplace_marginal(
@@ -160,6 +173,7 @@ def nested_laplace(
         "space": "unconstrained",
         "latent": list(split.latent),
         "hyper": hyper,
+        "conditional": conditional,
         "latent_structure": marginal.structure,
         "importance_sampling": "none",
         "mode_logp": float(mode.logp),
@@ -195,7 +209,9 @@ def nested_laplace(
         fit = _sample_moments(phis, split.phi_labels)
         attrs["regularization"], quadrature = "", None
 
-    latent_draws, log_q_latent, log_p = conditional_draws(marginal, phis, mode.x, u_mode, rng)
+    latent_draws, log_q_latent, log_p = conditional_draws(
+        marginal, phis, mode.x, u_mode, rng, conditional=conditional
+    )
     full = model_graph(model, space="unconstrained", terms=terms)
     thetas = np.empty((phis.shape[0], full.size))
     thetas[:, split.u_index] = latent_draws

@@ -3,7 +3,7 @@
 
 import pytest
 
-from pmfisher._core.options import Hyper, Space, Structure, check_option
+from pmfisher._core.options import Conditional, Hyper, Space, Structure, check_option
 from pmfisher.errors import ArgumentError, PMFisherError
 
 
@@ -14,6 +14,7 @@ from pmfisher.errors import ArgumentError, PMFisherError
         ("space", "unconstrained", Space),
         ("structure", "sparse", Structure),
         ("hyper", "nuts", Hyper),
+        ("conditional", "mean_corrected", Conditional),
         ("kind", 2, [1, 2, 3]),
     ],
 )

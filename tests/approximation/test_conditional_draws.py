@@ -69,7 +69,7 @@ def test_batched_draws_equal_one_solve_per_draw(marginal):
     phis = PHI_MODE + 0.5 * RNG.standard_normal((40, 3))
     phis[0] = [2.5, -1.5, 1.5]
     draws, log_q, log_p = conditional_draws(
-        marginal, phis, PHI_MODE, u_mode, np.random.default_rng(5)
+        marginal, phis, PHI_MODE, u_mode, np.random.default_rng(5), conditional="gaussian"
     )
     reference_draws, reference_log_q, modes, diagonals = one_by_one(marginal, phis, u_mode, 5)
     np.testing.assert_allclose(draws, reference_draws, rtol=0, atol=1e-9)
@@ -102,7 +102,7 @@ def test_rows_the_batch_cannot_solve_are_solved_alone(marginal, monkeypatch):
 
     monkeypatch.setattr(module._DiagonalNewton, "__call__", failing_rows)
     draws, log_q, log_p = conditional_draws(
-        marginal, phis, PHI_MODE, u_mode, np.random.default_rng(2)
+        marginal, phis, PHI_MODE, u_mode, np.random.default_rng(2), conditional="gaussian"
     )
     reference_draws, reference_log_q, _, _ = one_by_one(marginal, phis, u_mode, seed=2)
     np.testing.assert_allclose(draws, reference_draws, rtol=0, atol=1e-9)
@@ -111,10 +111,16 @@ def test_rows_the_batch_cannot_solve_are_solved_alone(marginal, monkeypatch):
     np.testing.assert_allclose(log_p, joint(draws, phis), rtol=1e-12, atol=1e-9)
 
 
-def test_a_dense_gaussian_conditional_gives_the_joint_density_in_closed_form():
+def test_a_dense_gaussian_conditional_gives_the_joint_density_in_closed_form(monkeypatch):
     """Correlated effects (an MvNormal with a non-diagonal covariance) and a normal response:
     the dense route, one solve per draw, and f at each draw from f(û) − ½ε'ε, which holds
-    only if the draw is û + L⁻ᵀε for the factor L of H itself."""
+    only if the draw is û + L⁻ᵀε for the factor L of H itself. The mean correction is not
+    computed (δ = 0 exactly)."""
+
+    def never(*args):
+        raise AssertionError("the mean shift of a Gaussian conditional was computed")
+
+    monkeypatch.setattr(module, "conditional_mean_shift", never)
     covariance = np.array([[1.0, 0.6, 0.2], [0.6, 2.0, -0.5], [0.2, -0.5, 1.5]])
     with pm.Model() as model:
         mu = pm.Normal("mu", 0, 1)
@@ -129,7 +135,7 @@ def test_a_dense_gaussian_conditional_gives_the_joint_density_in_closed_form():
     phis = phi_mode + 0.4 * RNG.standard_normal((7, 2))
     u_mode = marginal.conditional_mode(phi_mode).u
     draws, log_q, log_p = conditional_draws(
-        marginal, phis, phi_mode, u_mode, np.random.default_rng(8)
+        marginal, phis, phi_mode, u_mode, np.random.default_rng(8), conditional="mean_corrected"
     )
     joint = module.JointOverDraws(marginal.split)
     np.testing.assert_allclose(log_p, joint(draws, phis), rtol=1e-12, atol=1e-10)

@@ -163,6 +163,25 @@ class DiagonalLatent:
                 return shifted
         return DiagonalPositiveDefinite(np.full_like(diagonal, scale))
 
+    @functools.cached_property
+    def mean_shift_fn(self):
+        """``(u, φ) → -½ H⁻¹ ∇_u log det H``, elementwise :math:`-\\tfrac12 h_i'(u_i) / h_i^2`
+        (:math:`h_i` depends on :math:`u_i` alone): at :math:`\\hat u` the first-order shift
+        of the conditional mean from the mode (:mod:`pmfisher.fitting.conditional_mean`)."""
+        split = self.split
+
+        def build():
+            diagonal = self._curvature_graphs()[2]
+            return -0.5 * derivatives.gradient(pt.log(diagonal).sum(), split.u) / diagonal
+
+        return compile_derived(
+            [split.u, split.phi],
+            [split.logp],
+            build,
+            recipe="mean shift of the conditional: -½ H⁻¹ ∇_u log det H, diagonal H",
+            backend=few_calls_backend(split.graph.size),
+        )
+
     # -- derivatives of the marginal ---------------------------------------------------------
 
     def _gradient_graph(self):

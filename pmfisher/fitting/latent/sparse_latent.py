@@ -239,9 +239,7 @@ class SparseLatent:
         """:meth:`gradient` and the pieces the Hessian reuses."""
         x = self._x(u, phi)
         _, gradient = self._logp_and_gradient_fn(x)
-        weights = self._weights(precision)
-        trace_gradient = np.asarray(self._trace_gradient_fn(x, self._directions, weights))
-        adjoint = precision.solve(trace_gradient[: self.n_u])
+        weights, trace_gradient, adjoint = self._trace_adjoint(x, precision)
         mixed = self.joint_hessian(x, backend=self.backend)[
             : self.n_u, self.n_u :
         ].toarray()  # M, n_u × n_φ
@@ -251,6 +249,19 @@ class SparseLatent:
             + 0.5 * mixed.T @ adjoint
         )
         return value, (x, weights, adjoint, mixed)
+
+    def _trace_adjoint(self, x, precision: SparsePositiveDefinite):
+        """:math:`W`, :math:`\\nabla T` and :math:`a = H^{-1}\\partial_u T =
+        -H^{-1}\\nabla_u\\log\\det H`."""
+        weights = self._weights(precision)
+        trace_gradient = np.asarray(self._trace_gradient_fn(x, self._directions, weights))
+        return weights, trace_gradient, precision.solve(trace_gradient[: self.n_u])
+
+    def mean_shift(self, u, phi, precision: SparsePositiveDefinite) -> np.ndarray:
+        """:math:`\\tfrac12 a = -\\tfrac12 H^{-1}\\nabla_u\\log\\det H` at :math:`\\hat u`:
+        the first-order shift of the conditional mean from the mode
+        (:mod:`pmfisher.fitting.conditional_mean`)."""
+        return 0.5 * self._trace_adjoint(self._x(u, phi), precision)[2]
 
     def sensitivity(self, u, phi, precision: SparsePositiveDefinite) -> np.ndarray:
         """:math:`\\partial\\hat u/\\partial\\varphi = H^{-1}M` (``n_u × n_φ``)."""
