@@ -228,45 +228,48 @@ after a warm-up process at the same J, private caches, one BLAS thread, load 2.9
   compiled calls over the 200,000 observations 1.7 s, copying their rows 0.59 s, NumPy on the
   1,000 × 20,000 arrays (160 MB each) 0.74 s. ``gaussian`` 5.24 s: 27 evaluations 0.11 s, the
   draws 4.99 s (the same work; its NumPy part took 2.2 s in that process). First call 8.1 s:
-  the draws 4.6 s, imports on first use 1.2 s (``dask.array`` 1.0 s), the mode 0.73 s, the model's graphs 0.48 s, the
-  nodes 0.56 s (``gaussian`` 9.7 s).
+  the draws 4.6 s, imports on first use 1.2 s (``dask.array`` 1.0 s), the mode 0.73 s, the
+  model's graphs 0.48 s, the nodes 0.56 s (``gaussian`` 9.7 s).
 
-So the quadrature proper (the nodes for the integral and its error bound, and the draws of
-φ from the interpolant, 8 ms) is 11–18 % of a warm call and at most 7 % of a first one; the rest is what
-``gaussian`` pays too. The 60.3 / 45.7 s at J = 20,000 of the loaded table above did not
-recur. What was looked at: the 3-, 5- and 7-node rules share only their centre (Gauss–Hermite
-rules of different odd sizes have no other node in common), which was computed once already
-(27 + 125 − 1 = 151). Warm starts cannot help here, where one Newton step from anywhere is
-û; for a non-Gaussian conditional each node's inner solve now starts at the first-order
-prediction from the mode (``5818d0a``): on a Poisson GLMM of 2,000 groups (μ, τ), 1.8–2.1
-Newton steps a node instead of 3.2–3.3, its 34 evaluations 0.122 → 0.075 s (again: 0.068 →
-0.050 s), log p(y) the same to 1.1e-11 (load 3.5–3.9). Starting each draw's solve at the
-nearest node's mode and sensitivity instead of the mode's saves nothing there (1.96 against
-2.0 Newton steps a draw, 200 draws), and placing the latent draws at the nodes' conditionals
-would replace each draw's exact û(φ) by a node's: not done, the draws stay exact.
+So the quadrature proper (the nodes for the integral and its error bound, and the draws of φ
+from the interpolant, 8 ms) is 11–18 % of a warm call and at most 7 % of a first one; the
+rest is what ``gaussian`` pays too. The 60.3 / 45.7 s at J = 20,000 of the loaded table
+above did not recur. What was looked at: the 3-, 5- and 7-node rules share only their centre
+(Gauss–Hermite rules of different odd sizes have no other node in common), which was
+computed once already (27 + 125 − 1 = 151). Warm starts cannot help here, where one Newton
+step from anywhere is û; for a non-Gaussian conditional each node's inner solve now starts
+at the first-order prediction from the mode (``5818d0a``): on a Poisson GLMM of 2,000 groups
+(μ, τ), 1.8–2.1 Newton steps a node instead of 3.2–3.3, its 33 evaluations 0.122 → 0.075 s
+(again: 0.068 → 0.050 s), log p(y) the same to 1.1e-11 (load 3.5–3.9). Starting each draw's
+solve at the nearest node's mode and sensitivity instead of the mode's saves nothing there
+(1.96 against 2.0 Newton steps a draw, 200 draws), and placing the latent draws at the
+nodes' conditionals would replace each draw's exact û(φ) by a node's: not done, the draws
+stay exact.
 
 2026-12-05, ``5818d0a`` (the benchmark model's numbers are those of ``4654d3b``: its
-conditional is Gaussian, so the new starts do not apply), one run of ``--methods gaussian
-quadrature nuts``, load 4.2–5.5 (other agents' work on the two cores):
+conditional is Gaussian, so the new starts do not apply), two runs of ``--methods gaussian
+quadrature nuts``, one after the other, at load 4.2–5.5 and 1.3–3.3 (other agents' work on
+the two cores):
 
-=============================  =======  =======  =====  ============================
-configuration                  first s  warm s   GiB    log p(y) ± error
-=============================  =======  =======  =====  ============================
-J = 2,000: ``gaussian``        4.48     0.40     0.39   −29600.86566 ± 7.2e-4
-J = 2,000: ``quadrature``      3.33     0.48     0.39   −29600.86517 ± 3.3e-5
-J = 2,000: ``nuts``            6.58     4.67     0.45   −29600.86309 ± 0.014 (IS)
-J = 20,000: ``gaussian``       11.43    4.83     1.46   −296644.24209 ± 7.2e-5
-J = 20,000: ``quadrature``     11.35    6.68     1.44   −296644.24204 ± 3.2e-6
-J = 20,000: ``nuts``           49.68    42.82    1.51   −296644.23089 ± 0.014 (IS)
-=============================  =======  =======  =====  ============================
+=============================  =============  =============  =====  ============================
+configuration                  first s        warm s         GiB    log p(y) ± error
+=============================  =============  =============  =====  ============================
+J = 2,000: ``gaussian``        4.48, 2.89     0.40, 0.35     0.39   −29600.86566 ± 7.2e-4
+J = 2,000: ``quadrature``      3.33, 2.47     0.48, 0.54     0.39   −29600.86517 ± 3.3e-5
+J = 2,000: ``nuts``            6.58, 5.05     4.67, 3.27     0.45   −29600.86309 ± 0.014 (IS)
+J = 20,000: ``gaussian``       11.43, 9.17    4.83, 5.10     1.46   −296644.24209 ± 7.2e-5
+J = 20,000: ``quadrature``     11.35, 7.54    6.68, 4.28     1.44   −296644.24204 ± 3.2e-6
+J = 20,000: ``nuts``           49.68, 31.41   42.82, 20.08   1.51   −296644.23089 ± 0.014 (IS)
+=============================  =============  =============  =====  ============================
 
-log p(y) and the means are those of the loaded table above to the printed digits. Against
-the issue's targets: ``quadrature`` is within 3× of ``gaussian`` everywhere (0.74× / 1.2×
-first / warm at J = 2,000, 0.99× / 1.38× at J = 20,000); it is 2.0× / 9.7× faster than
-``nuts`` at J = 2,000 and 4.4× / 6.4× at J = 20,000, short of 10×. What stands between is
-not the quadrature: at J = 2,000 the first call's imports (2.1 s, more than ``nuts``'s
-sampling takes over ``quadrature``'s work), at J = 20,000 the draws of ``z`` given φ, which
-both routes pay, and whose NumPy part varies with the load (0.74–2.2 s).
+log p(y) and the means are those of the loaded table above to the printed digits, in both
+runs. Against the issue's targets: ``quadrature`` is within 3× of ``gaussian`` everywhere
+(first / warm: 0.74–0.85× / 1.2–1.5× at J = 2,000, 0.82–0.99× / 0.84–1.38× at J = 20,000);
+it is 2.0× / 6.1–9.7× faster than ``nuts`` at J = 2,000 and 4.2–4.4× / 4.7–6.4× at
+J = 20,000, short of 10×. What stands between is not the quadrature: at J = 2,000 the first
+call's imports on first use (2.1 s, where 10× would leave ``quadrature`` 0.5–0.7 s in all),
+at J = 20,000 the draws of ``z`` given φ, which both routes pay (2.8 s warm, 1.7 s of it the
+compiled call per draw), while ``nuts`` took 16–36 s more than ``quadrature`` there.
 
 Run: ``.venv/bin/python benchmarks/nested_laplace.py [--groups 2000 20000] [--draws 1000]
 [--tune 500]``; ``--methods`` picks a subset (``--json`` appends each row to a file).
