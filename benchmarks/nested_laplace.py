@@ -11,9 +11,9 @@ end to end in that process, loading included:
 * ``nuts`` — ``pmfisher.laplace(latent=["z"], hyper="nuts")``: PyMC's NUTS on the Laplace
   marginal (2 chains × (``tune`` + ``draws``/2)), then ``z`` given each draw;
 * ``quadrature`` — ``pmfisher.laplace(latent=["z"], hyper="quadrature")``: adaptive
-  Gauss–Hermite quadrature of the Laplace marginal on 5³ nodes (and 7³ for the error of its
-  log marginal likelihood), draws of (μ, τ, σ) from the density the rule integrates, ``z``
-  given each;
+  Gauss–Hermite quadrature of the Laplace marginal (``nodes="auto"``: 3³, then 5³ nodes,
+  7³ only where the error bound asks), draws of (μ, τ, σ) from the density the rule
+  integrates, ``z`` given each;
 * ``NUTS`` — ``pm.sample`` on the whole model (2 chains × (``tune`` + ``draws``/2), one core).
 
 Reported: seconds, peak resident memory, the ratios to NUTS, the route of the latent Hessian,
@@ -213,6 +213,63 @@ pays the same. So the quadrature adds little beyond the Gaussian route, and ``qu
 cannot be 10× faster than ``nuts`` where ``gaussian`` itself is not: against an idle
 machine's earlier rows (``gaussian`` 1.2 s, ``nuts`` 5.9 s warm at J = 2,000) that target
 would need the draws of ``z`` to be faster, which is outside the quadrature.
+
+**Where ``quadrature``'s time goes** (2026-12-05, ``5818d0a``; cProfile in a fresh process
+after a warm-up process at the same J, private caches, one BLAS thread, load 2.9–3.3):
+
+* J = 2,000, warm, 0.46 s: the 151 marginal evaluations 0.074 s (0.49 ms each: the
+  conditional is Gaussian, one compiled call a node); the draws of ``z`` 0.28 s (1,000
+  lockstep rows, 0.20 s of it compiled calls); the DataTree 0.05 s. ``gaussian`` 0.43 s: the
+  27 evaluations of its error (the 3³ rule) 0.011 s, the draws 0.34 s. First call 3.24 s:
+  2.1 s of imports on first use (``arviz_stats`` for PSIS 1.44 s, ``dask.array`` by xarray's
+  first array 0.65 s), the mode from its cache 0.28 s, loading stored functions 0.25 s, the
+  draws 0.45 s, the nodes 0.04 s (``gaussian`` 4.0 s, the same pieces).
+* J = 20,000, warm, 3.28 s: the nodes 0.35 s (2.3 ms each); the draws 2.76 s — 1,000
+  compiled calls over the 200,000 observations 1.7 s, copying their rows 0.59 s, NumPy on the
+  1,000 × 20,000 arrays (160 MB each) 0.74 s. ``gaussian`` 5.24 s: 27 evaluations 0.11 s, the
+  draws 4.99 s (the same work; its NumPy part took 2.2 s in that process). First call 8.1 s:
+  the draws 4.6 s, imports on first use 1.2 s (``dask.array`` 1.0 s), the mode 0.73 s, the
+  model's graphs 0.48 s, the nodes 0.56 s (``gaussian`` 9.7 s).
+
+So the quadrature proper (the nodes for the integral and its error bound, and the draws of φ
+from the interpolant, 8 ms) is 11–18 % of a warm call and at most 7 % of a first one; the
+rest is what ``gaussian`` pays too. The 60.3 / 45.7 s at J = 20,000 of the loaded table
+above did not recur. What was looked at: the 3-, 5- and 7-node rules share only their centre
+(Gauss–Hermite rules of different odd sizes have no other node in common), which was
+computed once already (27 + 125 − 1 = 151). Warm starts cannot help here, where one Newton
+step from anywhere is û; for a non-Gaussian conditional each node's inner solve now starts
+at the first-order prediction from the mode (``5818d0a``): on a Poisson GLMM of 2,000 groups
+(μ, τ), 1.8–2.1 Newton steps a node instead of 3.2–3.3, its 33 evaluations 0.122 → 0.075 s
+(again: 0.068 → 0.050 s), log p(y) the same to 1.1e-11 (load 3.5–3.9). Starting each draw's
+solve at the nearest node's mode and sensitivity instead of the mode's saves nothing there
+(1.96 against 2.0 Newton steps a draw, 200 draws), and placing the latent draws at the
+nodes' conditionals would replace each draw's exact û(φ) by a node's: not done, the draws
+stay exact.
+
+2026-12-05, ``5818d0a`` (the benchmark model's numbers are those of ``4654d3b``: its
+conditional is Gaussian, so the new starts do not apply), two runs of ``--methods gaussian
+quadrature nuts``, one after the other, at load 4.2–5.5 and 1.3–3.3 (other agents' work on
+the two cores):
+
+=============================  =============  =============  =====  ============================
+configuration                  first s        warm s         GiB    log p(y) ± error
+=============================  =============  =============  =====  ============================
+J = 2,000: ``gaussian``        4.48, 2.89     0.40, 0.35     0.39   −29600.86566 ± 7.2e-4
+J = 2,000: ``quadrature``      3.33, 2.47     0.48, 0.54     0.39   −29600.86517 ± 3.3e-5
+J = 2,000: ``nuts``            6.58, 5.05     4.67, 3.27     0.45   −29600.86309 ± 0.014 (IS)
+J = 20,000: ``gaussian``       11.43, 9.17    4.83, 5.10     1.46   −296644.24209 ± 7.2e-5
+J = 20,000: ``quadrature``     11.35, 7.54    6.68, 4.28     1.44   −296644.24204 ± 3.2e-6
+J = 20,000: ``nuts``           49.68, 31.41   42.82, 20.08   1.51   −296644.23089 ± 0.014 (IS)
+=============================  =============  =============  =====  ============================
+
+log p(y) and the means are those of the loaded table above to the printed digits, in both
+runs. Against the issue's targets: ``quadrature`` is within 3× of ``gaussian`` everywhere
+(first / warm: 0.74–0.85× / 1.2–1.5× at J = 2,000, 0.82–0.99× / 0.84–1.38× at J = 20,000);
+it is 2.0× / 6.1–9.7× faster than ``nuts`` at J = 2,000 and 4.2–4.4× / 4.7–6.4× at
+J = 20,000, short of 10×. What stands between is not the quadrature: at J = 2,000 the first
+call's imports on first use (2.1 s, where 10× would leave ``quadrature`` 0.5–0.7 s in all),
+at J = 20,000 the draws of ``z`` given φ, which both routes pay (2.8 s warm, 1.7 s of it the
+compiled call per draw), while ``nuts`` took 16–36 s more than ``quadrature`` there.
 
 Run: ``.venv/bin/python benchmarks/nested_laplace.py [--groups 2000 20000] [--draws 1000]
 [--tune 500]``; ``--methods`` picks a subset (``--json`` appends each row to a file).

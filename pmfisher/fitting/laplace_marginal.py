@@ -394,9 +394,9 @@ class LaplaceMarginal:
         value, gradient = self._value_and_gradient_fn(inner.u, np.asarray(phi, dtype="float64"))
         return float(value), np.asarray(gradient)
 
-    def value(self, phi: np.ndarray) -> float:
-        """:math:`L(\\varphi)`, from the factor of the inner solution (no compiled marginal)."""
-        return self._value(self.conditional_mode(phi))
+    def value(self, phi: np.ndarray, *, start: np.ndarray | None = None) -> float:
+        """:math:`L(\\varphi)` from the inner solution's factor; its solve starts at ``start``."""
+        return self._value(self.conditional_mode(phi, start=start))
 
     def _value(self, inner: ConditionalMode) -> float:
         return float(

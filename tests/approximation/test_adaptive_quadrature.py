@@ -19,6 +19,11 @@ import pytest
 from scipy import integrate, special, stats
 
 from pmfisher import laplace
+from pmfisher.approximation.adaptive_quadrature import MarginalValues, mode_precision
+from pmfisher.approximation.adaptive_quadrature import integrate as integrate_rule
+from pmfisher.approximation.quadrature import rule
+from pmfisher.fitting.laplace_marginal import laplace_marginal
+from pmfisher.fitting.mode_cache import current_mode
 from pmfisher.reporting import datasets
 from pmfisher.reporting.datasets import EIGHT_SCHOOLS_EFFECTS, EIGHT_SCHOOLS_STANDARD_ERRORS
 
@@ -304,6 +309,65 @@ def test_one_node_is_the_gaussian_at_the_mode(glmm_results):
     for name in ("log_marginal_likelihood", "log_marginal_likelihood_se"):
         assert float(one[name]) == pytest.approx(float(gaussian[name]), abs=1e-10)
     np.testing.assert_allclose(one["covariance_matrix"], gaussian["covariance_matrix"], rtol=1e-10)
+
+
+# -- the marginal at the nodes: where each inner solve starts ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def glmm_marginal():
+    """The 30-group GLMM's Laplace marginal (Poisson: its conditional is not Gaussian, so
+    Newton takes several steps), its mode and the precision there."""
+    model = poisson_glmm()
+    marginal = laplace_marginal(model, ["u"], space="unconstrained", terms="posterior")
+    mode = current_mode(model, terms="posterior", space="unconstrained", latent=["u"])
+    return marginal, mode.x, mode_precision(marginal, mode.x, "raise")
+
+
+def newton_steps(marginal, phis, values: MarginalValues) -> tuple[np.ndarray, int]:
+    """``values`` at ``phis`` and the Newton steps their inner solves took."""
+    steps = []
+    solve = marginal.conditional_mode
+
+    def counted(*args, **kwargs):
+        inner = solve(*args, **kwargs)
+        steps.append(inner.n_iter)
+        return inner
+
+    marginal.conditional_mode = counted
+    try:
+        return values(phis), sum(steps)
+    finally:
+        del marginal.conditional_mode
+
+
+def test_nodes_solved_from_the_predicted_mode_give_the_same_marginal(glmm_marginal):
+    # Starting each node's inner solve at û(φ̂) + (∂û/∂φ)(φ − φ̂) instead of the previous
+    # node's û changes where Newton starts, not where it ends.
+    marginal, phi_mode, precision = glmm_marginal
+    phis = phi_mode + precision.deviations(rule(dimension=2, nodes=5).nodes)
+    marginal.conditional_mode(phi_mode)
+    from_previous, previous_steps = newton_steps(marginal, phis, MarginalValues(marginal))
+    predicted = MarginalValues(marginal)
+    predicted.predict_from(phi_mode)
+    from_prediction, predicted_steps = newton_steps(marginal, phis, predicted)
+    np.testing.assert_allclose(from_prediction, from_previous, rtol=1e-13)
+    assert predicted_steps < previous_steps
+
+
+def test_a_shared_node_cache_gives_the_integral_of_a_fresh_grid(glmm_marginal):
+    # nodes="auto" evaluates the 3-node grid, then the 5-node grid with the same cache: the
+    # shared centre and the order of the solves do not change the 5-node integral.
+    marginal, phi_mode, precision = glmm_marginal
+    shared = MarginalValues(marginal)
+    integrate_rule(shared, phi_mode, precision, 3)
+    after_three = integrate_rule(shared, phi_mode, precision, 5)
+    marginal.conditional_mode(phi_mode + 1.0)  # another û to start from
+    fresh = integrate_rule(MarginalValues(marginal), phi_mode, precision, 5)
+    assert after_three.log_integral == pytest.approx(fresh.log_integral, abs=1e-12)
+    # Each node starts from the prediction, whatever was solved before it; the prediction's
+    # own û at the mode is solved from the last û, so it agrees to rounding.
+    np.testing.assert_allclose(after_three.log_marginals, fresh.log_marginals, rtol=1e-14)
 
 
 # -- four hyperparameters: Smolyak's sparse grid, end to end ------------------------------------
