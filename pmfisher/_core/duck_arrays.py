@@ -11,13 +11,17 @@ without importing anything: while ``dask.array`` (``sparse``, ``cupy``, ...) is 
 :func:`defer_duck_array_imports` puts that answer into xarray's cache of those libraries
 (``xarray.namedarray.pycompat``): each entry gives no array type while its module is not
 imported, and is xarray's own entry, built by xarray, from the moment it is (or from the
-moment anything asks for its module or version). An xarray without that cache is left as it
-is.
+moment anything asks for its module or version). xarray's test for a dask *collection*
+(any object with dask's ``__dask_graph__`` protocol), which imports dask's core (0.13 s) to
+ask it, answers "no" for NumPy's own arrays first, as dask would. An xarray without that
+cache or that test is left as it is.
 """
 
 from __future__ import annotations
 
 import sys
+
+import numpy as np
 
 __all__ = ["defer_duck_array_imports"]
 
@@ -57,12 +61,27 @@ class _DeferredDuckArrayModule:
 
 
 def defer_duck_array_imports() -> None:
-    """Give xarray's cache a deferred entry for each library it has not looked up yet."""
+    """Give xarray's cache a deferred entry for each library it has not looked up yet, and
+    its dask-collection test an answer for NumPy arrays."""
     try:
-        from xarray.namedarray import pycompat
+        from xarray.namedarray import pycompat, utils
 
         cache, duck_array_module = pycompat._cached_duck_array_modules, pycompat.DuckArrayModule
+        is_dask_collection = utils.is_dask_collection
     except (ImportError, AttributeError):  # another xarray: it imports what it imports
         return
     for name in _DEFINING_MODULES:
         cache.setdefault(name, _DeferredDuckArrayModule(name, duck_array_module))
+    if not isinstance(is_dask_collection, _NumPyFirst):
+        utils.is_dask_collection = _NumPyFirst(is_dask_collection)
+
+
+class _NumPyFirst:
+    """xarray's ``is_dask_collection``, which answers ``False`` for a NumPy array (it has no
+    ``__dask_graph__``) without importing dask to ask."""
+
+    def __init__(self, is_dask_collection):
+        self._is_dask_collection = is_dask_collection
+
+    def __call__(self, x: object) -> bool:
+        return False if type(x) is np.ndarray else self._is_dask_collection(x)
