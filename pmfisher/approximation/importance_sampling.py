@@ -71,7 +71,6 @@ def _psislw(*args, **kwargs):
     """arviz-stats' ``psislw``, imported at the first smoothing (arviz-stats loads SciPy's
     signal processing and statistics with it: 0.5 s that ``import pmfisher`` need not
     pay)."""
-    import_on_first_use("arviz_base")  # before arviz-stats imports it, deeper in the stack
     return import_on_first_use("arviz_stats.base").array_stats.psislw(*args, **kwargs)
 
 
