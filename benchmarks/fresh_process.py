@@ -25,9 +25,10 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/fresh_process.py [--before DIR]
 
-Measured on the shared 2-core machine (2 vCPUs, Python 3.12, PyMC 6.4, PyTensor 3.3) under
-the load of four other sessions (load average 7–10: every process got a fraction of a core,
-so wall times are several times their CPU times; compare the columns of one run, not runs).
+Measured on the shared 2-core machine (2 vCPUs, Python 3.12, PyMC 6.4, PyTensor 3.3) beside
+other sessions, so wall times are up to several times the CPU times; compare the columns of
+one run, not runs, and read the CPU columns first (the call's CPU time counts its threads and
+the processes it waited for: NUTS's chains).
 
 **import pmfisher**, median of five fresh processes, before (``417c071``, every module of the
 public surface and what they import: ArviZ, arviz-stats, SciPy's statistics, pydata sparse
@@ -40,28 +41,48 @@ and numba) and after (each of those imported by the call that needs it):
 pmfisher's own share, CPU (after PyMC)  1.32 s       0.34 s
 ======================================  ===========  ==========
 
-**The fresh-process call**, one run, this branch (the columns: the call; the whole process,
-imports and model included; the whole process's CPU time, which the load inflates least):
+(2026-12-05, load 1.2–2.5, in the run of the table below: 1.39 s wall and 0.30 s CPU at
+``412cef6``, 1.34 s and 0.31 s at ``4654d3b``: deferring xarray's dask costs the import
+nothing.)
 
-=================  =================  ==============  ==============  ==============
-method             setting            call s          process s       process CPU s
-=================  =================  ==============  ==============  ==============
-pmfisher.laplace   alone              20.3            35.0            5.6
-pmfisher.laplace   beside a compile   23.8            49.0            5.1
-fit_laplace        alone              87.2 (4.3×)     132.7 (3.8×)    14.3 (2.6×)
-fit_laplace        beside a compile   84.9 (3.6×)     146.5 (3.0×)    15.9 (3.1×)
-pm.sample (NUTS)   alone              86.1 (4.2×)     102.2 (2.9×)    15.7 (2.8×)
-pm.sample (NUTS)   beside a compile   111.7 (4.7×)    131.3 (2.7×)    16.5 (3.2×)
-=================  =================  ==============  ==============  ==============
+**The fresh-process call**, 2026-12-05, ``OMP_NUM_THREADS=1``, before (``4654d3b``, load
+average 1.8–3.5) and after (``412cef6``, load 1.2–2.5: xarray no longer imports dask, pydata
+sparse and numba to wrap the first result, ``pmfisher._core.duck_arrays``; the libraries a
+call imports are imported with the garbage collector paused, ``pmfisher._core.first_use``),
+this script in both (ratios to ``laplace`` in brackets):
 
-Beside a process holding the compile lock, ``laplace`` finishes as it does alone (before,
-it waited for the lock: PyTensor reads its module cache under it, and tidies the compile
-directory under it at exit). The targets (10× ``fit_laplace``, 20× NUTS) are not met: of
-``laplace``'s call in a fresh process, the profile puts most of the time in imports made on
-first use that pmfisher does not choose — arviz-stats for Pareto k̂ (0.86 s of CPU, SciPy's
-statistics and arviz-base with it) and dask, which xarray imports when it builds its first
-DataArray wherever dask is installed (0.52 s; it is installed here by the test extras, not by
-pmfisher) — and the rest in the 4,000 draws pushed through the 2,000 success probabilities.
+=================  =================  =============  =============  =============  =============
+method             setting            call s         call CPU s     process s      process CPU s
+=================  =================  =============  =============  =============  =============
+**before**
+pmfisher.laplace   alone              3.00           1.82           5.50           3.46
+pmfisher.laplace   beside a compile   5.07           1.69           10.45          3.46
+fit_laplace        alone              8.50 (2.8×)    5.59 (3.1×)    12.78 (2.3×)   8.41 (2.4×)
+fit_laplace        beside a compile   12.11 (2.4×)   5.68 (3.4×)    21.83 (2.1×)   9.35 (2.7×)
+pm.sample (NUTS)   alone              10.76 (3.6×)   7.79 (4.3×)    12.77 (2.3×)   9.38 (2.7×)
+pm.sample (NUTS)   beside a compile   25.76 (5.1×)   8.45 (5.0×)    30.65 (2.9×)   10.04 (2.9×)
+**after**
+pmfisher.laplace   alone              1.35           1.33           2.90           2.88
+pmfisher.laplace   beside a compile   1.98           1.02           4.80           2.59
+fit_laplace        alone              4.70 (3.5×)    4.67 (3.5×)    7.20 (2.5×)    7.16 (2.5×)
+fit_laplace        beside a compile   9.94 (5.0×)    5.10 (5.0×)    14.90 (3.1×)   7.69 (3.0×)
+pm.sample (NUTS)   alone              7.31 (5.4×)    7.26 (5.4×)    8.76 (3.0×)    8.71 (3.0×)
+pm.sample (NUTS)   beside a compile   18.62 (9.4×)   7.91 (7.8×)    22.82 (4.8×)   9.62 (3.7×)
+=================  =================  =============  =============  =============  =============
+
+Beside a process holding the compile lock, ``laplace`` finishes as it does alone (PyTensor
+reads its module cache under that lock, and tidies the compile directory under it at exit;
+pmfisher reads its stored modules without it). The targets (10× ``fit_laplace``, 20× NUTS)
+are not met. Of ``laplace``'s 1.1–1.3 s of CPU in a fresh process (cProfile and
+``time.process_time`` per stage, after): about 0.45 s is the import of arviz-stats for
+Pareto k̂, almost all of it SciPy's ``stats`` and ``signal``, which arviz-stats' array
+functions import at the top of their modules (arviz-stats' own modules: 0.03 s), and 0.15 s
+of it arviz-base asking ``lazy_loader`` for the JAX and NumPyro it does not find, which
+records the caller's stack with ``inspect.stack()``; 0.3–0.35 s the 4,000 draws pushed
+through the 2,000 success probabilities and the log-density (its elementwise log-likelihood,
+a softplus per draw and row, is two thirds of it); 0.17 s the mode search (Newton steps with
+the Hessian compiled without C, as ``few_calls_backend`` chooses for a first contact); the
+rest (the model's graphs, loading five stored functions, the DataTree) under 0.15 s.
 """
 
 import argparse
@@ -80,19 +101,35 @@ HERE = Path(__file__).resolve().parent
 METHODS = ("pmfisher.laplace", "fit_laplace", "pm.sample")
 DRAWS = 4000
 
+# The call's CPU time counts its threads and the processes it waited for (NUTS's chains).
 CHILD = textwrap.dedent(
     """
-    import json, sys, time
+    import importlib, json, resource, sys, time
     start = time.perf_counter()
     sys.path.insert(0, {here!r})
     import warnings
     warnings.simplefilter("ignore")
     from laplace import build, call
+    def cpu():
+        return sum(
+            usage.ru_utime + usage.ru_stime
+            for usage in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        )
     model = build("logistic")
+    importlib.import_module({module!r})  # as call() does before its clock starts
+    before = cpu()
     seconds, _, _ = call(model, {method!r})
-    print(json.dumps({{"call": seconds, "in_process": time.perf_counter() - start}}))
+    print(json.dumps({{
+        "call": seconds, "call_cpu": cpu() - before, "in_process": time.perf_counter() - start
+    }}))
     """
 )
+# What call() imports before it starts its clock.
+CALL_IMPORTS = {
+    "pmfisher.laplace": "pmfisher.approximation.laplace",
+    "fit_laplace": "pymc_extras.inference",
+    "pm.sample": "pymc",
+}
 
 # Holds the compile lock and one core, as a process compiling a large C module does, until
 # its standard input closes.
@@ -155,7 +192,8 @@ def children_cpu_seconds() -> float:
 
 
 def fresh_process(method: str, environment: dict) -> dict:
-    command = [sys.executable, "-c", CHILD.format(here=str(HERE), method=method)]
+    child = CHILD.format(here=str(HERE), method=method, module=CALL_IMPORTS[method])
+    command = [sys.executable, "-c", child]
     start, cpu = time.perf_counter(), children_cpu_seconds()
     completed = subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
     result = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -213,7 +251,12 @@ def main() -> None:
                 "beside a compile": beside_a_compile(method, environment),
             }
     ours = rows["pmfisher.laplace"]
-    columns = {"call": "call s", "process": "process s", "process_cpu": "process CPU s"}
+    columns = {
+        "call": "call s",
+        "call_cpu": "call CPU s",
+        "process": "process s",
+        "process_cpu": "process CPU s",
+    }
     print(
         f"\n{'method':<18} {'setting':<17}"
         + "".join(f" {c:>13} {'×':>6}" for c in columns.values())

@@ -5,6 +5,7 @@ covariances, Laplace and Cramér–Rao approximations — from exact derivatives
 own PyTensor log-probability graph. Plots live in :mod:`pmfisher.plots`.
 """
 
+from pmfisher._core.duck_arrays import defer_duck_array_imports
 from pmfisher.approximation.bayes_factors import bayes_factors
 from pmfisher.approximation.compare import compare
 from pmfisher.approximation.delta import delta_method
@@ -33,6 +34,9 @@ from pmfisher.information.misspecification import InformationMatrixTest, informa
 from pmfisher.information.observed import observed_information
 from pmfisher.information.sandwich import sandwich_covariance
 from pmfisher.information.scores import empirical_fisher, scores
+
+# Before any result is built: xarray then wraps NumPy arrays without importing dask first.
+defer_duck_array_imports()
 
 __all__ = [
     "ApproximateDesign",

@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 
+from pmfisher._core.first_use import import_on_first_use
+
 __all__ = ["MIN_DRAWS", "khat_threshold", "pareto_ks", "psis", "systematic_resample"]
 
 #: Fewest draws PSIS can smooth: it fits the generalized Pareto distribution to the
@@ -67,11 +69,9 @@ def pareto_ks(log_ratios: np.ndarray) -> np.ndarray:
 
 def _psislw(*args, **kwargs):
     """arviz-stats' ``psislw``, imported at the first smoothing (arviz-stats loads SciPy's
-    signal processing and statistics with it: 0.1–0.4 s that ``import pmfisher`` need not
+    signal processing and statistics with it: 0.5 s that ``import pmfisher`` need not
     pay)."""
-    from arviz_stats.base import array_stats
-
-    return array_stats.psislw(*args, **kwargs)
+    return import_on_first_use("arviz_stats.base").array_stats.psislw(*args, **kwargs)
 
 
 def _constant(log_ratios: np.ndarray) -> np.ndarray:

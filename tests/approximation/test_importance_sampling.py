@@ -51,6 +51,19 @@ def test_psis_keeps_the_ratios_below_the_tail_and_normalizes():
     assert np.isfinite(pareto_k)
 
 
+def test_psis_is_arviz_stats_psislw_of_the_negated_ratios_to_the_last_bit():
+    """pmfisher imports arviz-stats its own way (``pmfisher._core.first_use``) and smooths
+    with its routine, unchanged: the same weights and k̂, bit for bit."""
+    from arviz_stats.base import array_stats
+
+    log_ratios = np.random.default_rng(5).normal(0.0, 1.0, size=4000)
+    log_weights, pareto_k = psis(log_ratios)
+    expected_weights, expected_k = array_stats.psislw(-log_ratios, r_eff=1.0)
+    np.testing.assert_array_equal(log_weights, expected_weights)
+    assert pareto_k == float(expected_k)
+    assert 0.0 < pareto_k < 0.7
+
+
 @pytest.mark.parametrize("tail_index", [0.3, 0.7, 1.2])
 def test_psis_recovers_the_tail_index_of_pareto_ratios(tail_index):
     """Weights drawn from a Pareto distribution with shape 1/k have generalized Pareto tails

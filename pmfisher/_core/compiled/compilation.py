@@ -63,9 +63,7 @@ log-likelihood is computed at each call), which no derivative contains.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import hashlib
 import logging
 import os
@@ -97,6 +95,7 @@ from pmfisher._core.compiled.graph_digest import (
 from pmfisher._core.compiled.pickling import pickled
 from pmfisher._core.compiled.rewrites import COMPILE_REWRITES, PYTHON_REWRITES
 from pmfisher._core.compiled.toolchain_probes import use_stored_probes
+from pmfisher._core.first_use import collector_paused
 from pmfisher._core.options import Backend, check_option
 from pmfisher._core.progress import slow_work_notice
 from pmfisher.errors import warn
@@ -389,7 +388,7 @@ def _load(path: Path):
         with path.open("rb") as file:
             modules, payload = pickle.load(file)
         read_modules(modules)
-        with _collector_paused():
+        with collector_paused():
             function = pickle.loads(payload)
     except FileNotFoundError:
         return None
@@ -399,20 +398,6 @@ def _load(path: Path):
         return None
     statistics["loaded"] += 1
     return function
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Python's cyclic garbage collector off: unpickling a graph allocates thousands of
-    objects, enough to set off full collections over everything PyMC and PyTensor hold
-    (a million objects, 0.9 s each; a 0.2 s load measured 0.9 s with one)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _store(path: Path, function, modules: set[str]) -> None:
