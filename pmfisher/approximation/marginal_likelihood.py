@@ -45,6 +45,7 @@ import xarray as xr
 from pymc.distributions.continuous import FlatRV, HalfFlatRV
 from scipy.special import gammaincinv, logsumexp
 
+from pmfisher._core.first_use import import_on_first_use
 from pmfisher.approximation.adaptive_quadrature import DEFAULT_NODES, MarginalQuadrature
 from pmfisher.approximation.conditional_draws import gaussian_log_density
 from pmfisher.approximation.importance_sampling import khat_threshold, psis
@@ -162,8 +163,7 @@ def reciprocal_importance_sampling(log_ratios: np.ndarray) -> tuple[float, float
     ratios have mean :math:`1/\int e^L`; returns minus the log of their mean, its Monte Carlo
     standard error (the ratios' MCSE for correlated draws over their mean, the delta method)
     and the Pareto :math:`\hat k` of the non-zero ratios."""
-    from arviz_stats.base import array_stats  # not at import: pmfisher loads it on first use
-
+    array_stats = import_on_first_use("arviz_stats.base").array_stats
     top = log_ratios[np.isfinite(log_ratios)].max()
     ratios = np.exp(log_ratios - top)
     mean = ratios.mean()
