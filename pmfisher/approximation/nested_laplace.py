@@ -85,7 +85,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from scipy.special import logsumexp
 
-from pmfisher._core.compiled.compilation import COMPILE_MODE
+from pmfisher._core.compiled.modes import COMPILE_MODE
 from pmfisher._core.linalg.definiteness import positive_definite
 from pmfisher._core.model import labelled
 from pmfisher._core.model.model_graph import model_graph

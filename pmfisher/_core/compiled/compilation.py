@@ -17,7 +17,9 @@ default)
 pmfisher compiles a handful of functions per model, each usually called a few times, so the
 C backend's disk cache wins by two orders of magnitude; the environment variable
 ``PMFISHER_MODE`` (any PyTensor mode name, such as ``NUMBA``) overrides the choice for long
-steady-state work. Either way the mode gains :mod:`pmfisher._core.compiled.rewrites`.
+steady-state work. Either way the mode gains :mod:`pmfisher._core.compiled.rewrites`; the
+modes themselves, and the rule that compiles a large graph without PyTensor's in-place
+rewrite, are in :mod:`pmfisher._core.compiled.modes`.
 
 On a machine that has not compiled a function before, its C modules cost gcc time: 16 s for
 the gradient of a 6-parameter Poisson GLM, 38 s for the sparse Hessian of a hierarchical
@@ -79,11 +81,9 @@ from pathlib import Path
 import numpy as np
 import pytensor
 from pytensor.compile.mode import Mode as CompileMode
-from pytensor.compile.mode import get_mode
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
-from pytensor.link.vm import VMLinker
 
 from pmfisher._core.compiled.c_modules import read_modules, recording_modules
 from pmfisher._core.compiled.graph_digest import (
@@ -92,8 +92,8 @@ from pmfisher._core.compiled.graph_digest import (
     graph_digest,
     shared_ancestors,
 )
+from pmfisher._core.compiled.modes import COMPILE_MODE, PYTHON_MODE, mode_for_size
 from pmfisher._core.compiled.pickling import pickled
-from pmfisher._core.compiled.rewrites import COMPILE_REWRITES, PYTHON_REWRITES
 from pmfisher._core.compiled.toolchain_probes import use_stored_probes
 from pmfisher._core.first_use import collector_paused
 from pmfisher._core.options import Backend, check_option
@@ -111,27 +111,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-COMPILE_MODE = (
-    get_mode(os.environ["PMFISHER_MODE"])
-    if "PMFISHER_MODE" in os.environ
-    else CompileMode(linker="cvm")
-).register(*COMPILE_REWRITES)
-
-#: Which backend compiles a function: ``"c"`` for one called many times, ``"python"`` for
-#: one called a few times (see the module's docstring).
-
-# Python's ``perform`` of every node, no C compiler: a fused ``Composite`` would loop over its
-# elements in Python, so the fusion rewrites are left out and each elementwise node stays one
-# NumPy call.
-_PYTHON_MODE = (
-    COMPILE_MODE
-    if "PMFISHER_MODE" in os.environ
-    else CompileMode(
-        linker=VMLinker(use_cloop=False, c_thunks=False),
-        optimizer=COMPILE_MODE.provided_optimizer.excluding("fusion", "inplace"),
-    ).register(*PYTHON_REWRITES)
-)
 
 #: A function compiled without C is compiled with C once it has been called this often and
 #: spent this long in its calls: a loop, not the few calls of a first contact (an LKJ
@@ -266,12 +245,12 @@ def compile_derived(
     warn_if_no_blas()
     sources = list(sources) if isinstance(sources, list | tuple) else [sources]
     shared, data = shared_ancestors(sources), data_constants(sources)
-    if backend == "python" and _PYTHON_MODE is not COMPILE_MODE:
+    if backend == "python" and PYTHON_MODE is not COMPILE_MODE:
         # A C function compiled before (by an upgrade, or another caller) is the better one.
         c_path = _cache_path([*inputs, *replaced], sources, shared, data, recipe, COMPILE_MODE)
         if c_path is not None and (c_path in _IN_MEMORY or c_path.exists()):
             return compile_derived(inputs, sources, build, recipe=recipe, replaced=replaced)
-        compiled = _compile(inputs, sources, build, recipe, replaced, _PYTHON_MODE)
+        compiled = _compile(inputs, sources, build, recipe, replaced, PYTHON_MODE)
         compiled._upgrade = functools.partial(
             compile_derived, inputs, sources, build, recipe=recipe, replaced=replaced
         )
@@ -306,11 +285,12 @@ def _compile(inputs, sources, build, recipe, replaced, mode) -> CompiledFunction
                 raise RuntimeError(f"recipe {recipe!r} reads data its sources do not name")
             # Both kinds of data are replaced by inputs: the function holds none of them.
             placeholders = {variable: variable.type() for variable in (*shared, *data)}
+            listed = outputs if isinstance(outputs, list | tuple) else [outputs]
             with recording_modules() as modules:
                 function = pytensor.function(
                     [*inputs, *placeholders.values()],
                     outputs,
-                    mode=mode,
+                    mode=mode_for_size(mode, [*inputs, *shared, *data], listed),
                     givens=placeholders,
                     on_unused_input="ignore",
                 )

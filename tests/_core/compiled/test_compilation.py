@@ -75,7 +75,7 @@ def test_keys_are_equal_across_processes_and_hash_seeds():
         shared = graph_digest.shared_ancestors([graph.logp])
         data = graph_digest.data_constants([graph.logp])
         assert len(data) == 1
-        for mode in (compilation.COMPILE_MODE, compilation._PYTHON_MODE):
+        for mode in (compilation.COMPILE_MODE, compilation.PYTHON_MODE):
             path = compilation._cache_path(
                 [graph.theta], [graph.logp], shared, data, "Hessian", mode
             )

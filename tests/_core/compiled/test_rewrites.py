@@ -11,7 +11,8 @@ from pytensor.scalar.basic import Composite
 from pytensor.scalar.math import BetaInc, Softplus
 from scipy.special import betainc, log_expit, polygamma
 
-from pmfisher._core.compiled.compilation import COMPILE_MODE, compile_function
+from pmfisher._core.compiled.compilation import compile_function
+from pmfisher._core.compiled.modes import COMPILE_MODE
 from pmfisher._core.compiled.rewrites import unit_b_betainc
 
 
