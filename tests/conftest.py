@@ -5,8 +5,9 @@ xdist's own order (``--loadscope-reorder``) is by number of tests alone, which p
 two tests and two minutes (the population PK study) among the last, so that one worker ran it
 while the other had finished: the longest files started late set the wall time. Handed out
 first, they run while the many short files fill the other worker (longest processing time
-first). Simulated with the durations of a clean run (``--durations``): 939 s → 885 s of wall
-time on two workers.
+first). Simulated with the durations of a clean run (``--durations``, the other tests at their
+mean): 939 s → 885 s of wall time on two workers; 856 s → 844 s with the PK file at the 48 s it
+takes since its pullback compiles without the in-place rewrite.
 """
 
 from collections import Counter
