@@ -117,6 +117,13 @@ _log = logging.getLogger(__name__)
 #: model's push-forward of draws, 1.2 s a call, is as fast without C).
 UPGRADE_CALLS = 100
 UPGRADE_SECONDS = 5.0
+#: ... or, for a large function, as long as its C compilation would take: seconds per node of
+#: the function without C. Measured on a cold machine: the gradient pullback of a PK
+#: population model's Laplace marginal (3,060 nodes) took about 220 s to compile with C,
+#: 0.07 s a node, while its 150-replicate design study spent 120 s in all without C. Upgrading
+#: once the calls have cost what the compilation will (as a ski rental) costs at most twice
+#: the better of the two choices, whichever the number of calls still to come.
+UPGRADE_SECONDS_PER_NODE = 0.07
 
 #: Parameters, and observations per call, up to which a function evaluated a few times per
 #: call of pmfisher is compiled without C (:func:`few_calls_backend`).
@@ -165,8 +172,9 @@ class CompiledFunction:
     the interpreter lock anyway).
 
     A function compiled without C that turns out to be called in a loop (``UPGRADE_CALLS``
-    calls and ``UPGRADE_SECONDS`` in them) is compiled with C by ``upgrade`` and replaced: a
-    first call pays no C compilation, a loop pays it once (and later processes load it).
+    calls and ``UPGRADE_SECONDS`` in them, more for a large function) is compiled with C by
+    ``upgrade`` and replaced: a first call pays no C compilation, a loop pays it once (and
+    later processes load it).
     """
 
     def __init__(
@@ -200,13 +208,19 @@ class CompiledFunction:
             self._calls += 1
             self._seconds += time.perf_counter() - start
         if result is _NOT_RUN or (
-            self._calls >= UPGRADE_CALLS and self._seconds >= UPGRADE_SECONDS
+            self._calls >= UPGRADE_CALLS and self._seconds >= self._upgrade_seconds()
         ):
             upgraded, self._upgrade = self._upgrade(), None
             self.function, self._lock = upgraded.function, upgraded._lock
             if result is _NOT_RUN:
                 return self(*inputs)
         return result
+
+    def _upgrade_seconds(self) -> float:
+        """Seconds of calls after which the C twin pays: ``UPGRADE_SECONDS``, or more for a
+        large function (``UPGRADE_SECONDS_PER_NODE``)."""
+        nodes = len(self.function.maker.fgraph.apply_nodes)
+        return max(UPGRADE_SECONDS, UPGRADE_SECONDS_PER_NODE * nodes)
 
 
 _NOT_RUN = object()  # a call the function without C could not make
