@@ -73,16 +73,78 @@ pm.sample (NUTS)   beside a compile   18.62 (9.4×)   7.91 (7.8×)    22.82 (4.8
 Beside a process holding the compile lock, ``laplace`` finishes as it does alone (PyTensor
 reads its module cache under that lock, and tidies the compile directory under it at exit;
 pmfisher reads its stored modules without it). The targets (10× ``fit_laplace``, 20× NUTS)
-are not met. Of ``laplace``'s 1.1–1.3 s of CPU in a fresh process (cProfile and
-``time.process_time`` per stage, after): about 0.45 s is the import of arviz-stats for
-Pareto k̂, almost all of it SciPy's ``stats`` and ``signal``, which arviz-stats' array
-functions import at the top of their modules (arviz-stats' own modules: 0.03 s), and 0.15 s
-of it arviz-base asking ``lazy_loader`` for the JAX and NumPyro it does not find, which
-records the caller's stack with ``inspect.stack()``; 0.3–0.35 s the 4,000 draws pushed
-through the 2,000 success probabilities and the log-density (its elementwise log-likelihood,
-a softplus per draw and row, is two thirds of it); 0.17 s the mode search (Newton steps with
-the Hessian compiled without C, as ``few_calls_backend`` chooses for a first contact); the
-rest (the model's graphs, loading five stored functions, the DataTree) under 0.15 s.
+are not met.
+
+**The fresh-process call, later** (2026-12-05, ``OMP_NUM_THREADS=1``), before (``ce84ed6``)
+and after (``2693a95``: arviz-base is imported before arviz-stats, ``pmfisher._core.first_use``),
+this script in both, one after the other, twice.
+
+The call's wall time (``call s``) and CPU time (``call CPU s``), ratios to ``laplace`` in
+brackets; run 1 after then before (load 5.8–6.3), run 2 before then after (load 3.6–4.7):
+
+=================  =================  ==============  ==============  ==============  ==============
+call s             setting            1: before       1: after        2: before       2: after
+=================  =================  ==============  ==============  ==============  ==============
+pmfisher.laplace   alone              3.17            3.17            3.92            2.85
+pmfisher.laplace   beside a compile   4.94            5.65            6.45            5.73
+fit_laplace        alone              10.69 (3.4×)    12.58 (4.0×)    11.86 (3.0×)    5.86 (2.1×)
+fit_laplace        beside a compile   27.99 (5.7×)    24.04 (4.3×)    25.79 (4.0×)    15.17 (2.6×)
+pm.sample (NUTS)   alone              19.19 (6.1×)    21.02 (6.6×)    13.46 (3.4×)    13.56 (4.8×)
+pm.sample (NUTS)   beside a compile   35.19 (7.1×)    34.07 (6.0×)    35.60 (5.5×)    27.62 (4.8×)
+=================  =================  ==============  ==============  ==============  ==============
+
+=================  =================  ==============  ==============  ==============  ==============
+call CPU s         setting            1: before       1: after        2: before       2: after
+=================  =================  ==============  ==============  ==============  ==============
+pmfisher.laplace   alone              1.61            2.00            2.55            1.79
+pmfisher.laplace   beside a compile   1.24            1.76            2.15            1.89
+fit_laplace        alone              6.25 (3.9×)     6.19 (3.1×)     7.93 (3.1×)     5.85 (3.3×)
+fit_laplace        beside a compile   6.94 (5.6×)     7.25 (4.1×)     8.42 (3.9×)     6.00 (3.2×)
+pm.sample (NUTS)   alone              9.55 (5.9×)     10.44 (5.2×)    8.83 (3.5×)     8.80 (4.9×)
+pm.sample (NUTS)   beside a compile   9.56 (7.7×)     10.07 (5.7×)    11.73 (5.5×)    9.16 (4.8×)
+=================  =================  ==============  ==============  ==============  ==============
+
+Before, earlier the same night as the load rose from 0.2 to 5.5: ``laplace`` 1.57 s (1.54 s
+CPU), ``fit_laplace`` 9.56 s (6.1×; CPU 4.0×), NUTS 17.96 s (11.5×; CPU 5.8×).
+
+At that load one timed process per row is not a measurement of a 0.1 s change: the
+change shows in what it counts. The two stacks ``lazy_loader`` records while arviz-base is
+imported (it asks for the JAX and NumPyro it does not find) are 24 frames deep instead of 40,
+and ``inspect.stack()`` scans the loaded modules 67 times instead of 151 (126,496 modules
+visited instead of 285,541); in 13 pairs of fresh processes, alternating (load 4–6),
+``inspect.stack()`` took a median 0.14 s of CPU against 0.20 s, 0.09–0.10 s against
+0.19–0.22 s at load 4. The results are the same to the bit.
+
+Where ``laplace``'s 1.0–1.4 s of CPU in a fresh process goes now (``time.process_time`` per
+stage and cProfile, after a warm-up process, load 4):
+
+* **Pareto k̂, 0.45–0.55 s**, nearly all imports: SciPy's ``signal`` and ``stats``
+  0.3–0.5 s (over a third of it SciPy parsing its own docstrings at import, in
+  ``xp_capabilities``: 0.23–0.24 s of 0.62–0.68 s measured alone),
+  ``inspect.stack()`` for ``lazy_loader`` 0.09–0.14 s, arviz-stats' own modules 0.02 s;
+  the smoothing itself under 1 ms. arviz-stats offers no route to ``psislw`` without SciPy's
+  ``stats`` and ``signal``: it is a method of ``arviz_stats.base.array.BaseArray``, whose
+  base classes' modules (``base/core.py``, ``base/density.py``, ``base/diagnostics.py``)
+  import ``scipy.stats``, ``scipy.signal``, ``scipy.interpolate`` and ``scipy.optimize`` at
+  their top, and importing any submodule first runs ``arviz_stats/__init__.py``, which
+  imports the whole library (``loo`` imports ``xarray_einstats.stats``, which imports
+  ``scipy.stats``). The smoothing needs only NumPy and ``scipy.special.logsumexp``, which
+  PyMC has imported already; avoiding the rest would mean putting stand-ins for SciPy's
+  modules into ``sys.modules`` or writing PSIS by hand, and pmfisher does neither.
+* **The push-forward, 0.37–0.40 s**: one C function vectorized over draws, called on chunks
+  of 1, 1,823, 1,823 and 353 draws. It computes what the default call returns and no more:
+  the joint log-density summed over rows (no pointwise log-likelihood), one softplus per
+  draw and row (PyTensor's rewrites put the switch on the observation inside the softplus),
+  one sigmoid per draw and row for the deterministic ``p`` and one matrix product. Its
+  time is those scalar ``exp`` and ``log1p`` calls in C loops (PyTensor's profile: the
+  softplus 53 %, the sigmoid with ``p``'s range check 23 %, the matrix product 18 %, the
+  sums 6 %). Smaller chunks (32 or 8 MiB instead of 256) changed ``p`` in its last digits.
+* **The mode, 0.18 s**: SciPy's trust-exact search with exact Hessians computed by
+  PyTensor's Python VM (the dense Hessian is compiled without C, which spares a first
+  contact its C compilation), and the stored functions' digests and unpickling. The call's
+  11 Hessians took 0.11–0.12 s of CPU in the Python VM, 0.016–0.021 s with C loaded from the
+  compile cache: 0.1 s that only a function whose C is already compiled could save.
+* the target density's graphs 0.05 s, the DataTree 0.01 s.
 """
 
 import argparse

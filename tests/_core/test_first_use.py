@@ -4,6 +4,7 @@ it found it."""
 
 import gc
 import importlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -76,3 +77,47 @@ def test_a_fresh_process_imports_it_once_without_collections():
     assert found == {"collections": 0, "enabled": True, "same": True, "again": True}
     # What it saves: the plain import of the same module collects.
     assert collections_during_import("arviz_stats", ours=False)["collections"] > 0
+
+
+def stacks_recorded_for_absent_libraries(*, ours: bool) -> dict:
+    """In a fresh process after ``import pmfisher``, importing ``arviz_stats.base`` by
+    ``import_on_first_use`` or by ``import``: the depth of each stack ``lazy_loader`` records
+    (arviz-base asks it for JAX and NumPyro), and whether arviz-stats' import had begun then."""
+    importing = "import_on_first_use(name)" if ours else "importlib.import_module(name)"
+    code = textwrap.dedent(
+        f"""
+        import importlib, inspect, json, sys
+        import pmfisher
+        from pmfisher._core.first_use import import_on_first_use
+
+        name = "arviz_stats.base"
+        assert "arviz_base" not in sys.modules and "arviz_stats" not in sys.modules
+        depths, nested, stack = [], [], inspect.stack
+
+        def recording(*args, **kwargs):
+            frames = stack(*args, **kwargs)
+            depths.append(len(frames))
+            nested.append("arviz_stats" in sys.modules)
+            return frames
+
+        inspect.stack = recording
+        {importing}
+        print(json.dumps({{"depths": depths, "nested": nested}}))
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_arviz_base_is_imported_before_arviz_stats_on_a_shorter_stack():
+    ours, plain = (stacks_recorded_for_absent_libraries(ours=mine) for mine in (True, False))
+    absent = [name for name in ("jax", "numpyro") if importlib.util.find_spec(name) is None]
+    # One stack per absent library, recorded before arviz-stats' import begins (by a plain
+    # import: inside it), each shorter by arviz-stats' nested imports.
+    assert ours["nested"] == [False] * len(absent)
+    assert plain["nested"] == [True] * len(absent)
+    for mine, theirs in zip(ours["depths"], plain["depths"], strict=True):
+        assert mine < theirs
