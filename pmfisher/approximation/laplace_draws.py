@@ -119,7 +119,9 @@ class Pushforward:
         forward, in chunks of draws (:meth:`chunk_size`), and their :math:`\log q`.
 
         The standard normals are drawn chunk after chunk from ``rng``, which gives the same
-        numbers as drawing them all at once, so the chunking never changes a result.
+        numbers as drawing them all at once, so the chunking never changes a draw; a
+        pushed-forward value may change in its last digits with the chunk size (BLAS sums a
+        matrix product over a chunk of draws in an order that depends on its shape).
         """
         size = self.graph.size
         normalization = 0.5 * precision.log_determinant - 0.5 * size * np.log(2 * np.pi)
