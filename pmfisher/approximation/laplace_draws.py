@@ -120,8 +120,8 @@ class Pushforward:
 
         The standard normals are drawn chunk after chunk from ``rng``, which gives the same
         numbers as drawing them all at once, so the chunking never changes a draw; a
-        pushed-forward value may change in its last digits with the chunk size (BLAS sums a
-        matrix product over a chunk of draws in an order that depends on its shape).
+        pushed-forward value may change in its last digits with the chunk size (a BLAS matrix
+        product over a chunk of draws may sum in an order that depends on its shape).
         """
         size = self.graph.size
         normalization = 0.5 * precision.log_determinant - 0.5 * size * np.log(2 * np.pi)
