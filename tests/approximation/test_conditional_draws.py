@@ -78,6 +78,18 @@ def test_batched_draws_equal_one_solve_per_draw(marginal):
     joint = module.JointOverDraws(marginal.split)
     np.testing.assert_allclose(log_p, joint(draws, phis), rtol=1e-12, atol=1e-9)
     # Every row was solved by the batch itself, not by the single solve behind it.
+    if marginal.split.conditional_is_gaussian:
+        rows = phis.shape[0]
+        standard = np.random.default_rng(5).standard_normal((rows, marginal.split.n_u))
+        log_determinants, at_modes = np.empty(rows), np.empty(rows)
+        solved = module._gaussian_diagonal_draws(
+            marginal.split, phis, u_mode, standard, log_determinants, at_modes
+        )
+        assert solved.all()
+        np.testing.assert_allclose(standard, draws, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(log_determinants, np.log(diagonals).sum(axis=1), rtol=1e-12)
+        np.testing.assert_allclose(at_modes, joint(modes, phis), rtol=1e-12, atol=1e-9)
+        return
     batched = marginal.split.companion(module._DiagonalNewton)
     batched_modes, curvatures, solved, at_modes = batched(
         np.broadcast_to(u_mode, modes.shape), phis
@@ -93,14 +105,25 @@ def test_rows_the_batch_cannot_solve_are_solved_alone(marginal, monkeypatch):
     the results do not change."""
     u_mode = marginal.conditional_mode(PHI_MODE).u
     phis = PHI_MODE + 0.3 * RNG.standard_normal((6, 3))
-    batched = module._DiagonalNewton.__call__
+    if marginal.split.conditional_is_gaussian:
+        # One call a row: every other row's f comes back not finite (then the single solves).
+        companion = marginal.split.companion(DiagonalLatent)
+        function, calls = companion.curvature_fn, iter(range(phis.shape[0]))
 
-    def failing_rows(self, starts, rows):
-        modes, curvatures, solved, at_modes = batched(self, starts, rows)
-        modes[::2], curvatures[::2], solved[::2], at_modes[::2] = np.nan, -1.0, False, np.nan
-        return modes, curvatures, solved, at_modes
+        def failing_rows(u, phi):
+            logp, gradient, curvature = function(u, phi)
+            return (np.nan if next(calls, 1) % 2 == 0 else logp), gradient, curvature
 
-    monkeypatch.setattr(module._DiagonalNewton, "__call__", failing_rows)
+        monkeypatch.setattr(companion, "curvature_fn", failing_rows)
+    else:
+        batched = module._DiagonalNewton.__call__
+
+        def failing_rows(self, starts, rows):
+            modes, curvatures, solved, at_modes = batched(self, starts, rows)
+            modes[::2], curvatures[::2], solved[::2], at_modes[::2] = np.nan, -1.0, False, np.nan
+            return modes, curvatures, solved, at_modes
+
+        monkeypatch.setattr(module._DiagonalNewton, "__call__", failing_rows)
     draws, log_q, log_p = conditional_draws(
         marginal, phis, PHI_MODE, u_mode, np.random.default_rng(2), conditional="gaussian"
     )
