@@ -306,11 +306,12 @@ CHILD = textwrap.dedent(
 
     # The first call loads what an earlier process stored; the second, the same call again,
     # runs after that warm-up in the same process.
-    seconds = []
+    seconds, cpu = [], []
     for _ in range(2):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = call()
         seconds.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     extra = {}
     if method != "NUTS":
         fit = result.fit
@@ -327,7 +328,8 @@ CHILD = textwrap.dedent(
         for name in ("mu", "tau", "sigma")
     }
     print(json.dumps({
-        "seconds": seconds[0], "warm_seconds": seconds[1], "peak_gib": peak, "moments": moments,
+        "seconds": seconds[0], "warm_seconds": seconds[1], "cpu_seconds": cpu[0],
+        "warm_cpu_seconds": cpu[1], "peak_gib": peak, "moments": moments,
         **extra,
     }))
     """
@@ -390,7 +392,8 @@ def main():
                 compared = f"{'':8} {'':6} {'':9}  "
             print(
                 f"{label:<24} {result['seconds']:8.1f} {result['warm_seconds']:8.2f}"
-                f" {result['peak_gib']:9.2f} {compared}  {result.get('route', '')}",
+                f" {result['peak_gib']:9.2f} {compared}  {result.get('route', '')}"
+                f"  CPU s {result['cpu_seconds']:.2f} / {result['warm_cpu_seconds']:.2f}",
                 flush=True,
             )
 
