@@ -271,6 +271,51 @@ call's imports on first use (2.1 s, where 10× would leave ``quadrature`` 0.5–
 at J = 20,000 the draws of ``z`` given φ, which both routes pay (2.8 s warm, 1.7 s of it the
 compiled call per draw), while ``nuts`` took 16–36 s more than ``quadrature`` there.
 
+**The draws of ``z`` in place** (2026-12-05, issue 26; ``6958b20`` and ``2197306``): for a
+Gaussian conditional with a diagonal Hessian, one compiled call of ``(f, ∇f, h)`` per draw at
+the mode's ``û``, whose Newton step is ``û(φ)``, and the draw written over its own row of
+standard normals, so that the lockstep iteration's arrays of draws × groups (copies,
+gradients, curvatures, steps: 160 MB each at J = 20,000) are no longer made; the draws keep
+their distribution (each at its own φ, as before; the same seed gives the same draws to
+rounding). Both runs of ``--methods gaussian quadrature nuts``, each on the code before
+(``ce84ed6``) and then after, one after the other, private caches, one BLAS thread, the machine
+shared (load 4.0–5.9); wall seconds first / warm, and in the second run CPU seconds:
+
+=========================  ==============  ==============  ==============  ===========
+configuration              run 1 s         run 2 s         run 2 CPU s     GiB
+=========================  ==============  ==============  ==============  ===========
+J = 2,000 ``gaussian``     6.4 / 1.76 →    5.4 / 0.65 →    2.64 / 0.32 →   0.32 → 0.28
+                           2.8 / 0.57      2.9 / 0.41      1.97 / 0.28
+J = 2,000 ``quadrature``   3.7 / 0.79 →    2.1 / 0.41 →    1.80 / 0.41 →   0.32 → 0.28
+                           2.3 / 0.46      3.0 / 0.47      1.99 / 0.31
+J = 2,000 ``nuts``         22.8 / 13.97 →  4.9 / 3.31 →    4.86 / 3.14 →   0.44 → 0.39
+                           7.2 / 4.69      8.1 / 3.53      5.40 / 2.38
+J = 20,000 ``gaussian``    7.3 / 8.67 →    9.1 / 3.82 →    6.28 / 3.67 →   1.40 → 1.10
+                           9.8 / 6.25      7.2 / 4.76      4.78 / 3.15
+J = 20,000 ``quadrature``  10.9 / 6.22 →   10.2 / 6.65 →   6.97 / 4.39 →   1.37 → 1.08
+                           9.0 / 7.70      7.3 / 5.49      4.70 / 3.58
+J = 20,000 ``nuts``        40.0 / 71.97 →  48.6 / 41.36 →  32.23 / 28.37 → 1.50 → 1.21
+                           46.1 / 38.05    37.0 / 34.33    25.03 / 22.93
+=========================  ==============  ==============  ==============  ===========
+
+log p(y) and the means and sds of μ, τ, σ are those of the tables above to the printed digits,
+before and after, in both runs. ``quadrature`` against ``nuts``, after, first / warm: J = 2,000
+3.1 / 10.2 (run 1), 2.7 / 7.5 (run 2 wall), 2.7 / 7.7 (run 2 CPU); J = 20,000 5.1 / 4.9,
+5.1 / 6.3, 5.3 / 6.4 — against the issue's 10×, met only in run 1's warm J = 2,000 column
+(before: 6.2 / 17.7, 2.3 / 8.1, 2.7 / 7.7 and 3.7 / 11.6, 4.8 / 6.2, 4.6 / 6.5: the wall
+ratios follow the load, the CPU ones did not move). Against ``gaussian``: 0.98–1.15× its time
+after (within 3×: met). The change cut every route's draws, ``nuts``'s too (its 1,000 draws of
+``z`` are the same computation), so the ratio stays where the three costs put it: at J = 20,000,
+warm, CPU, ``nuts`` 22.9 s = the sampler's ~21 s + the draws; ``quadrature`` 3.6 s = the 151
+nodes (0.4–0.6 s) + the same draws (1,000 compiled calls of 2.1 ms over the 200,000
+observations, 2.1 s; NumPy 0.4 s) + pushing the draws forward (one compiled call over the
+1,000 × 20,003 values, 0.8–1.3 s) + assembling the DataTree. 10× would need about 2.3 s. At
+J = 2,000, a first call spends 0.9 s (wall, 0.6 s CPU) importing arviz-stats for the Pareto
+k̂ (``nuts`` imports it too, for its reciprocal importance sampling): ``arviz_base.io_numpyro``
+records a call stack (``inspect.stack``) for each of JAX and NumPyro, which are not installed,
+and SciPy's ``stats`` and ``signal`` load with it; then the mode search (0.28 s, every fresh
+process: the mode is kept in memory only) and the draws (0.3 s).
+
 Run: ``.venv/bin/python benchmarks/nested_laplace.py [--groups 2000 20000] [--draws 1000]
 [--tune 500]``; ``--methods`` picks a subset (``--json`` appends each row to a file).
 """
