@@ -277,44 +277,53 @@ the mode's ``û``, whose Newton step is ``û(φ)``, and the draw written over it
 standard normals, so that the lockstep iteration's arrays of draws × groups (copies,
 gradients, curvatures, steps: 160 MB each at J = 20,000) are no longer made; the draws keep
 their distribution (each at its own φ, as before; the same seed gives the same draws to
-rounding). Both runs of ``--methods gaussian quadrature nuts``, each on the code before
-(``ce84ed6``) and then after, one after the other, private caches, one BLAS thread, the machine
-shared (load 4.0–5.9); wall seconds first / warm, and in the second run CPU seconds:
+rounding). Three runs of ``--methods gaussian quadrature nuts``, each on the code before
+(``ce84ed6``) and then after, one right after the other, private caches, one BLAS thread, the
+machine shared with other work. Run 3, the quietest (load 2.9–3.9), wall seconds first / warm
+(CPU seconds alike), before → after:
 
-=========================  ==============  ==============  ==============  ===========
-configuration              run 1 s         run 2 s         run 2 CPU s     GiB
-=========================  ==============  ==============  ==============  ===========
-J = 2,000 ``gaussian``     6.4 / 1.76 →    5.4 / 0.65 →    2.64 / 0.32 →   0.32 → 0.28
-                           2.8 / 0.57      2.9 / 0.41      1.97 / 0.28
-J = 2,000 ``quadrature``   3.7 / 0.79 →    2.1 / 0.41 →    1.80 / 0.41 →   0.32 → 0.28
-                           2.3 / 0.46      3.0 / 0.47      1.99 / 0.31
-J = 2,000 ``nuts``         22.8 / 13.97 →  4.9 / 3.31 →    4.86 / 3.14 →   0.44 → 0.39
-                           7.2 / 4.69      8.1 / 3.53      5.40 / 2.38
-J = 20,000 ``gaussian``    7.3 / 8.67 →    9.1 / 3.82 →    6.28 / 3.67 →   1.40 → 1.10
-                           9.8 / 6.25      7.2 / 4.76      4.78 / 3.15
-J = 20,000 ``quadrature``  10.9 / 6.22 →   10.2 / 6.65 →   6.97 / 4.39 →   1.37 → 1.08
-                           9.0 / 7.70      7.3 / 5.49      4.70 / 3.58
-J = 20,000 ``nuts``        40.0 / 71.97 →  48.6 / 41.36 →  32.23 / 28.37 → 1.50 → 1.21
-                           46.1 / 38.05    37.0 / 34.33    25.03 / 22.93
-=========================  ==============  ==============  ==============  ===========
+==========================  ======================  ======================  ===========
+configuration               before s (CPU)          after s (CPU)           GiB
+==========================  ======================  ======================  ===========
+J = 2,000 ``gaussian``      1.3 / 0.29 (1.28/0.29)  1.5 / 0.26 (1.42/0.26)  0.33 → 0.28
+J = 2,000 ``quadrature``    1.4 / 0.34 (1.21/0.31)  1.4 / 0.31 (1.30/0.29)  0.33 → 0.28
+J = 2,000 ``nuts``          3.8 / 2.32 (3.74/2.28)  4.2 / 2.93 (3.82/2.72)  0.44 → 0.39
+J = 20,000 ``gaussian``     5.6 / 2.80 (5.36/2.62)  4.4 / 2.49 (4.25/2.31)  1.40 → 1.10
+J = 20,000 ``quadrature``   4.1 / 3.99 (3.72/3.74)  3.6 / 3.53 (3.43/3.33)  1.37 → 1.08
+J = 20,000 ``nuts``         25.5 / 26.1 (24.1/25.0) 21.9 / 23.8 (20.8/23.2) 1.50 → 1.21
+==========================  ======================  ======================  ===========
+
+``quadrature`` faster than ``nuts`` (first / warm), before → after, in each run (wall; run 2
+also CPU):
+
+======  ========================  ==========================  ========================
+J       run 1 (load 1.1–5.9)      run 2 (load 4.0–4.6)        run 3 (load 2.9–3.9)
+======  ========================  ==========================  ========================
+2,000   6.2 / 17.7 → 3.1 / 10.2   2.3 / 8.1 → 2.7 / 7.5       2.7 / 6.8 → 3.0 / 9.5
+                                  CPU 2.7 / 7.7 → 2.7 / 7.7
+20,000  3.7 / 11.6 → 5.1 / 4.9    4.8 / 6.2 → 5.1 / 6.3       6.2 / 6.5 → 6.1 / 6.7
+                                  CPU 4.6 / 6.5 → 5.3 / 6.4
+======  ========================  ==========================  ========================
 
 log p(y) and the means and sds of μ, τ, σ are those of the tables above to the printed digits,
-before and after, in both runs. ``quadrature`` against ``nuts``, after, first / warm: J = 2,000
-3.1 / 10.2 (run 1), 2.7 / 7.5 (run 2 wall), 2.7 / 7.7 (run 2 CPU); J = 20,000 5.1 / 4.9,
-5.1 / 6.3, 5.3 / 6.4 — against the issue's 10×, met only in run 1's warm J = 2,000 column
-(before: 6.2 / 17.7, 2.3 / 8.1, 2.7 / 7.7 and 3.7 / 11.6, 4.8 / 6.2, 4.6 / 6.5: the wall
-ratios follow the load, the CPU ones did not move). Against ``gaussian``: 0.98–1.15× its time
-after (within 3×: met). The change cut every route's draws, ``nuts``'s too (its 1,000 draws of
-``z`` are the same computation), so the ratio stays where the three costs put it: at J = 20,000,
-warm, CPU, ``nuts`` 22.9 s = the sampler's ~21 s + the draws; ``quadrature`` 3.6 s = the 151
-nodes (0.4–0.6 s) + the same draws (1,000 compiled calls of 2.1 ms over the 200,000
-observations, 2.1 s; NumPy 0.4 s) + pushing the draws forward (one compiled call over the
-1,000 × 20,003 values, 0.8–1.3 s) + assembling the DataTree. 10× would need about 2.3 s. At
-J = 2,000, a first call spends 0.9 s (wall, 0.6 s CPU) importing arviz-stats for the Pareto
-k̂ (``nuts`` imports it too, for its reciprocal importance sampling): ``arviz_base.io_numpyro``
-records a call stack (``inspect.stack``) for each of JAX and NumPyro, which are not installed,
-and SciPy's ``stats`` and ``signal`` load with it; then the mode search (0.28 s, every fresh
-process: the mode is kept in memory only) and the draws (0.3 s).
+before and after, in all runs; peak memory fell by a fifth at J = 20,000. Against the issue:
+within 3× of ``gaussian`` (0.9–1.4× after): met; 10× faster than ``nuts``: not met (only run
+1's warm J = 2,000 column, whose ``before`` was higher still). The change cut every route's
+draws, ``nuts``'s too (its 1,000 draws of ``z`` are the same computation), so the ratio stays
+where the three costs put it. At J = 20,000, warm: ``nuts`` ≈ 21–23 s of sampler plus the
+draws; ``quadrature`` ≈ 3.3–3.5 s = the 151 nodes (0.4–0.6 s, one compiled call each) + the
+draws (1,000 compiled calls of 1.5–2.1 ms over the 200,000 observations, 0.2 s of standard
+normals) + pushing the draws forward (one compiled call over the 1,000 × 20,003 values that
+copies two 160 MB arrays, 0.1–1.3 s with the load) + the DataTree; 10× would need about
+2.3 s. At J = 2,000, a first call spends 0.9 s (wall, 0.6 s CPU) importing arviz-stats for
+the Pareto k̂ (``nuts`` imports it too, for its reciprocal importance sampling):
+``arviz_base.io_numpyro`` records a call stack (``inspect.stack``) for each of JAX and NumPyro,
+which are not installed, and SciPy's ``stats`` and ``signal`` load with it; then the mode
+search (0.28 s in every fresh process: the mode is kept in memory only) and the draws (0.3 s).
+Drawing the latent variables from the nodes' conditionals (R-INLA's discrete mixture) instead
+would remove the 1,000 calls, but it changes the approximation: each φ would be a node (no
+longer a draw of the interpolated density), and a sparse grid's negative weights give no
+mixture at all; not done.
 
 Run: ``.venv/bin/python benchmarks/nested_laplace.py [--groups 2000 20000] [--draws 1000]
 [--tune 500]``; ``--methods`` picks a subset (``--json`` appends each row to a file).
