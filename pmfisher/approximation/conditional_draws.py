@@ -23,6 +23,13 @@ definite or whose line search stalls is solved alone by
 :meth:`~pmfisher.fitting.laplace_marginal.LaplaceMarginal.conditional_mode`, which explains
 a failure. Other structures solve draw by draw.
 
+**A diagonal Hessian and a Gaussian conditional** (a hierarchical normal model) need no
+iteration: one compiled call of :math:`(f, g, h)` at :math:`\hat u_{\hat\varphi}` per draw
+gives :math:`\hat u_\varphi = u + g/h` and :math:`h`, and the draw replaces its row of
+standard normals in place, so that no other array of draws × latent entries is made (each
+is 160 MB at 1,000 draws of 20,000 groups: the lockstep iteration's copies, gradients,
+curvatures and steps took 1.3 s of 2.8 there).
+
 **The mean correction** (``conditional="mean_corrected"``,
 :mod:`pmfisher.fitting.conditional_mean`). The Gaussian's mean is moved from the mode to
 the conditional mean to first order, :math:`u_s = \hat u_{\varphi_s} + \delta_{\varphi_s}
@@ -86,44 +93,96 @@ def conditional_draws(
     :math:`f(\\hat u) - \\tfrac12\\varepsilon^\\top\\varepsilon` exactly, from the solve's own
     :math:`f(\\hat u)`; otherwise it is evaluated (:class:`JointOverDraws`: 1,000 draws at
     J = 20,000 groups took 1.1 s)."""
-    n_u = marginal.split.n_u
+    split = marginal.split
     check_option("conditional", conditional, Conditional)
     # δ = 0 exactly where the conditional is Gaussian, and f(û) − ½ε'ε stays exact.
-    shifted = conditional == "mean_corrected" and not marginal.split.conditional_is_gaussian
-    standard = rng.standard_normal((phis.shape[0], n_u))
-    sensitivity = marginal.sensitivity(marginal.conditional_mode(phi_mode), phi_mode)
-    starts = u_mode + (phis - phi_mode) @ sensitivity.T
-    if isinstance(marginal.structured, DiagonalLatent):
-        modes, curvatures, solved, at_modes = marginal.split.companion(_DiagonalNewton)(
-            starts, phis
+    shifted = conditional == "mean_corrected" and not split.conditional_is_gaussian
+    standard = rng.standard_normal((phis.shape[0], split.n_u))
+    # ε'ε before ``standard`` may be overwritten by the draws it makes.
+    squares = np.einsum("sd,sd->s", standard, standard)
+    log_determinants, at_modes = np.empty(phis.shape[0]), np.empty(phis.shape[0])
+    diagonal = isinstance(marginal.structured, DiagonalLatent)
+    if diagonal and split.conditional_is_gaussian:
+        draws = standard  # overwritten row by row, each ε read before its draw replaces it
+        solved = _gaussian_diagonal_draws(split, phis, u_mode, draws, log_determinants, at_modes)
+    elif diagonal:
+        modes, curvatures, solved, at_modes = split.companion(_DiagonalNewton)(
+            _predicted_modes(marginal, phis, phi_mode, u_mode), phis
         )
         with np.errstate(all="ignore"):  # rows not solved hold no values: redone below
             # In place: at 1,000 draws of 20,000 entries each array is 160 MB.
+            log_determinants = np.log(curvatures).sum(axis=1)
             root = np.sqrt(curvatures, out=curvatures)
             draws = np.divide(standard, root)
             draws += modes
-            log_q = gaussian_log_density(standard, 2 * np.log(root).sum(axis=1))
         if shifted:
-            add_diagonal_mean_shifts(marginal.split, draws, modes, phis, np.flatnonzero(solved))
+            add_diagonal_mean_shifts(split, draws, modes, phis, np.flatnonzero(solved))
     else:
         solved = np.zeros(phis.shape[0], dtype=bool)
-        draws, log_q = np.empty_like(standard), np.empty(phis.shape[0])
-        at_modes = np.empty(phis.shape[0])
-    for s in np.flatnonzero(~solved):
+        draws = np.empty_like(standard)
+    unsolved = np.flatnonzero(~solved)
+    starts = (
+        _predicted_modes(marginal, phis[unsolved], phi_mode, u_mode)
+        if unsolved.size
+        else np.empty((0, split.n_u))
+    )
+    for s, start in zip(unsolved, starts, strict=True):
         try:
-            inner = marginal.conditional_mode(phis[s], start=starts[s])
+            inner = marginal.conditional_mode(phis[s], start=start)
         except InnerModeError:  # the prediction may lie where f is not finite
             inner = marginal.conditional_mode(phis[s], start=u_mode)
         draws[s] = inner.u + inner.precision.deviations(standard[s : s + 1])[0]
         if shifted:
             draws[s] += conditional_mean_shift(marginal, inner, phis[s])
-        log_q[s] = gaussian_log_density(standard[s : s + 1], inner.precision.log_determinant)[0]
-        at_modes[s] = inner.logp
-    if marginal.split.conditional_is_gaussian:
-        log_p = at_modes - 0.5 * np.einsum("sd,sd->s", standard, standard)
+        log_determinants[s], at_modes[s] = inner.precision.log_determinant, inner.logp
+    log_q = -0.5 * squares - 0.5 * split.n_u * np.log(2 * np.pi) + 0.5 * log_determinants
+    if split.conditional_is_gaussian:
+        log_p = at_modes - 0.5 * squares
     else:
-        log_p = marginal.split.companion(JointOverDraws)(draws, phis)
+        log_p = split.companion(JointOverDraws)(draws, phis)
     return draws, log_q, log_p
+
+
+def _predicted_modes(marginal: LaplaceMarginal, phis, phi_mode, u_mode) -> np.ndarray:
+    r"""The first-order prediction of :math:`\hat u` at each row of ``phis`` (module
+    docstring): where each inner solve starts."""
+    sensitivity = marginal.sensitivity(marginal.conditional_mode(phi_mode), phi_mode)
+    return u_mode + (phis - phi_mode) @ sensitivity.T
+
+
+def _gaussian_diagonal_draws(
+    split: LatentSplit, phis, u_mode, draws, log_determinants, at_modes
+) -> np.ndarray:
+    r"""For a diagonal :math:`H` and a Gaussian conditional: row by row, one compiled call
+    of :math:`(f, g, h)` at :math:`\hat u_{\hat\varphi}`, whose Newton step lands on
+    :math:`\hat u_\varphi = u + g/h` (:math:`f` is quadratic in :math:`u`, :math:`h` the
+    same everywhere) with :math:`f(\hat u) = f(u) + \tfrac12 g^\top h^{-1} g`; then the draw
+    :math:`\hat u + \varepsilon/\sqrt h` replaces the row's standard normal
+    :math:`\varepsilon` in ``draws``, :math:`\log\det H = \sum\log h` and
+    :math:`f(\hat u)` are written into ``log_determinants`` and ``at_modes``. No array of
+    draws × entries other than ``draws`` itself (160 MB at 1,000 draws of 20,000 groups).
+    Which rows were solved: the others (``h`` not positive and finite, ``f`` not finite)
+    are left for the single solve, which explains the failure."""
+    function = split.companion(DiagonalLatent).curvature_fn
+    solved = np.zeros(phis.shape[0], dtype=bool)
+    with np.errstate(all="ignore"):
+        for row, phi in enumerate(phis):
+            logp, gradient, curvature = function(u_mode, phi)
+            step = gradient / curvature
+            at_mode = float(logp) + 0.5 * float(gradient @ step)
+            draw = draws[row] / np.sqrt(curvature)
+            draw += step
+            draw += u_mode
+            solved[row] = (
+                np.isfinite(at_mode)
+                and curvature.min() > 0
+                and np.isfinite(curvature.max())
+                and np.isfinite(draw.max())
+            )
+            if solved[row]:  # else the row keeps its ε for the single solve
+                draws[row] = draw
+                log_determinants[row], at_modes[row] = np.log(curvature).sum(), at_mode
+    return solved
 
 
 def _elements_per_row(split: LatentSplit) -> int:
@@ -163,19 +222,6 @@ class _DiagonalNewton:
         at_modes = np.empty(u.shape[0])
         active = np.arange(u.shape[0])
         logp, gradient, curvature = self._evaluate(u, phis)
-        if self.split.conditional_is_gaussian:
-            # f is quadratic in u: one Newton step from anywhere is û, h is the same there,
-            # and f rises by the step's ½ g'H⁻¹g.
-            step = np.divide(gradient, curvature, out=gradient)
-            u += step
-            at_modes = logp + 0.5 * np.einsum("su,su,su->s", step, step, curvature)
-            solved = (
-                np.isfinite(at_modes)
-                & (curvature.min(axis=1) > 0)
-                & np.isfinite(curvature.max(axis=1))
-                & np.isfinite(u.max(axis=1))
-            )
-            return u, curvature, solved, at_modes
         for _ in range(INNER_MAX_ITER + 1):
             # Every h positive and finite (a NaN fails both comparisons), without a temporary.
             usable = (

@@ -214,7 +214,7 @@ def nested_laplace(
     )
     full = model_graph(model, space="unconstrained", terms=terms)
     thetas = np.empty((phis.shape[0], full.size))
-    thetas[:, split.u_index] = latent_draws
+    thetas[:, split.u_columns] = latent_draws
     thetas[:, split.phi_index] = phis
     pushed = values_pushforward(full)(thetas)
 

@@ -57,6 +57,13 @@ def test_blocks_and_indices(interleaved, space):
     # Model order in the flat vectors: mu 0–1, z 2–4, tau 5, w 6–7.
     np.testing.assert_array_equal(split.u_index, [2, 3, 4, 6, 7])
     np.testing.assert_array_equal(split.phi_index, [0, 1, 5])
+    # Not contiguous: the columns are the index itself.
+    np.testing.assert_array_equal(split.u_columns, split.u_index)
+    # Contiguous (z alone): a slice over the same columns.
+    alone = latent_split(model_graph(interleaved, space=space, terms="posterior"), ["z"])
+    assert alone.u_columns == slice(2, 5)
+    flat = np.arange(8.0)
+    np.testing.assert_array_equal(flat[alone.u_columns], flat[alone.u_index])
 
 
 def test_split_and_constrained_point_round_trip(interleaved):
