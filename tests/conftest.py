@@ -31,6 +31,10 @@ SLOWEST_FILES = (
     "tests/fitting/latent/test_sparse_latent.py",
     "tests/fitting/test_mode_cache.py",
     "tests/fitting/test_laplace_marginal_mvnormal.py",
+    # One test of 17–33 s each (compilation) in the clean run of 2026-12-05.
+    "tests/_core/curvature/test_sparse_hessian.py",
+    "tests/fitting/test_boundary.py",
+    "tests/_core/model/test_target.py",
 )
 
 
