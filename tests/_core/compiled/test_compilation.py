@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -369,6 +370,27 @@ def test_a_large_function_waits_as_long_as_its_c_compilation_would_take(cache, m
     monkeypatch.setattr(compilation, "UPGRADE_SECONDS_PER_NODE", 0.0)
     function(x)
     assert function.function.maker.linker.c_thunks
+
+
+def test_time_a_call_waits_does_not_count_toward_the_upgrade(cache, monkeypatch):
+    """The calls' CPU time counts, not their wall time: on a loaded machine a call waits
+    for a core, and that wait would set off a C compilation the calls have not earned."""
+    monkeypatch.setattr(compilation, "UPGRADE_CALLS", 3)
+    monkeypatch.setattr(compilation, "UPGRADE_SECONDS", 0.05)
+    monkeypatch.setattr(compilation, "UPGRADE_SECONDS_PER_NODE", 0.0)
+    function = _glm_log_density_and_hessian(_glm_graph(), "python")
+    compute = function.function
+    x = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
+
+    def waiting(*inputs):
+        time.sleep(0.03)  # 0.15 s of waiting in five calls, no CPU
+        return compute(*inputs)
+
+    waiting.maker = compute.maker
+    function.function = waiting
+    for _ in range(5):
+        function(x)
+    assert function.function is waiting  # not replaced by the C twin
 
 
 def test_a_small_models_search_functions_are_compiled_without_c(cache):
