@@ -54,6 +54,10 @@ def collections_during_import(module: str, *, ours: bool) -> dict:
         name = {module!r}
         assert name not in sys.modules
         collections = []
+        # Counts from zero, so that the allocation that enters the pause cannot be the one
+        # that sets off a collection (a clean run's subprocess collected there, before the
+        # import began).
+        gc.collect()
         # Collections of the older generations: the ones that walk PyMC's objects.
         gc.callbacks.append(
             lambda phase, info: collections.append(phase == "start" and info["generation"] > 0)
