@@ -194,3 +194,50 @@ def test_an_error_that_does_not_change_with_the_hyperparameters_is_not_warned_ab
     mcses = check["inner_check_mcse"].values
     noise = 3 * np.sqrt(mcses**2 + mcses[0] ** 2)
     assert np.all(np.abs(errors - errors[0]) <= noise)  # ... by the same amount everywhere
+
+
+def hierarchical_normal(*, predictor: str) -> pm.Model:
+    """Forty groups of five rows; the group means written into the likelihood, or kept as a
+    ``pm.Deterministic`` over groups and indexed by observation (the user's idiom)."""
+    rng = np.random.default_rng(5)
+    index = np.repeat(np.arange(40), 5)
+    y = rng.normal(rng.normal(1.0, 0.7, size=40)[index], 1.0)
+    with pm.Model(coords={"group": range(40), "obs": range(200)}) as model:
+        group = pm.Data("group_index", index, dims="obs")
+        mu, tau = pm.Normal("mu", 0, 5), pm.HalfNormal("tau", 2)
+        sigma = pm.HalfNormal("sigma", 2)
+        z = pm.Normal("z", 0, 1, dims="group")
+        if predictor == "deterministic":
+            means = pm.Deterministic("means", mu + tau * z, dims="group")[group]
+        else:
+            means = mu + tau * z[group]
+        pm.Normal("y", means, sigma, observed=y, dims="obs")
+    return model
+
+
+def test_a_deterministic_predictor_takes_the_gaussian_conditionals_route():
+    """The same model with its group means as a deterministic is known to have a Gaussian
+    conditional (its inner check exact, not estimated) and gives the same approximation."""
+    results = {
+        predictor: laplace(
+            model=hierarchical_normal(predictor=predictor),
+            latent="z",
+            hyper="quadrature",
+            draws=200,
+            random_seed=2,
+        )
+        for predictor in ("inline", "deterministic")
+    }
+    inline, deterministic = results["inline"], results["deterministic"]
+    for result in results.values():
+        assert result.fit["inner_check_error"].attrs["method"] == "exact: Gaussian conditional"
+    np.testing.assert_allclose(
+        float(deterministic.fit["log_marginal_likelihood"]),
+        float(inline.fit["log_marginal_likelihood"]),
+        rtol=0,
+        atol=1e-9,
+    )
+    for name in ("mu", "tau", "sigma", "z"):
+        np.testing.assert_allclose(
+            deterministic["posterior"][name], inline["posterior"][name], rtol=1e-9, atol=1e-12
+        )

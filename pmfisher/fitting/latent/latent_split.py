@@ -184,7 +184,13 @@ class LatentSplit:
         ``u``, so :math:`f` is quadratic in ``u`` (a linear mixed model's, a hierarchical normal
         model's). Then one Newton step from any point lands on :math:`\\hat u_\\varphi`, and
         the Laplace marginal is the exact marginal. A product that merely evaluates to the
-        same value everywhere but still reads ``u`` gives ``False``, never a wrong ``True``."""
+        same value everywhere but still reads ``u`` gives ``False``, never a wrong ``True``.
+
+        The product is rewritten by PyTensor's ``fast_run`` rewrites (those a compiled
+        function gets, less fusion and in-place): a per-group predictor kept as a
+        ``pm.Deterministic`` and indexed in the likelihood leaves the shape of that predictor
+        in the product (its gradient is scattered into zeros of its shape), which only
+        ``fast_run``'s shape inference takes off ``u``."""
 
         def decide() -> bool:
             direction = self.u.type("direction")
@@ -193,7 +199,7 @@ class LatentSplit:
                 (gradient * direction).sum(), self.u, disconnected_inputs="ignore"
             )
             rewritten = rewrite_graph(
-                product, include=("canonicalize", "stabilize", "specialize"), clone=True
+                product, include=("fast_run",), exclude=("fusion", "inplace"), clone=True
             )
             return self.u not in graph_inputs([rewritten])
 

@@ -132,6 +132,8 @@ def test_bad_latent_names(interleaved, latent, error, match):
         ("normal", "normal", True),
         ("normal", "normal in the scale", False),
         ("normal", "poisson", False),
+        ("normal", "normal through a per-group deterministic", True),
+        ("normal", "poisson through a per-group deterministic", False),
         ("student-t", "normal", False),
         ("log-normal", "normal", False),
         ("normal and a quadratic potential", "normal", True),
@@ -144,20 +146,27 @@ def test_the_graph_decides_whether_the_conditional_is_gaussian(
     """A truth table: the conditional is Gaussian exactly when every term is quadratic in the
     unconstrained latent coordinates (a log-normal effect is Gaussian in its log, but enters
     the likelihood as exp(u): not quadratic)."""
-    group = np.repeat(np.arange(4), 3)
-    with pm.Model() as model:
+    with pm.Model(coords={"group": range(4), "obs": range(12)}) as model:
+        group = pm.Data("group_index", np.repeat(np.arange(4), 3), dims="obs")
         s = pm.HalfNormal("s", 1)
         if latent_density.startswith("normal"):
-            z = pm.Normal("z", 0, s, shape=4)
+            z = pm.Normal("z", 0, s, dims="group")
         elif latent_density == "student-t":
-            z = pm.StudentT("z", nu=4, mu=0, sigma=s, shape=4)
+            z = pm.StudentT("z", nu=4, mu=0, sigma=s, dims="group")
         else:
-            z = pm.LogNormal("z", 0, s, shape=4)
+            z = pm.LogNormal("z", 0, s, dims="group")
         if latent_density.endswith("quadratic potential"):
             pm.Potential("tilt", -((z[0] - z[1]) ** 2) + z[2])
         elif latent_density.endswith("quartic potential"):
             pm.Potential("tilt", -(z[0] ** 4))
-        if likelihood == "normal":
+        if likelihood.endswith("per-group deterministic"):
+            # The user's idiom: the group means as a deterministic, indexed by observation.
+            theta = pm.Deterministic("theta", 1.0 + s * z, dims="group")
+            if likelihood.startswith("normal"):
+                pm.Normal("y", theta[group], 0.5, observed=np.arange(12.0) / 4, dims="obs")
+            else:
+                pm.Poisson("y", pm.math.exp(theta[group]), observed=np.arange(12) % 3, dims="obs")
+        elif likelihood == "normal":
             pm.Normal("y", 1.0 + z[group], 0.5, observed=np.arange(12.0) / 4)
         elif likelihood == "normal in the scale":
             pm.Normal("y", 1.0, pm.math.exp(z[group]), observed=np.arange(12.0) / 4)
