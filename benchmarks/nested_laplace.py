@@ -325,6 +325,29 @@ would remove the 1,000 calls, but it changes the approximation: each φ would be
 longer a draw of the interpolated density), and a sparse grid's negative weights give no
 mixture at all; not done.
 
+**Quiet, and where a warm call's spread comes from** (2026-12-05, ``63d52a7``, load 0.1–0.9,
+no other work on the machine; ``--groups 20000 --methods gaussian quadrature nuts``, BLAS
+threads not limited): first / warm seconds ``gaussian`` 7.9 / 4.34, ``quadrature`` 8.1 / 6.40,
+``nuts`` 23.3 / 23.68 (CPU 24.5 / 24.9): ``quadrature`` 2.9× / 3.7× faster than ``nuts``. In
+one process with one BLAS thread the same ``quadrature`` call took 10.1 s, then 6.5 s, then
+3.67 s (profiled: the 1,000 per-draw calls 1.4 s, the 151 nodes 0.37 s, the push-forward
+1.30 s). The difference between the second and third call is the kernel, not pmfisher: the
+push-forward of the 1,000 × 20,003 draws (two 160 MB outputs) took 3.1 and 2.8 s on its first
+two calls in a process, 2.9 and 2.7 s of them system time, then 0.03 s; ``perf`` put 62 % of
+the samples in the kernel's ``clear_page_erms`` under page faults. NumPy asks for huge pages on
+large arrays (``madvise``), and on this virtual machine a 2 MB page first touched costs about
+8 ms per MB (``np.ones((1000, 20000))`` took 1.44 s in one fresh process, 0.013 s in the next);
+with ``NUMPY_MADVISE_HUGEPAGE=0`` the same push-forward took 0.17–0.21 s on every call. Warm
+times of calls that allocate hundreds of MB therefore vary by seconds from process to process
+here, on every route; compare CPU columns within one run.
+
+So at J = 20,000 ``quadrature`` stays 3–7× faster than ``nuts`` across runs, short of the
+issue's 10×: both routes draw the latent variables the same way (each draw from the exact
+conditional Gaussian at its own φ: one pass over the 200,000 observations per draw), and the
+k̂ check needs the joint density at every draw. Only drawing the latent variables from the
+nodes' conditionals without a density for k̂ (R-INLA's and ``aghq``'s practice) would remove
+that pass; pmfisher keeps the exact draws and the check.
+
 Run: ``.venv/bin/python benchmarks/nested_laplace.py [--groups 2000 20000] [--draws 1000]
 [--tune 500]``; ``--methods`` picks a subset (``--json`` appends each row to a file).
 """
