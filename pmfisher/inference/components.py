@@ -11,10 +11,10 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
-from pymc.distributions.multivariate import _LKJCholeskyCovRV
+from pymc.distributions.multivariate import ZeroSumNormalRV, _LKJCholeskyCovRV
 from pytensor.gradient import jacobian
 from pytensor.graph.traversal import ancestors
-from pytensor.tensor.random.basic import NormalRV
+from pytensor.tensor.random.basic import NormalRV, StudentTRV
 
 from pmfisher._core.compiled.compilation import CompiledFunction, compile_function
 from pmfisher._core.linalg.sparse_cholesky import SparsePositiveDefinite
@@ -32,22 +32,29 @@ __all__ = [
 
 FIXED, VARIANCE, DERIVED = "fixed effect", "variance component", "derived"
 
+# The position of the location among a latent distribution's parameters where it is not the
+# first (None: the distribution has none, its mean is 0). Every other parameter shapes the
+# effects' spread.
+_LOCATION = {StudentTRV: 1, ZeroSumNormalRV: None}
+
 
 def parameter_roles(marginal: LaplaceMarginal) -> dict[str, str]:
     """Free variable name → ``"variance component"`` or ``"fixed effect"`` for the variables
     that remain after the latent ones are integrated out.
 
     A variance component enters a latent variable's distribution through a parameter other
-    than its first (the location of ``Normal``, ``MvNormal``): its scale, its covariance or
-    its Cholesky factor — or it is the standard deviation of a ``Normal`` response (lme4's
-    residual). Everything else is a fixed effect — a mean of the latent effects included, as
-    lme4 counts it."""
+    than its location (the first of ``Normal`` and ``MvNormal``, the second of ``StudentT``;
+    ``ZeroSumNormal`` has none): its scale, its covariance or its Cholesky factor — or it is
+    the standard deviation of a ``Normal`` response (lme4's residual). Everything else is a
+    fixed effect — a mean of the latent effects included, as lme4 counts it."""
     model = marginal.model
     latent_rvs = [rv for rv in model.free_RVs if rv.name in marginal.split.latent]
     scale_ancestors = set()
     for rv in latent_rvs:
         params = rv.owner.op.dist_params(rv.owner)
-        scale_ancestors |= set(ancestors(params[1:]))
+        location = _LOCATION.get(type(rv.owner.op), 0)
+        spread = [param for i, param in enumerate(params) if i != location]
+        scale_ancestors |= set(ancestors(spread))
     for rv in model.observed_RVs:
         if isinstance(rv.owner.op, NormalRV):
             scale_ancestors |= set(ancestors([rv.owner.op.dist_params(rv.owner)[1]]))

@@ -247,3 +247,37 @@ def test_an_lkj_covariance_reads_as_standard_deviations_and_a_correlation():
     np.testing.assert_allclose(
         packed.table["estimate"].sel(param=natural).values, expected, rtol=1e-3
     )
+
+
+@pytest.mark.parametrize(
+    ("effects", "roles"),
+    [
+        ("normal", {"mu": "fixed effect", "s": "variance component"}),
+        ("zero-sum normal", {"mu": "fixed effect", "s": "variance component"}),
+        (
+            "student-t",
+            {"mu": "fixed effect", "s": "variance component", "nu": "variance component"},
+        ),
+    ],
+)
+def test_the_latent_distributions_spread_is_a_variance_component(effects, roles):
+    """A truth table: what shapes the effects' spread is a variance component, their location
+    a fixed effect, whichever parameter of the distribution holds it (``ZeroSumNormal`` has
+    no location; ``StudentT``'s is its second); the response's sd is lme4's residual."""
+    from pmfisher.fitting.laplace_marginal import laplace_marginal
+    from pmfisher.inference.components import parameter_roles
+
+    index = np.repeat(np.arange(5), 3)
+    with pm.Model(coords={"group": range(5), "obs": range(15)}) as model:
+        group = pm.Data("group_index", index, dims="obs")
+        mu, s = pm.Normal("mu", 0, 5), pm.HalfNormal("s", 1)
+        if effects == "normal":
+            a = pm.Normal("a", 0, s, dims="group")
+        elif effects == "zero-sum normal":
+            a = pm.ZeroSumNormal("a", s, dims="group")
+        else:
+            a = pm.StudentT("a", nu=pm.Gamma("nu", 2, 0.1), mu=0, sigma=s, dims="group")
+        sigma = pm.HalfNormal("sigma", 1)
+        pm.Normal("y", mu + a[group], sigma, observed=np.linspace(-1, 1, 15), dims="obs")
+    marginal = laplace_marginal(model, "a", space="constrained", terms="likelihood")
+    assert parameter_roles(marginal) == roles | {"sigma": "variance component"}

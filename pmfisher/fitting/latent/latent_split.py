@@ -223,11 +223,17 @@ class LatentSplit:
         return compile_function([self.u, self.phi], self.constrained)
 
     def constrained_point(self, u: np.ndarray, phi: np.ndarray) -> dict[str, np.ndarray]:
-        """Every free variable's value in the constrained space, name → array."""
+        """Every free variable's full value in the constrained space (all entries of a
+        zero-sum vector or a simplex, which the constrained graph's blocks hold fewer free
+        coordinates of), name → array."""
         values = np.asarray(self.constrained_fn(u, phi))
         blocks = model_graph(self.graph.model, space="constrained", terms=self.graph.terms).blocks
+        # ``constrained`` concatenates the full values in model order, the blocks' order.
+        sizes = [int(np.prod(block.point_shape, dtype=int)) for block in blocks]
+        starts = np.cumsum([0, *sizes[:-1]])
         return {
-            block.rv_name: values[block.start : block.stop].reshape(block.shape) for block in blocks
+            block.rv_name: values[start : start + size].reshape(block.point_shape)
+            for block, start, size in zip(blocks, starts, sizes, strict=True)
         }
 
     def split(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -175,3 +175,23 @@ def test_the_graph_decides_whether_the_conditional_is_gaussian(
     graph = model_graph(model, space="unconstrained", terms="posterior")
     split = latent_split(graph, "z")
     assert split.conditional_is_gaussian is gaussian
+
+
+def test_the_constrained_point_holds_every_entry_of_a_zero_sum_effect():
+    """A zero-sum effect has one free coordinate fewer than entries: the point holds all of
+    them, equal to the model graph's own reading of the same flat vector."""
+    with pm.Model(coords={"group": range(5)}) as model:
+        s = pm.HalfNormal("s", 1)
+        a = pm.ZeroSumNormal("a", s, dims="group")
+        pm.Normal("y", a, 1.0, observed=np.arange(5.0), dims="group")
+    graph = model_graph(model, space="unconstrained", terms="posterior")
+    split = latent_split(graph, "a")
+    flat = np.array([0.3, -0.2, 0.5, 0.1, -0.4])  # s_log__, then a's four free coordinates
+    u, phi = split.split(flat)
+    point = split.constrained_point(u, phi)
+    expected = graph.constrained_point(flat)
+    assert point.keys() == expected.keys()
+    assert point["a"].shape == (5,)
+    np.testing.assert_allclose(point["a"].sum(), 0.0, atol=1e-14)
+    for name, value in expected.items():
+        np.testing.assert_allclose(point[name], value, rtol=1e-14)
