@@ -29,9 +29,9 @@ node's Python ``perform`` (NumPy), without the fusion rewrites, whose ``Composit
 over elements in Python. It compiles in 1–5 s and costs up to 25× as much per call
 (``benchmarks/first_call.py``). The cache key holds the backend. Where the caller's guess is
 wrong — a Hessian evaluated in a loop — the function compiles its C twin after
-``UPGRADE_CALLS`` calls and ``UPGRADE_SECONDS`` in them, and computes with it from then on; a
-C function stored by any
-process is always preferred (tiered compilation, as JIT compilers do).
+``UPGRADE_CALLS`` calls and ``UPGRADE_SECONDS`` in them (counted across the processes that
+load it, :mod:`~pmfisher._core.compiled.upgrade_rent`), and computes with it from then on; a
+C function stored by any process is always preferred (tiered compilation, as JIT compilers do).
 
 **Function cache.** PyTensor caches the compiled C code on disk, but every new process still
 rewrites each graph before it finds that code, and the rewrites of a Hessian graph take
@@ -96,6 +96,7 @@ from pmfisher._core.compiled.modes import COMPILE_MODE, PYTHON_MODE, mode_for_si
 from pmfisher._core.compiled.pickling import pickled
 from pmfisher._core.compiled.static_shapes import static_shapes_from_types
 from pmfisher._core.compiled.toolchain_probes import use_stored_probes
+from pmfisher._core.compiled.upgrade_rent import Rent
 from pmfisher._core.first_use import collector_paused
 from pmfisher._core.options import Backend, check_option
 from pmfisher._core.progress import slow_work_notice
@@ -175,7 +176,8 @@ class CompiledFunction:
     A function compiled without C that turns out to be called in a loop (``UPGRADE_CALLS``
     calls and ``UPGRADE_SECONDS`` in them, more for a large function) is compiled with C by
     ``upgrade`` and replaced: a first call pays no C compilation, a loop pays it once (and
-    later processes load it).
+    later processes load it). The calls of earlier processes that loaded the same stored
+    function count too (:mod:`~pmfisher._core.compiled.upgrade_rent`).
     """
 
     def __init__(
@@ -185,13 +187,16 @@ class CompiledFunction:
         data: Sequence[Constant],
         lock: threading.Lock,
         upgrade: Callable[[], CompiledFunction] | None = None,
+        *,
+        path: Path | None = None,
     ):
         self.function = function
         self.shared = tuple(shared)
         self.data = tuple(array.data for array in data)
         self._lock = lock
         self._upgrade = upgrade
-        self._calls, self._seconds = 0, 0.0
+        self.path = path  # where the function is stored, if it is
+        self._rent = Rent(None)
 
     def __call__(self, *inputs):
         containers = [container.get_value(borrow=True) for container in self.shared]
@@ -209,13 +214,13 @@ class CompiledFunction:
                 # 32 operands, as the derivatives of a Gaussian process's covariance make):
                 # the C twin now, for this call and every later one.
                 result = _NOT_RUN
-            self._calls += 1
-            self._seconds += time.thread_time() - start
+            self._rent.add(time.thread_time() - start)
         if result is _NOT_RUN or (
-            self._calls >= UPGRADE_CALLS and self._seconds >= self._upgrade_seconds()
+            self._rent.calls >= UPGRADE_CALLS and self._rent.seconds >= self._upgrade_seconds()
         ):
             upgraded, self._upgrade = self._upgrade(), None
             self.function, self._lock = upgraded.function, upgraded._lock
+            self._rent.close()
             if result is _NOT_RUN:
                 return self(*inputs)
         return result
@@ -272,6 +277,8 @@ def compile_derived(
         compiled._upgrade = functools.partial(
             compile_derived, inputs, sources, build, recipe=recipe, replaced=replaced
         )
+        # The calls of earlier processes count toward the upgrade (upgrade_rent).
+        compiled._rent = Rent.beside(compiled.path)
         return compiled
     return _compile(inputs, sources, build, recipe, replaced, COMPILE_MODE)
 
@@ -284,7 +291,7 @@ def _compile(inputs, sources, build, recipe, replaced, mode) -> CompiledFunction
         _IN_MEMORY.move_to_end(path)
         statistics["reused"] += 1
         function, lock = _IN_MEMORY[path]
-        return CompiledFunction(function, shared, data, lock)
+        return CompiledFunction(function, shared, data, lock, path=path)
     function = _load(path) if path is not None else None
     if function is None:
         # No creation traces on the variables a build and its rewrites make (see
@@ -318,7 +325,7 @@ def _compile(inputs, sources, build, recipe, replaced, mode) -> CompiledFunction
         statistics["compiled"] += 1
         if path is not None:
             _store(path, function, modules)
-    compiled = CompiledFunction(function, shared, data, threading.Lock())
+    compiled = CompiledFunction(function, shared, data, threading.Lock(), path=path)
     if path is not None:
         _IN_MEMORY[path] = (function, compiled._lock)
         while len(_IN_MEMORY) > _KEPT_IN_MEMORY:

@@ -20,7 +20,7 @@ from pytensor.graph.op import Op
 from pytensor.scalar import add as scalar_add
 from pytensor.tensor.elemwise import Elemwise
 
-from pmfisher._core.compiled import compilation
+from pmfisher._core.compiled import compilation, upgrade_rent
 from pmfisher._core.compiled.compilation import compile_derived, compile_function
 from pmfisher._core.curvature import derivatives
 from pmfisher._core.curvature.sparse_hessian import SparseHessian
@@ -370,6 +370,32 @@ def test_a_large_function_waits_as_long_as_its_c_compilation_would_take(cache, m
     monkeypatch.setattr(compilation, "UPGRADE_SECONDS_PER_NODE", 0.0)
     function(x)
     assert function.function.maker.linker.c_thunks
+
+
+def test_the_calls_of_earlier_processes_count_toward_the_upgrade(cache, monkeypatch):
+    """A loop that spans processes earns the C twin: two calls in one process and one in the
+    next, which loads the stored function, make the three calls of the upgrade; then the
+    account beside the stored function is gone, and the next process loads the C twin."""
+    monkeypatch.setattr(compilation, "UPGRADE_CALLS", 3)
+    monkeypatch.setattr(compilation, "UPGRADE_SECONDS", 0.0)
+    monkeypatch.setattr(compilation, "UPGRADE_SECONDS_PER_NODE", 0.0)
+    monkeypatch.setattr(upgrade_rent, "WRITE_EVERY_SECONDS", 0.0)
+    graph = _glm_graph()
+    x = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
+    function = _glm_log_density_and_hessian(graph, "python")
+    function(x)
+    function(x)
+    assert len(list(cache.glob("*.rent.json"))) == 1
+    forget_functions_in_memory()
+    before = counts()
+    loaded = _glm_log_density_and_hessian(graph, "python")
+    assert delta(before, "loaded") == 1
+    assert not loaded.function.maker.linker.c_thunks
+    loaded(x)
+    assert loaded.function.maker.linker.c_thunks
+    assert list(cache.glob("*.rent.json")) == []
+    forget_functions_in_memory()
+    assert _glm_log_density_and_hessian(graph, "python").function.maker.linker.c_thunks
 
 
 def test_time_a_call_waits_does_not_count_toward_the_upgrade(cache, monkeypatch):
