@@ -12,6 +12,40 @@ Run from the repository root, with an empty compile directory for a cold run::
     PYTENSOR_FLAGS=compiledir=$(mktemp -d) .venv/bin/python benchmarks/case_studies.py \
         [--full] [--out DIR] [NAME ...]
 
+**Small scale, cold and quiet** (2026-12-05, ``make case-studies`` on a fresh clone of
+``74754b5``, an empty compile directory and function cache, load under 1, nothing else
+running; each study's own line). 21 studies in 6 min 43 s, 7 min 8 s with the HTML report and
+the imports (7 min 35 s of CPU):
+
+==============================  ========
+case study                      wall s
+==============================  ========
+score_two_forms                       53
+curvature_at_the_peak                  3
+cramer_rao_poisson                    15
+kl_curvature                          14
+gaussian_information_matrix           22
+reparameterization                    15
+logistic_hessian                       4
+profile_vs_wald                        3
+gauss_newton_collapse                  2
+cramer_rao_vs_nuts                     2
+laplace_logistic_regression            3
+laplace_eight_schools                  5
+laplace_hierarchical_data             10
+laplace_real_data                      3
+laplace_many_groups                   11
+nested_laplace_eight_schools          21
+nested_laplace_frailties              45
+nested_laplace_gaussian_process       58
+nested_laplace_glmm                   36
+optimal_design_pk                     56
+optimal_design_dose_response          21
+==============================  ========
+
+``score_two_forms`` runs first on the empty compile directory and is the slowest here, as in
+the loaded run below; this run did not trace why.
+
 **Small scale, cold** (an empty PyTensor compile directory, every function compiled),
 measured on the shared 2-core machine (2 vCPUs, Python 3.12, PyMC 6.4, PyTensor 3.3) under
 the load of four other sessions (load average 7–10: each study got a fraction of a core, so
