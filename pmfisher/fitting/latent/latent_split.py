@@ -144,13 +144,13 @@ class LatentSplit:
                 model.potentials, rvs_to_values=model.rvs_to_values, rvs_to_transforms=transforms
             )
         total = pt.add(*[pt.cast(part, "float64").sum() for part in parts])
-        # Every free variable's constrained value, flat in model order, as a graph of (u, phi).
+        # Every free variable's full constrained value (all entries of a zero-sum vector or a
+        # simplex), in model order, as a graph of (u, phi).
         constrained = replace_rvs_by_values(
             graph.free_rvs, rvs_to_values=model.rvs_to_values, rvs_to_transforms=transforms
         )
-        flat_constrained = pt.concatenate([pt.cast(v, "float64").ravel() for v in constrained])
-        [self.logp, self.constrained] = graph_replace(
-            [total, flat_constrained], values, strict=False
+        self.logp, *self.constrained = graph_replace(
+            [total, *[pt.cast(value, "float64") for value in constrained]], values, strict=False
         )
         self._parts, self._values = parts, values
         self._companions: dict = {}
@@ -224,16 +224,11 @@ class LatentSplit:
 
     def constrained_point(self, u: np.ndarray, phi: np.ndarray) -> dict[str, np.ndarray]:
         """Every free variable's full value in the constrained space (all entries of a
-        zero-sum vector or a simplex, which the constrained graph's blocks hold fewer free
-        coordinates of), name → array."""
-        values = np.asarray(self.constrained_fn(u, phi))
-        blocks = model_graph(self.graph.model, space="constrained", terms=self.graph.terms).blocks
-        # ``constrained`` concatenates the full values in model order, the blocks' order.
-        sizes = [int(np.prod(block.point_shape, dtype=int)) for block in blocks]
-        starts = np.cumsum([0, *sizes[:-1]])
+        zero-sum vector or a simplex), name → array."""
+        values = self.constrained_fn(u, phi)
         return {
-            block.rv_name: values[start : start + size].reshape(block.point_shape)
-            for block, start, size in zip(blocks, starts, sizes, strict=True)
+            rv.name: np.asarray(value, dtype="float64")
+            for rv, value in zip(self.graph.free_rvs, values, strict=True)
         }
 
     def split(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
