@@ -296,6 +296,14 @@ def _glm_graph():
     return ModelGraph(model, **_posterior())
 
 
+def upgrade_rule(monkeypatch, *, calls: int, seconds: float, per_node: float) -> None:
+    """The upgrade to C after ``calls`` calls and ``seconds`` CPU seconds in them, or
+    ``per_node`` seconds a node of the function if that is more."""
+    monkeypatch.setattr(compilation, "UPGRADE_CALLS", calls)
+    monkeypatch.setattr(compilation, "UPGRADE_SECONDS", seconds)
+    monkeypatch.setattr(compilation, "UPGRADE_SECONDS_PER_NODE", per_node)
+
+
 def _glm_log_density_and_hessian(graph, backend):
     return compile_derived(
         [graph.theta],
@@ -339,9 +347,7 @@ def test_a_python_function_called_often_is_compiled_with_c(cache, monkeypatch):
     """After ``UPGRADE_CALLS`` calls (three here) taking ``UPGRADE_SECONDS`` (none) the
     function compiles its C twin, stores it and computes with it from then on, the same
     values."""
-    monkeypatch.setattr(compilation, "UPGRADE_CALLS", 3)
-    monkeypatch.setattr(compilation, "UPGRADE_SECONDS", 0.0)
-    monkeypatch.setattr(compilation, "UPGRADE_SECONDS_PER_NODE", 0.0)
+    upgrade_rule(monkeypatch, calls=3, seconds=0.0, per_node=0.0)
     graph = _glm_graph()
     x = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
     function = _glm_log_density_and_hessian(graph, "python")
@@ -359,9 +365,7 @@ def test_a_large_function_waits_as_long_as_its_c_compilation_would_take(cache, m
     """The calls must first have cost what compiling the C twin would (seconds per node of
     the function): a PK model's 3,060-node pullback took 220 s to compile cold, more than
     its whole design study without C."""
-    monkeypatch.setattr(compilation, "UPGRADE_CALLS", 3)
-    monkeypatch.setattr(compilation, "UPGRADE_SECONDS", 0.0)
-    monkeypatch.setattr(compilation, "UPGRADE_SECONDS_PER_NODE", 1e6)
+    upgrade_rule(monkeypatch, calls=3, seconds=0.0, per_node=1e6)
     function = _glm_log_density_and_hessian(_glm_graph(), "python")
     x = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
     for _ in range(5):
@@ -376,9 +380,7 @@ def test_the_calls_of_earlier_processes_count_toward_the_upgrade(cache, monkeypa
     """A loop that spans processes earns the C twin: two calls in one process and one in the
     next, which loads the stored function, make the three calls of the upgrade; then the
     account beside the stored function is gone, and the next process loads the C twin."""
-    monkeypatch.setattr(compilation, "UPGRADE_CALLS", 3)
-    monkeypatch.setattr(compilation, "UPGRADE_SECONDS", 0.0)
-    monkeypatch.setattr(compilation, "UPGRADE_SECONDS_PER_NODE", 0.0)
+    upgrade_rule(monkeypatch, calls=3, seconds=0.0, per_node=0.0)
     monkeypatch.setattr(upgrade_rent, "WRITE_EVERY_SECONDS", 0.0)
     graph = _glm_graph()
     x = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
@@ -401,9 +403,7 @@ def test_the_calls_of_earlier_processes_count_toward_the_upgrade(cache, monkeypa
 def test_time_a_call_waits_does_not_count_toward_the_upgrade(cache, monkeypatch):
     """The calls' CPU time counts, not their wall time: on a loaded machine a call waits
     for a core, and that wait would set off a C compilation the calls have not earned."""
-    monkeypatch.setattr(compilation, "UPGRADE_CALLS", 3)
-    monkeypatch.setattr(compilation, "UPGRADE_SECONDS", 0.05)
-    monkeypatch.setattr(compilation, "UPGRADE_SECONDS_PER_NODE", 0.0)
+    upgrade_rule(monkeypatch, calls=3, seconds=0.05, per_node=0.0)
     function = _glm_log_density_and_hessian(_glm_graph(), "python")
     compute = function.function
     x = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
