@@ -243,3 +243,26 @@ def test_restarts_leave_a_start_that_leads_to_the_edge(monkeypatch, near_zero):
     (intercept, slope), cross = mode.point["lambda_sd"], mode.point["lambda_cross"]
     factor = np.array([[intercept, 0.0], [cross, slope]])
     np.testing.assert_allclose(factor @ factor.T, reference.cov_re.values, rtol=1e-4)
+
+
+def test_zero_sum_effects_are_the_projected_shrunken_group_means():
+    """``find_mode(latent=...)`` on ``pm.ZeroSumNormal`` random intercepts, as users write
+    them (``pm.Data`` index, dims): the point holds all 25 effects, and with n rows per group
+    they are the closed form given the mode's μ, s, σ — each group's shrunken mean residual
+    (n/σ²)/(n/σ² + 1/s²)·(ȳ_j − μ), projected onto the vectors that sum to zero (the
+    conditional precision is a multiple of the identity on that subspace)."""
+    groups, rows = 25, 6
+    rng = np.random.default_rng(4)
+    index = np.repeat(np.arange(groups), rows)
+    y = rng.normal(0.5 + rng.normal(0.0, 0.7, groups)[index], 1.0)
+    with pm.Model(coords={"group": range(groups), "obs": range(groups * rows)}) as model:
+        group = pm.Data("group_index", index, dims="obs")
+        mu, s, sigma = pm.Normal("mu", 0, 5), pm.HalfNormal("s", 1), pm.HalfNormal("sigma", 1)
+        a = pm.ZeroSumNormal("a", s, dims="group")
+        pm.Normal("y", mu + a[group], sigma, observed=y, dims="obs")
+    point = pmfisher.find_mode(model=model, latent="a").point
+    mu, s, sigma = (float(point[name]) for name in ("mu", "s", "sigma"))
+    precision = rows / sigma**2
+    shrunken = precision / (precision + 1 / s**2) * (y.reshape(groups, rows).mean(1) - mu)
+    assert point["a"].shape == (groups,)
+    np.testing.assert_allclose(point["a"], shrunken - shrunken.mean(), rtol=1e-8, atol=1e-10)
